@@ -1,0 +1,99 @@
+// Command platformctl turns platform.yaml into the GitOps repository.
+//
+//	platformctl generate [-f platform.yaml] [-C dir]   write base/ and overlays/
+//	platformctl build <env> [-f platform.yaml]         print an environment's built manifests
+//
+// It only parses flags; the work is in package generator.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"lbl.gov/invenio-gitops/generator"
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+const usage = `usage:
+  platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description
+  platformctl build <env> [-f platform.yaml]         print the fully built manifests of one environment
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "platform.yaml", "the platform description")
+	dir := fs.String("C", ".", "the repository to write into")
+	quiet := fs.Bool("q", false, "print nothing when nothing changed")
+	switch args[0] {
+	case "generate":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		p, err := config.Load(*file)
+		if err != nil {
+			return err
+		}
+		t, err := generator.Generate(p)
+		if err != nil {
+			return err
+		}
+		res, err := tree.Write(*dir, t, generator.Roots)
+		if err != nil {
+			return err
+		}
+		for _, f := range res.Written {
+			fmt.Fprintln(stdout, "wrote  ", f)
+		}
+		for _, f := range res.Removed {
+			fmt.Fprintln(stdout, "removed", f)
+		}
+		if !*quiet || len(res.Written)+len(res.Removed) > 0 {
+			fmt.Fprintf(stdout, "%d files written, %d removed, %d unchanged\n", len(res.Written), len(res.Removed), len(res.Unchanged))
+		}
+		return nil
+	case "build":
+		if len(args) < 2 {
+			return errors.New("usage: platformctl build <env> [-f platform.yaml]")
+		}
+		env := args[1]
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		p, err := config.Load(*file)
+		if err != nil {
+			return err
+		}
+		if _, err := generator.Environment(p, env); err != nil {
+			return err
+		}
+		t, err := generator.Generate(p)
+		if err != nil {
+			return err
+		}
+		out, err := generator.BuildYAML(t, "overlays/"+env)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(out)
+		return err
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}

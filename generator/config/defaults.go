@@ -1,0 +1,95 @@
+package config
+
+// Defaults returns the bottom layer of every environment: what an
+// environment gets for each field neither `defaults:` nor the environment
+// itself sets. Sizes are small-but-real (a test-sized platform); the
+// description sets production sizes.
+func Defaults() Environment {
+	w := func(replicas int32, reqCPU, reqMem, limCPU, limMem string) Workload {
+		return Workload{
+			Replicas: Replicas(replicas),
+			Resources: Resources{
+				Requests: CPUMemory{CPU: Q(reqCPU), Memory: Q(reqMem)},
+				Limits:   CPUMemory{CPU: Q(limCPU), Memory: Q(limMem)},
+			},
+		}
+	}
+	// A fresh pointer each: decoding `enabled: true` writes through it.
+	optional := func(x Workload) Workload { off := false; x.Enabled = &off; return x }
+	return Environment{
+		Images: Images{
+			// postgres:14.13 is what seed 000 runs today; the others are the
+			// current releases of the versions InvenioRDM v12 supports.
+			PostgreSQL: Image{"postgres", "14.13"},
+			Redis:      Image{"redis", "7.4.2"},
+			RabbitMQ:   Image{"rabbitmq", "3.13.7-management"},
+			OpenSearch: Image{"opensearchproject/opensearch", "2.17.1"},
+			Dashboards: Image{"opensearchproject/opensearch-dashboards", "2.17.1"},
+			Nginx:      Image{"nginxinc/nginx-unprivileged", "1.27.4-alpine"},
+			PgAdmin:    Image{"dpage/pgadmin4", "8.14"},
+		},
+		Auth: Auth{
+			Mode: AuthPassword,
+			SAML: SAML{
+				EmailAttribute:      "urn:oid:0.9.2342.19200300.100.1.3",
+				NameAttribute:       "urn:oid:2.5.4.42",
+				SurnameAttribute:    "urn:oid:2.5.4.4",
+				ExternalIDAttribute: "urn:oid:1.3.6.1.4.1.5923.1.1.1.6",
+			},
+		},
+		Ingress: Ingress{
+			ClassName:           "nginx",
+			ClusterIssuer:       "letsencrypt-prod",
+			ControllerNamespace: "ingress-nginx",
+			ControllerLabels:    map[string]string{"app.kubernetes.io/name": "ingress-nginx"},
+			MaxUploadSize:       Q("50Gi"),
+		},
+		Storage: Storage{
+			ReadWriteOnceClass: "ceph-rbd",
+			ReadWriteManyClass: "cephfs",
+			Files:              Q("100Gi"),
+			PostgreSQL:         Q("20Gi"),
+			OpenSearch:         Q("30Gi"),
+			RabbitMQ:           Q("2Gi"),
+			Redis:              Q("1Gi"),
+			PgAdmin:            Q("1Gi"),
+		},
+		Database: Database{Name: "invenio", User: "invenio"},
+		Search:   Search{IndexPrefix: "invenio", HeapSize: Q("1Gi")},
+		App: App{
+			SiteName:          "InvenioRDM",
+			ProxyCount:        2,
+			UWSGIProcesses:    2,
+			UWSGIThreads:      4,
+			WorkerConcurrency: 2,
+			LogLevel:          "INFO",
+		},
+		Workloads: Workloads{
+			WebUI:      w(1, "250m", "768Mi", "1", "1536Mi"),
+			WebAPI:     w(1, "250m", "768Mi", "1", "1536Mi"),
+			Frontend:   w(1, "50m", "64Mi", "500m", "256Mi"),
+			Worker:     w(1, "250m", "768Mi", "1", "2Gi"),
+			Beat:       w(1, "50m", "256Mi", "250m", "512Mi"),
+			Setup:      w(1, "250m", "768Mi", "1", "1536Mi"),
+			PostgreSQL: w(1, "250m", "512Mi", "2", "2Gi"),
+			Redis:      w(1, "50m", "128Mi", "500m", "512Mi"),
+			RabbitMQ:   w(1, "100m", "256Mi", "1", "1Gi"),
+			OpenSearch: w(1, "500m", "2Gi", "2", "2Gi"),
+			Dashboards: optional(w(1, "100m", "512Mi", "1", "1Gi")),
+			PgAdmin:    optional(w(1, "50m", "256Mi", "500m", "512Mi")),
+		},
+		Secrets: Secrets{
+			App:        "invenio-app",
+			PostgreSQL: "invenio-postgresql",
+			RabbitMQ:   "invenio-rabbitmq",
+			Redis:      "invenio-redis",
+			PgAdmin:    "invenio-pgadmin",
+			SAML:       "invenio-saml",
+		},
+	}
+}
+
+// DefaultSite is the bottom layer of the site section.
+func DefaultSite() Site {
+	return Site{Name: "inveniordm", PartOf: "inveniordm", ManagedBy: "invenio-gitops"}
+}

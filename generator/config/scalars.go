@@ -1,0 +1,241 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// The scalar types below check their value while the file is decoded, so
+// an error can name the exact line. Each message says what to write instead.
+
+// fieldError is a problem at one line of the description.
+type fieldError struct {
+	Line int
+	Msg  string
+}
+
+func (e *fieldError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Msg) }
+
+// bad reports a value problem so that yaml.v3 records it and goes on
+// decoding (it stops at any error that is not a *yaml.TypeError): one run
+// shows every bad value of the file.
+func bad(line int, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{(&fieldError{line, fmt.Sprintf(format, args...)}).Error()}}
+}
+
+func scalar(n *yaml.Node, what string) (string, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", bad(n.Line, "%s must be a single value, not a %s", what, kindName(n.Kind))
+	}
+	return n.Value, nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+// DNSLabel is a lower-case RFC 1123 label (names, namespaces, environments).
+type DNSLabel string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *DNSLabel) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a name")
+	if err != nil {
+		return err
+	}
+	if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+		return bad(n.Line, "%q is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. %q)", v, suggestLabel(v))
+	}
+	*d = DNSLabel(v)
+	return nil
+}
+
+// DNSName is a lower-case RFC 1123 subdomain (host names, object names).
+type DNSName string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *DNSName) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a DNS name")
+	if err != nil {
+		return err
+	}
+	if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
+		return bad(n.Line, "%q is not a DNS name: use lower-case letters, digits, '-' and '.', e.g. %q", v, suggestName(v))
+	}
+	*d = DNSName(v)
+	return nil
+}
+
+var nonLabel = regexp.MustCompile(`[^a-z0-9-]+`)
+var nonName = regexp.MustCompile(`[^a-z0-9.-]+`)
+
+func suggestLabel(v string) string {
+	s := strings.Trim(nonLabel.ReplaceAllString(strings.ToLower(v), "-"), "-")
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-")
+	}
+	if s == "" {
+		return "invenio"
+	}
+	return s
+}
+
+func suggestName(v string) string {
+	s := strings.Trim(nonName.ReplaceAllString(strings.ToLower(v), "-"), "-.")
+	if s == "" {
+		return "invenio.example.org"
+	}
+	return s
+}
+
+// ImageRepository is an image name without tag or digest.
+type ImageRepository string
+
+var repoPattern = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *ImageRepository) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "an image repository")
+	if err != nil {
+		return err
+	}
+	if strings.ContainsAny(v, "@") || (strings.Contains(v, ":") && !repoPattern.MatchString(v)) {
+		return bad(n.Line, "image repository %q must not carry a tag or digest: put the tag in the tag field (repository: %q, tag: %q)", v, strings.SplitN(strings.SplitN(v, "@", 2)[0], ":", 2)[0], "…")
+	}
+	if !repoPattern.MatchString(v) {
+		return bad(n.Line, "%q is not an image repository: use lower-case registry/path, e.g. ghcr.io/lbnl/invenio", v)
+	}
+	*r = ImageRepository(v)
+	return nil
+}
+
+// ImageTag is a pinned image tag.
+type ImageTag string
+
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (t *ImageTag) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "an image tag")
+	if err != nil {
+		return err
+	}
+	if v == "latest" {
+		return bad(n.Line, `image tag "latest" is not reproducible: pin a release tag such as "v12.0.10"`)
+	}
+	if !tagPattern.MatchString(v) {
+		return bad(n.Line, "%q is not an image tag: use letters, digits, '_', '.' and '-' (at most 128), e.g. \"v12.0.10\"", v)
+	}
+	*t = ImageTag(v)
+	return nil
+}
+
+// Quantity is a positive Kubernetes resource quantity (CPU, memory, size).
+type Quantity struct{ resource.Quantity }
+
+// Q parses a quantity that is known to be good (defaults, tests).
+func Q(s string) Quantity { return Quantity{resource.MustParse(s)} }
+
+// IsZero reports an unset quantity.
+func (q Quantity) IsZero() bool { return q.Quantity.IsZero() }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (q *Quantity) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a quantity")
+	if err != nil {
+		return err
+	}
+	p, err := resource.ParseQuantity(v)
+	if err != nil {
+		return bad(n.Line, "%q is not a Kubernetes quantity: write e.g. 500m or 2 for CPU, 512Mi or 100Gi for memory and storage", v)
+	}
+	if p.Sign() <= 0 {
+		return bad(n.Line, "%q must be greater than zero", v)
+	}
+	q.Quantity = p
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler (for the reference docs).
+func (q Quantity) MarshalYAML() (any, error) { return q.String(), nil }
+
+// Replicas is a small non-negative count.
+type Replicas int32
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (r *Replicas) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a count")
+	if err != nil {
+		return err
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 0 || i > 100 {
+		return bad(n.Line, "%q is not a count: write a whole number from 0 to 100", v)
+	}
+	*r = Replicas(i)
+	return nil
+}
+
+// CIDR is an IPv4 or IPv6 network in CIDR notation.
+type CIDR string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (c *CIDR) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a network")
+	if err != nil {
+		return err
+	}
+	_, ipnet, err := net.ParseCIDR(v)
+	if err != nil {
+		return bad(n.Line, "%q is not a network in CIDR notation: write e.g. 198.128.0.0/16", v)
+	}
+	if ipnet.String() != v {
+		return bad(n.Line, "%q has host bits set: write the network %q", v, ipnet.String())
+	}
+	*c = CIDR(v)
+	return nil
+}
+
+// LogLevel is a Python logging level name.
+type LogLevel string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *LogLevel) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a log level")
+	if err != nil {
+		return err
+	}
+	switch v {
+	case "DEBUG", "INFO", "WARNING", "ERROR":
+		*l = LogLevel(v)
+		return nil
+	}
+	return bad(n.Line, "%q is not a log level: write DEBUG, INFO, WARNING or ERROR", v)
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (m *AuthMode) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a login mode")
+	if err != nil {
+		return err
+	}
+	switch AuthMode(v) {
+	case AuthPassword, AuthSAML:
+		*m = AuthMode(v)
+		return nil
+	}
+	return bad(n.Line, "%q is not a login mode: write password or saml", v)
+}

@@ -1,0 +1,190 @@
+// Package config owns the platform description: its Go types, the defaults,
+// strict loading with file:line errors, validation and the field reference.
+//
+// A description is layered: the Go defaults (Defaults), then the optional
+// top-level `defaults:` section, then each environment's own fields. A field
+// an environment leaves out keeps the value of the layer below it.
+package config
+
+// Platform is a whole, validated platform description.
+type Platform struct {
+	// Site holds what is the same in every environment.
+	Site Site `yaml:"site" doc:"What is the same in every environment."`
+	// Defaults is the resolved `defaults:` section: the values base/ is built from.
+	Defaults Environment `yaml:"defaults" doc:"Values every environment starts from (any field of an environment except name). base/ is rendered from these."`
+	// Environments in the order the file lists them.
+	Environments []Environment `yaml:"environments" doc:"The environments (dev, test, prod, …), each overriding defaults."`
+
+	// File is the path the description was read from (for messages).
+	File string `yaml:"-"`
+}
+
+// Site is what every environment shares.
+type Site struct {
+	Name      DNSLabel `yaml:"name" doc:"Instance name: the app.kubernetes.io/instance label of every object." example:"lbnl-data-repository"`
+	PartOf    DNSLabel `yaml:"partOf" doc:"The app.kubernetes.io/part-of label." default:"inveniordm"`
+	ManagedBy DNSLabel `yaml:"managedBy" doc:"The app.kubernetes.io/managed-by label." default:"invenio-gitops"`
+}
+
+// Environment is one deployment of the platform (dev, test, prod).
+type Environment struct {
+	Name      DNSLabel `yaml:"name" doc:"Environment name; also the overlay directory overlays/<name>." example:"prod"`
+	Namespace DNSLabel `yaml:"namespace" doc:"Namespace everything of this environment lives in." example:"invenio-prod"`
+	Host      DNSName  `yaml:"host" doc:"Public host name of the web UI (Ingress, allowed hosts, site URLs)." example:"invenio.lbl.gov"`
+
+	Image     Image     `yaml:"image" doc:"The custom InvenioRDM v12 application image (web, worker, beat, setup, static files)."`
+	Images    Images    `yaml:"images" doc:"Upstream images of the supporting services, pinned by tag."`
+	Auth      Auth      `yaml:"auth" doc:"How users log in."`
+	Ingress   Ingress   `yaml:"ingress" doc:"How the web UI is exposed."`
+	Storage   Storage   `yaml:"storage" doc:"Storage classes and volume sizes."`
+	Database  Database  `yaml:"database" doc:"PostgreSQL database and role the application uses."`
+	Search    Search    `yaml:"search" doc:"OpenSearch settings."`
+	Workloads Workloads `yaml:"workloads" doc:"Replicas and resources of every workload."`
+	Secrets   Secrets   `yaml:"secrets" doc:"Names of the Secrets each part reads (the values arrive sealed)."`
+	App       App       `yaml:"app" doc:"InvenioRDM application settings."`
+
+	// Line is where the environment starts in the file (for messages).
+	Line int `yaml:"-"`
+}
+
+// Image is a container image reference split into repository and tag.
+type Image struct {
+	Repository ImageRepository `yaml:"repository" doc:"Image repository, without tag." example:"ghcr.io/lbnl/lbnl-data-repository"`
+	Tag        ImageTag        `yaml:"tag" doc:"Image tag; never latest." example:"v12.0.10-lbnl.1"`
+}
+
+// Ref is repository:tag.
+func (i Image) Ref() string { return string(i.Repository) + ":" + string(i.Tag) }
+
+// Images pins every upstream image the platform runs.
+type Images struct {
+	PostgreSQL Image `yaml:"postgresql" doc:"PostgreSQL server (official image)."`
+	Redis      Image `yaml:"redis" doc:"Redis (official image)."`
+	RabbitMQ   Image `yaml:"rabbitmq" doc:"RabbitMQ with the management plugin (official image)."`
+	OpenSearch Image `yaml:"opensearch" doc:"OpenSearch (official image)."`
+	Dashboards Image `yaml:"dashboards" doc:"OpenSearch Dashboards (official image)."`
+	Nginx      Image `yaml:"nginx" doc:"nginx, unprivileged build (listens on 8080 as uid 101)."`
+	PgAdmin    Image `yaml:"pgadmin" doc:"pgAdmin 4."`
+}
+
+// AuthMode is how users log in.
+type AuthMode string
+
+// The supported login modes.
+const (
+	AuthPassword AuthMode = "password"
+	AuthSAML     AuthMode = "saml"
+)
+
+// Auth selects local password login or SAML2 single sign-on.
+type Auth struct {
+	Mode AuthMode `yaml:"mode" doc:"password (local accounts) or saml (SAML2 SSO through invenio-saml)." default:"password"`
+	SAML SAML     `yaml:"saml" doc:"SAML2 identity provider; required when mode is saml."`
+}
+
+// SAML describes the identity provider invenio-saml talks to.
+type SAML struct {
+	IdP         DNSLabel `yaml:"idp" doc:"Short id of the identity provider; part of the /saml/*/<idp> routes." example:"lbl"`
+	Title       string   `yaml:"title" doc:"Text of the login button." example:"Berkeley Lab SSO"`
+	MetadataURL string   `yaml:"metadataURL" doc:"HTTPS URL of the IdP's SAML metadata." example:"https://login.lbl.gov/idp/shibboleth"`
+	EntityID    string   `yaml:"entityID" doc:"Entity id of our service provider (default https://<host>/saml/metadata/<idp>)."`
+	EgressCIDRs []CIDR   `yaml:"egressCIDRs" doc:"Where the IdP lives: web pods may open HTTPS (443) to these ranges only." example:"[198.128.0.0/16]"`
+	// Attribute names in the IdP's assertions.
+	EmailAttribute      string `yaml:"emailAttribute" doc:"Assertion attribute holding the e-mail address." default:"urn:oid:0.9.2342.19200300.100.1.3"`
+	NameAttribute       string `yaml:"nameAttribute" doc:"Assertion attribute holding the given name." default:"urn:oid:2.5.4.42"`
+	SurnameAttribute    string `yaml:"surnameAttribute" doc:"Assertion attribute holding the surname." default:"urn:oid:2.5.4.4"`
+	ExternalIDAttribute string `yaml:"externalIDAttribute" doc:"Assertion attribute holding the stable user id." default:"urn:oid:1.3.6.1.4.1.5923.1.1.1.6"`
+}
+
+// Ingress describes the ingress controller in front of the frontend.
+type Ingress struct {
+	ClassName           DNSLabel          `yaml:"className" doc:"IngressClass of the controller." default:"nginx"`
+	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
+	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
+	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/name: ingress-nginx}"`
+	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest request body the ingress accepts (file uploads)." default:"50Gi"`
+}
+
+// Storage sets storage classes and sizes. RWO and RWX come from different
+// classes on Proxmox (Ceph RBD or the Proxmox CSI driver vs CephFS or NFS).
+type Storage struct {
+	ReadWriteOnceClass DNSName  `yaml:"readWriteOnceClass" doc:"StorageClass for single-writer volumes (PostgreSQL, OpenSearch, RabbitMQ, Redis)." default:"ceph-rbd"`
+	ReadWriteManyClass DNSName  `yaml:"readWriteManyClass" doc:"StorageClass for the shared uploaded-files volume." default:"cephfs"`
+	Files              Quantity `yaml:"files" doc:"Uploaded files (ReadWriteMany, expandable)." default:"100Gi"`
+	PostgreSQL         Quantity `yaml:"postgresql" doc:"PostgreSQL data (ReadWriteOnce)." default:"20Gi"`
+	OpenSearch         Quantity `yaml:"opensearch" doc:"OpenSearch indices (ReadWriteOnce)." default:"30Gi"`
+	RabbitMQ           Quantity `yaml:"rabbitmq" doc:"RabbitMQ queues (ReadWriteOnce)." default:"2Gi"`
+	Redis              Quantity `yaml:"redis" doc:"Redis append-only file (ReadWriteOnce)." default:"1Gi"`
+	PgAdmin            Quantity `yaml:"pgadmin" doc:"pgAdmin settings (ReadWriteOnce)." default:"1Gi"`
+}
+
+// Database names the application's database and role.
+type Database struct {
+	Name DNSLabel `yaml:"name" doc:"Database name." default:"invenio"`
+	User DNSLabel `yaml:"user" doc:"Role the application connects as (owner of the database)." default:"invenio"`
+}
+
+// Search holds OpenSearch settings.
+type Search struct {
+	IndexPrefix DNSLabel `yaml:"indexPrefix" doc:"Prefix of every index (SEARCH_INDEX_PREFIX, a dash is appended)." example:"lbnl-prod"`
+	HeapSize    Quantity `yaml:"heapSize" doc:"JVM heap; keep at most half of the OpenSearch memory limit." default:"1Gi"`
+}
+
+// App holds InvenioRDM settings that are not secrets.
+type App struct {
+	SiteName          string   `yaml:"siteName" doc:"THEME_SITENAME shown in the UI." default:"InvenioRDM"`
+	ProxyCount        Replicas `yaml:"proxyCount" doc:"Number of proxies in front of uWSGI (WSGI_PROXIES): ingress controller + nginx frontend." default:"2"`
+	UWSGIProcesses    Replicas `yaml:"uwsgiProcesses" doc:"uWSGI processes per web pod." default:"2"`
+	UWSGIThreads      Replicas `yaml:"uwsgiThreads" doc:"uWSGI threads per process." default:"4"`
+	WorkerConcurrency Replicas `yaml:"workerConcurrency" doc:"Celery worker processes per pod." default:"2"`
+	LogLevel          LogLevel `yaml:"logLevel" doc:"Log level of the application and Celery (DEBUG, INFO, WARNING, ERROR)." default:"INFO"`
+}
+
+// Workloads sizes every workload.
+type Workloads struct {
+	WebUI      Workload `yaml:"webUI" doc:"uWSGI serving the web UI."`
+	WebAPI     Workload `yaml:"webAPI" doc:"uWSGI serving the REST API under /api."`
+	Frontend   Workload `yaml:"frontend" doc:"nginx: static assets, proxying to webUI/webAPI."`
+	Worker     Workload `yaml:"worker" doc:"Celery worker."`
+	Beat       Workload `yaml:"beat" doc:"Celery beat; always exactly one replica (replicas is ignored)."`
+	Setup      Workload `yaml:"setup" doc:"The setup/upgrade Job (replicas is ignored)."`
+	PostgreSQL Workload `yaml:"postgresql" doc:"PostgreSQL (one replica; replication is out of scope)."`
+	Redis      Workload `yaml:"redis" doc:"Redis cache, sessions, Celery results."`
+	RabbitMQ   Workload `yaml:"rabbitmq" doc:"RabbitMQ broker."`
+	OpenSearch Workload `yaml:"opensearch" doc:"OpenSearch (single node)."`
+	Dashboards Workload `yaml:"dashboards" doc:"OpenSearch Dashboards (optional)."`
+	PgAdmin    Workload `yaml:"pgadmin" doc:"pgAdmin (optional; meant for dev)."`
+}
+
+// Workload is one workload's size, and whether an optional one runs.
+type Workload struct {
+	Enabled   *bool     `yaml:"enabled" doc:"Only for dashboards and pgadmin: run it in this environment."`
+	Replicas  Replicas  `yaml:"replicas" doc:"Pod replicas (0 to 100)."`
+	Resources Resources `yaml:"resources" doc:"CPU and memory requests and limits."`
+}
+
+// On reports whether an optional workload is enabled.
+func (w Workload) On() bool { return w.Enabled != nil && *w.Enabled }
+
+// Resources are a container's requests and limits.
+type Resources struct {
+	Requests CPUMemory `yaml:"requests" doc:"What the scheduler reserves."`
+	Limits   CPUMemory `yaml:"limits" doc:"The most the container may use."`
+}
+
+// CPUMemory is a CPU and a memory quantity.
+type CPUMemory struct {
+	CPU    Quantity `yaml:"cpu" doc:"CPU, e.g. 500m or 2."`
+	Memory Quantity `yaml:"memory" doc:"Memory, e.g. 512Mi or 4Gi."`
+}
+
+// Secrets names the Secrets each part reads. Keys are fixed by the
+// component that reads them (see docs/secrets.md).
+type Secrets struct {
+	App        DNSName `yaml:"app" doc:"INVENIO_SECRET_KEY and the security salts." default:"invenio-app"`
+	PostgreSQL DNSName `yaml:"postgresql" doc:"Password of the database role." default:"invenio-postgresql"`
+	RabbitMQ   DNSName `yaml:"rabbitmq" doc:"Password of the RabbitMQ user." default:"invenio-rabbitmq"`
+	Redis      DNSName `yaml:"redis" doc:"Redis password." default:"invenio-redis"`
+	PgAdmin    DNSName `yaml:"pgadmin" doc:"pgAdmin login password." default:"invenio-pgadmin"`
+	SAML       DNSName `yaml:"saml" doc:"SAML service-provider key and certificate." default:"invenio-saml"`
+}

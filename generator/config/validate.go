@@ -1,0 +1,148 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// validate checks what no single field can check on its own.
+func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
+	if len(p.Environments) == 0 {
+		line := root.Line
+		if n := mappingValue(root, "environments"); n != nil {
+			line = n.Line
+		}
+		l.add(line, "environments", "no environment is described: add at least one, e.g. '- name: dev' with namespace and host")
+		return
+	}
+	if p.Site.Name == "" {
+		l.add(root.Line, "site.name", "is required: the instance name, e.g. lbnl-data-repository")
+	}
+	seenName := map[DNSLabel]int{}
+	seenNS := map[DNSLabel]int{}
+	seenHost := map[DNSName]int{}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		v := envValidator{l: l, env: &top.Environments[i], defaults: &top.Defaults, path: fmt.Sprintf("environments[%d]", i), line: e.Line}
+		v.required("name", e.Name != "", "give the environment a name, e.g. dev")
+		v.required("namespace", e.Namespace != "", "name the namespace, e.g. invenio-"+string(e.Name))
+		v.required("host", e.Host != "", "give the public host name, e.g. invenio.example.org")
+		v.required("image.repository", e.Image.Repository != "", "name the InvenioRDM image, e.g. ghcr.io/lbnl/invenio")
+		v.required("image.tag", e.Image.Tag != "", "pin the InvenioRDM image tag, e.g. v12.0.10")
+		if e.Name != "" {
+			if prev, dup := seenName[e.Name]; dup {
+				v.problem("name", fmt.Sprintf("environment %q is already described at line %d: give each environment its own name", e.Name, prev))
+			}
+			seenName[e.Name] = v.lineOf("name")
+		}
+		if e.Namespace != "" {
+			if prev, dup := seenNS[e.Namespace]; dup {
+				v.problem("namespace", fmt.Sprintf("namespace %q is already used by the environment at line %d: each environment needs its own namespace", e.Namespace, prev))
+			}
+			seenNS[e.Namespace] = v.lineOf("namespace")
+		}
+		if e.Host != "" {
+			if prev, dup := seenHost[e.Host]; dup {
+				v.problem("host", fmt.Sprintf("host %q is already used by the environment at line %d: each environment needs its own host", e.Host, prev))
+			}
+			seenHost[e.Host] = v.lineOf("host")
+		}
+		v.workloads(&e.Workloads)
+		if e.Auth.Mode == AuthSAML {
+			s := e.Auth.SAML
+			v.required("auth.saml.idp", s.IdP != "", "name the identity provider, e.g. lbl")
+			v.required("auth.saml.metadataURL", s.MetadataURL != "", "give the IdP metadata URL, e.g. https://login.example.org/idp/shibboleth")
+			v.required("auth.saml.egressCIDRs", len(s.EgressCIDRs) > 0, "list the networks the IdP answers from, e.g. [198.128.0.0/16]")
+			if s.MetadataURL != "" {
+				if u, err := url.Parse(s.MetadataURL); err != nil || u.Scheme != "https" || u.Host == "" {
+					v.problem("auth.saml.metadataURL", fmt.Sprintf("%q is not an https:// URL: the IdP metadata must be fetched over HTTPS", s.MetadataURL))
+				}
+			}
+		}
+		heap := e.Search.HeapSize.Quantity
+		half := e.Workloads.OpenSearch.Resources.Limits.Memory.Quantity.DeepCopy()
+		half = *resource.NewQuantity(half.Value()/2, resource.BinarySI)
+		if heap.Cmp(half) > 0 {
+			v.problem("search.heapSize", fmt.Sprintf("heap %s is more than half of the OpenSearch memory limit %s: OpenSearch needs the other half for the file-system cache; lower heapSize to %s or raise workloads.opensearch.resources.limits.memory", heap.String(), e.Workloads.OpenSearch.Resources.Limits.Memory.String(), half.String()))
+		}
+	}
+}
+
+type envValidator struct {
+	l             *loader
+	env, defaults *yaml.Node
+	path          string
+	line          int
+}
+
+// lineOf finds where a field was set: in the environment, else in
+// defaults, else the environment's first line.
+func (v envValidator) lineOf(field string) int {
+	if n := nodeAt(v.env, field); n != nil {
+		return n.Line
+	}
+	if n := nodeAt(v.defaults, field); n != nil {
+		return n.Line
+	}
+	return v.line
+}
+
+func (v envValidator) problem(field, msg string) {
+	v.l.add(v.lineOf(field), v.path+"."+field, msg)
+}
+
+func (v envValidator) required(field string, ok bool, fix string) {
+	if !ok {
+		v.problem(field, "is required: "+fix)
+	}
+}
+
+// singletons cannot run more than one replica with the configuration the
+// generator writes (no replication, clustering or leader election).
+var singletons = map[string]string{
+	"beat":       "Celery beat must run exactly one replica, or tasks run twice",
+	"setup":      "the setup Job runs once per release",
+	"postgresql": "PostgreSQL runs one instance (no replication configured)",
+	"redis":      "Redis runs one instance (no replication configured)",
+	"rabbitmq":   "RabbitMQ runs one node (no clustering configured)",
+	"opensearch": "OpenSearch runs as a single node (discovery.type single-node)",
+	"dashboards": "OpenSearch Dashboards runs one instance",
+	"pgadmin":    "pgAdmin keeps state on a ReadWriteOnce volume",
+}
+
+var optionalWorkloads = map[string]bool{"dashboards": true, "pgadmin": true}
+
+func (v envValidator) workloads(w *Workloads) {
+	rv := reflect.ValueOf(w).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		name := yamlName(rt.Field(i))
+		wl := rv.Field(i).Interface().(Workload)
+		field := "workloads." + name
+		if wl.Enabled != nil && !optionalWorkloads[name] {
+			v.problem(field+".enabled", fmt.Sprintf("%s is not optional: remove enabled (only dashboards and pgadmin can be switched off)", name))
+		}
+		if why, single := singletons[name]; single && wl.Replicas > 1 {
+			v.problem(field+".replicas", fmt.Sprintf("%d replicas: %s; write 1 (or 0 to stop it)", wl.Replicas, why))
+		}
+		r := wl.Resources
+		for _, c := range []struct {
+			what     string
+			req, lim Quantity
+		}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}} {
+			if c.req.IsZero() {
+				v.problem(field+".resources.requests."+c.what, "is required: every container declares its requests")
+			}
+			if c.lim.IsZero() {
+				v.problem(field+".resources.limits."+c.what, "is required: every container declares its limits")
+			}
+			if !c.req.IsZero() && !c.lim.IsZero() && c.req.Cmp(c.lim.Quantity) > 0 {
+				v.problem(field+".resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
+			}
+		}
+	}
+}

@@ -1,0 +1,132 @@
+// Package generator turns a platform description into the GitOps
+// repository: it renders every environment from the component builders,
+// derives the overlays from the renderings, and builds overlays with
+// kustomize in-process. It does no I/O; cmd/ reads the description and
+// hands the tree to tree.Write.
+package generator
+
+import (
+	"fmt"
+	"sort"
+
+	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
+	"lbl.gov/invenio-gitops/generator/network"
+	"lbl.gov/invenio-gitops/generator/overlay"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+// Roots are the top-level directories the generator owns: every file
+// below them comes from Generate, and any other file there is removed.
+var Roots = []string{"base", "overlays"}
+
+// Components builds and completes the components of one environment.
+func Components(site config.Site, e config.Environment) ([]*component.Component, error) {
+	cs := invenio.Components(site, e)
+	meta := component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)}
+	opt := network.Options{IngressNamespace: string(e.Ingress.ControllerNamespace), IngressLabels: e.Ingress.ControllerLabels}
+	if err := network.Derive(meta, opt, cs); err != nil {
+		return nil, fmt.Errorf("environment %s: %w", e.Name, err)
+	}
+	return cs, nil
+}
+
+// Render is every object of one environment, as it must be on the cluster.
+func Render(site config.Site, e config.Environment) (overlay.Rendering, error) {
+	cs, err := Components(site, e)
+	if err != nil {
+		return nil, err
+	}
+	var r overlay.Rendering
+	for _, c := range cs {
+		for _, o := range c.Objects {
+			d, err := tree.ToDoc(o)
+			if err != nil {
+				return nil, err
+			}
+			r = append(r, overlay.Object{Layer: c.Layer, Component: c.Name, Doc: d})
+		}
+	}
+	return r, nil
+}
+
+// baseEnvironment is what base/ is rendered from: the defaults, with
+// placeholders where only environments can say (namespace, host).
+func baseEnvironment(p *config.Platform) config.Environment {
+	e := p.Defaults
+	e.Name = "base"
+	if e.Namespace == "" {
+		e.Namespace = p.Site.Name
+	}
+	if e.Host == "" {
+		e.Host = config.DNSName(string(p.Site.Name) + ".example.org")
+	}
+	return e
+}
+
+// Environment returns the named environment of p.
+func Environment(p *config.Platform, name string) (config.Environment, error) {
+	var names []string
+	for _, e := range p.Environments {
+		if string(e.Name) == name {
+			return e, nil
+		}
+		names = append(names, string(e.Name))
+	}
+	return config.Environment{}, fmt.Errorf("no environment %q in %s (it has %v)", name, p.File, names)
+}
+
+func enabledList(on map[string]bool) []string {
+	var l []string
+	for n, ok := range on {
+		if ok {
+			l = append(l, n)
+		}
+	}
+	sort.Strings(l)
+	return l
+}
+
+// Generate computes the whole repository tree for p.
+func Generate(p *config.Platform) (tree.Tree, error) {
+	be := baseEnvironment(p)
+	base, err := Render(p.Site, invenio.SetOptional(be, nil))
+	if err != nil {
+		return nil, err
+	}
+	in := overlay.Input{Base: base, Components: map[string]overlay.Rendering{}, Optional: map[string]component.Layer{}}
+	all := map[string]bool{}
+	for _, n := range invenio.OptionalNames {
+		all[n] = true
+	}
+	everything, err := Components(p.Site, invenio.SetOptional(be, all))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range everything {
+		if c.Optional {
+			in.Optional[c.Name] = c.Layer
+		}
+	}
+	for _, n := range invenio.OptionalNames {
+		r, err := Render(p.Site, invenio.SetOptional(be, map[string]bool{n: true}))
+		if err != nil {
+			return nil, err
+		}
+		in.Components[n] = r
+	}
+	for _, e := range p.Environments {
+		model, err := Render(p.Site, e)
+		if err != nil {
+			return nil, err
+		}
+		on := invenio.Enabled(e)
+		ref, err := Render(p.Site, invenio.SetOptional(be, on))
+		if err != nil {
+			return nil, err
+		}
+		in.Envs = append(in.Envs, overlay.Env{Name: string(e.Name), Namespace: string(e.Namespace), Enabled: enabledList(on), Model: model, Reference: ref})
+	}
+	return overlay.Files(in)
+}

@@ -1,0 +1,143 @@
+package generator
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// repoRoot is where platform.yaml and the committed tree live.
+const repoRoot = ".."
+
+func loadPlatform(t *testing.T) *config.Platform {
+	t.Helper()
+	p, err := config.Load(filepath.Join(repoRoot, "platform.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func generate(t *testing.T) (*config.Platform, tree.Tree) {
+	t.Helper()
+	p := loadPlatform(t)
+	tr, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, tr
+}
+
+// decodeStream splits a YAML stream into documents.
+func decodeStream(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, part := range splitDocs(b) {
+		var d map[string]any
+		if err := yaml.Unmarshal(part, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func key(d map[string]any) string {
+	m, _ := d["metadata"].(map[string]any)
+	return d["kind"].(string) + "/" + m["name"].(string)
+}
+
+// TestOverlaysBuildToTheModel is the proof that the derived overlays are
+// right: kustomize's build of overlays/<env> equals the environment as
+// rendered directly from the description, object for object.
+func TestOverlaysBuildToTheModel(t *testing.T) {
+	p, tr := generate(t)
+	for _, e := range p.Environments {
+		t.Run(string(e.Name), func(t *testing.T) {
+			built, err := BuildYAML(tr, "overlays/"+string(e.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]map[string]any{}
+			for _, d := range decodeStream(t, built) {
+				got[key(d)] = d
+			}
+			model, err := Render(p.Site, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]map[string]any{}
+			for _, o := range model {
+				// Round-trip through YAML so numbers compare alike.
+				b, _ := yaml.Marshal(o.Doc)
+				var d map[string]any
+				yaml.Unmarshal(b, &d)
+				want[key(d)] = d
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("kustomize build of overlays/%s differs from the rendered environment (-want +got):\n%s", e.Name, diff)
+			}
+		})
+	}
+}
+
+// TestGolden compares each environment's build with testdata/golden/<env>.yaml.
+func TestGolden(t *testing.T) {
+	p, tr := generate(t)
+	for _, e := range p.Environments {
+		t.Run(string(e.Name), func(t *testing.T) {
+			built, err := BuildYAML(tr, "overlays/"+string(e.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", string(e.Name)+".yaml")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, built, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./generator -update` to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), string(built)); diff != "" {
+				t.Errorf("%s is stale (-golden +built); if the change is intended run `go test ./... -update`:\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestCommittedTreeIsFresh fails when base/ or overlays/ in the repository
+// differ from what the generator produces: nobody edits them by hand.
+func TestCommittedTreeIsFresh(t *testing.T) {
+	_, tr := generate(t)
+	onDisk := tree.Tree{}
+	for _, root := range Roots {
+		filepath.Walk(filepath.Join(repoRoot, root), func(path string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				rel, _ := filepath.Rel(repoRoot, path)
+				b, _ := os.ReadFile(path)
+				onDisk[filepath.ToSlash(rel)] = b
+			}
+			return nil
+		})
+	}
+	if diff := cmp.Diff(map[string][]byte(tr), map[string][]byte(onDisk), cmp.Transformer("string", func(b []byte) string { return string(b) })); diff != "" {
+		t.Errorf("the committed base/ and overlays/ are not what `make generate` writes (-generated +committed); run `make generate` and commit:\n%s", diff)
+	}
+}

@@ -1,0 +1,441 @@
+package invenio
+
+import (
+	"fmt"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/config"
+)
+
+// AppSecretKeys are the keys of the application Secret, each read into the
+// INVENIO_* variable of the same name (upper-cased, '-' → '_').
+var AppSecretKeys = []string{
+	"secret-key",
+	"security-login-salt",
+	"security-password-salt",
+	"security-confirm-salt",
+	"security-reset-salt",
+	"security-change-salt",
+	"security-remember-salt",
+	"csrf-secret-salt",
+}
+
+// The Redis databases InvenioRDM uses, by setting (helm-invenio and the
+// v12 cookiecutter agree).
+var redisDatabases = []struct {
+	setting string
+	db      int
+}{
+	{"INVENIO_CACHE_REDIS_URL", 0},
+	{"INVENIO_IIIF_CACHE_REDIS_URL", 0},
+	{"INVENIO_ACCOUNTS_SESSION_REDIS_URL", 1},
+	{"INVENIO_CELERY_RESULT_BACKEND", 2},
+	{"INVENIO_RATELIMIT_STORAGE_URI", 3},
+	{"INVENIO_COMMUNITIES_IDENTITIES_CACHE_REDIS_URL", 4},
+}
+
+// appCalls are the services every process of the application talks to.
+var appCalls = []component.Call{
+	{To: PostgreSQL, Port: "postgresql"},
+	{To: Redis, Port: "redis"},
+	{To: RabbitMQ, Port: "amqp"},
+	{To: OpenSearch, Port: "http"},
+}
+
+// appConfig is the non-secret configuration every application process
+// reads (as INVENIO_* variables) and the uWSGI and setup scripts.
+func (x env) appConfig() *component.Component {
+	c := &component.Component{Name: AppConfig, Role: "config", Layer: component.LayerApp}
+	c.Objects = []component.Object{x.appConfigMap(c), x.uwsgiConfigMap(c), x.setupConfigMap(c)}
+	return c
+}
+
+func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
+	host := string(x.e.Host)
+	data := map[string]string{
+		"INVENIO_INSTANCE_PATH":                instancePath,
+		"INVENIO_SITE_HOSTNAME":                host,
+		"INVENIO_SITE_UI_URL":                  "https://" + host,
+		"INVENIO_SITE_API_URL":                 "https://" + host + "/api",
+		"INVENIO_JSONSCHEMAS_HOST":             host,
+		"INVENIO_APP_ALLOWED_HOSTS":            fmt.Sprintf("['%s']", host), // invenio-app 1.5 (v12)
+		"INVENIO_TRUSTED_HOSTS":                fmt.Sprintf("['%s']", host), // invenio-app 2.x
+		"INVENIO_WSGI_PROXIES":                 fmt.Sprint(x.e.App.ProxyCount),
+		"INVENIO_SEARCH_HOSTS":                 "[{'host': 'opensearch', 'port': 9200}]",
+		"INVENIO_SEARCH_INDEX_PREFIX":          string(x.e.Search.IndexPrefix) + "-",
+		"INVENIO_THEME_SITENAME":               x.e.App.SiteName,
+		"INVENIO_LOGGING_CONSOLE_LEVEL":        string(x.e.App.LogLevel),
+		"INVENIO_SESSION_COOKIE_SECURE":        "True",
+		"INVENIO_ACCOUNTS_LOCAL_LOGIN_ENABLED": "True",
+		"INVENIO_SECURITY_REGISTERABLE":        "True",
+		"PYTHONDONTWRITEBYTECODE":              "1",
+		"TMPDIR":                               "/tmp",
+	}
+	if x.samlOn() {
+		// Users come from the lab's SSO only.
+		data["INVENIO_ACCOUNTS_LOCAL_LOGIN_ENABLED"] = "False"
+		data["INVENIO_SECURITY_REGISTERABLE"] = "False"
+		data["INVENIO_OAUTHCLIENT_LOGIN_USER_TEMPLATE"] = "invenio_saml/login_user.html"
+	}
+	return x.configMap(c, "invenio-config", data)
+}
+
+func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
+	ini := func(lines ...string) string {
+		base := []string{
+			"[uwsgi]",
+			"socket = 0.0.0.0:5000",
+			"master = true",
+			"die-on-term = true",
+			"need-app = true",
+			"single-interpreter = true",
+			fmt.Sprintf("processes = %d", x.e.App.UWSGIProcesses),
+			fmt.Sprintf("threads = %d", x.e.App.UWSGIThreads),
+			"buffer-size = 65535",
+			"wsgi-disable-file-wrapper = true",
+			"post-buffering = 4096",
+			"harakiri = 180",
+		}
+		return strings.Join(append(base, append(lines, "")...), "\n")
+	}
+	return x.configMap(c, "uwsgi-config", map[string]string{
+		"ui.ini":  ini("module = invenio_app.wsgi_ui:application"),
+		"api.ini": ini("mount = /api=invenio_app.wsgi_rest:application", "manage-script-name = true"),
+	})
+}
+
+// appEnv is the environment of every application process: the config map,
+// each credential by Secret name and key, and the service URLs composed
+// from them ($(VAR) is expanded by the kubelet, so no password is written
+// into the ConfigMap).
+func (x env) appEnv() ([]corev1.EnvFromSource, []corev1.EnvVar) {
+	from := []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "invenio-config"}}}}
+	var env []corev1.EnvVar
+	for _, k := range AppSecretKeys {
+		env = append(env, component.SecretEnv("INVENIO_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_")), string(x.e.Secrets.App), k))
+	}
+	db := x.e.Database
+	env = append(env,
+		component.SecretEnv("DB_PASSWORD", string(x.e.Secrets.PostgreSQL), PasswordKey),
+		component.Env("INVENIO_SQLALCHEMY_DATABASE_URI", fmt.Sprintf("postgresql+psycopg2://%s:$(DB_PASSWORD)@%s:5432/%s", db.User, PostgreSQL, db.Name)),
+		component.SecretEnv("BROKER_PASSWORD", string(x.e.Secrets.RabbitMQ), PasswordKey),
+		component.Env("INVENIO_BROKER_URL", fmt.Sprintf("amqp://%s:$(BROKER_PASSWORD)@%s:5672/%s", brokerUser, RabbitMQ, brokerVHost)),
+		component.Env("INVENIO_CELERY_BROKER_URL", fmt.Sprintf("amqp://%s:$(BROKER_PASSWORD)@%s:5672/%s", brokerUser, RabbitMQ, brokerVHost)),
+		component.SecretEnv("REDIS_PASSWORD", string(x.e.Secrets.Redis), PasswordKey),
+	)
+	for _, r := range redisDatabases {
+		env = append(env, component.Env(r.setting, fmt.Sprintf("redis://:$(REDIS_PASSWORD)@%s:6379/%d", Redis, r.db)))
+	}
+	return from, env
+}
+
+// appConfigMaps are the ConfigMaps whose content the application pods'
+// checksum covers.
+func (x env) appChecksum(c *component.Component) map[string]string {
+	cc := &component.Component{Name: AppConfig, Role: "config"}
+	cms := []*corev1.ConfigMap{x.appConfigMap(cc), x.uwsgiConfigMap(cc)}
+	if x.samlOn() {
+		cms = append(cms, x.samlConfigMap(&component.Component{Name: SAML, Role: "auth"}))
+	}
+	return map[string]string{"checksum/config": checksum(cms...)}
+}
+
+// appContainer is a container of the application image with its
+// configuration, credentials and the scratch space Python needs.
+func (x env) appContainer(name string, resources config.Resources) corev1.Container {
+	ctr := component.Container(name, x.e.Image.Ref(), resources)
+	ctr.EnvFrom, ctr.Env = x.appEnv()
+	ctr.VolumeMounts = []corev1.VolumeMount{component.Mount("tmp", "/tmp")}
+	return ctr
+}
+
+// filesVolume is the shared uploaded-files volume (ReadWriteMany).
+func filesVolume() corev1.Volume {
+	return corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "invenio-files"}}}
+}
+
+// web is one of the two uWSGI applications: the UI at / or the REST API
+// at /api (the v12 cookiecutter layout, behind the nginx frontend).
+func (x env) web(name string) *component.Component {
+	w, ini, ping := x.e.Workloads.WebUI, "ui.ini", "/ping"
+	if name == WebAPI {
+		w, ini, ping = x.e.Workloads.WebAPI, "api.ini", "/api/ping"
+	}
+	c := &component.Component{Name: name, Role: "web", Layer: component.LayerApp, HasPods: true,
+		Version: string(x.e.Image.Tag),
+		Serves:  []component.Port{{Name: "uwsgi", Port: 5000}},
+		Calls:   appCalls}
+	ctr := x.appContainer(name, w.Resources)
+	ctr.Command = []string{"uwsgi", "--ini", "/etc/uwsgi/" + ini}
+	ctr.Ports = component.Ports(c)
+	ctr.VolumeMounts = append(ctr.VolumeMounts,
+		component.Mount("files", filesPath),
+		component.ReadOnlyMount("uwsgi", "/etc/uwsgi"))
+	// /ping answers without the database only once the app has loaded; the
+	// Host header must be an allowed host.
+	check := []string{"uwsgi_curl", "-X", "HEAD", "-H", "Host: " + string(x.e.Host), "127.0.0.1:5000", ping}
+	ctr.StartupProbe = component.ExecProbe(fastStart, check...)
+	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 20, Timeout: 10, Failures: 6}, check...)
+	ctr.ReadinessProbe = component.ExecProbe(readiness, check...)
+	volumes := []corev1.Volume{component.Scratch("tmp", "2Gi"), filesVolume(), component.ConfigMapVolume("uwsgi", "uwsgi-config", 0o444)}
+	if name == WebUI && x.samlOn() {
+		x.samlMounts(c, &ctr, &volumes)
+	}
+	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, volumes)
+	spec.TerminationGracePeriodSeconds = ptr(int64(60))
+	c.Objects = []component.Object{x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)}
+	if name == WebUI {
+		c.Objects = append(c.Objects, x.filesClaim(c))
+	}
+	return c
+}
+
+// filesClaim is the uploaded-files volume every application pod mounts.
+func (x env) filesClaim(c *component.Component) *corev1.PersistentVolumeClaim {
+	class := string(x.e.Storage.ReadWriteManyClass)
+	return &corev1.PersistentVolumeClaim{
+		TypeMeta:   x.typeMeta("PersistentVolumeClaim"),
+		ObjectMeta: x.meta.ObjectMeta(&component.Component{Name: "invenio-files", Role: "storage"}, "invenio-files"),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+			StorageClassName: &class,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: x.e.Storage.Files.Quantity}},
+		},
+	}
+}
+
+// frontend is nginx: it serves the static assets (copied out of the
+// application image at start) and passes everything else to uWSGI.
+func (x env) frontend() *component.Component {
+	w := x.e.Workloads.Frontend
+	c := &component.Component{Name: Frontend, Role: "frontend", Layer: component.LayerApp, HasPods: true,
+		Version:               string(x.e.Images.Nginx.Tag),
+		Serves:                []component.Port{{Name: "http", Port: 8080}},
+		FromIngressController: "http",
+		Calls:                 []component.Call{{To: WebUI, Port: "uwsgi"}, {To: WebAPI, Port: "uwsgi"}}}
+	conf := x.configMap(c, "frontend-nginx", map[string]string{"default.conf": nginxConf()})
+	static := component.Container("static", x.e.Image.Ref(), w.Resources)
+	static.Command = []string{"cp", "-R", staticPath + "/.", "/static/"}
+	static.SecurityContext.RunAsUser = &appUser.UID // the image's files belong to invenio
+	static.VolumeMounts = []corev1.VolumeMount{component.Mount("static", "/static")}
+	ctr := component.Container("nginx", x.e.Images.Nginx.Ref(), w.Resources)
+	ctr.Ports = component.Ports(c)
+	ctr.Env = []corev1.EnvVar{component.Env("NGINX_ENTRYPOINT_QUIET_LOGS", "1")}
+	ctr.VolumeMounts = []corev1.VolumeMount{
+		component.ReadOnlyMount("static", "/static"),
+		component.ReadOnlyMount("config", "/etc/nginx/conf.d"),
+		component.Mount("tmp", "/tmp"),
+		component.Mount("cache", "/var/cache/nginx"),
+	}
+	ctr.LivenessProbe = component.HTTPProbe(liveness, "/nginx-health", "http")
+	ctr.ReadinessProbe = component.HTTPProbe(readiness, "/nginx-health", "http")
+	spec := component.PodSpec(c, component.User{UID: 101, GID: 101}, []corev1.Container{ctr}, []corev1.Volume{
+		component.Scratch("static", "1Gi"),
+		component.ConfigMapVolume("config", conf.Name, 0o444),
+		component.Scratch("tmp", "1Gi"),
+		component.Scratch("cache", "256Mi"),
+	})
+	spec.InitContainers = []corev1.Container{static}
+	dep := x.deployment(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), false)
+	c.Objects = []component.Object{conf, dep, x.ingress(c)}
+	return c
+}
+
+// nginxConf routes / to the UI, /api to the REST API and serves /static.
+// Uploads get the large body limit with buffering off.
+func nginxConf() string {
+	pass := func(upstream string) []string {
+		return []string{
+			"    uwsgi_pass " + upstream + ";",
+			"    include uwsgi_params;",
+			"    uwsgi_param Host $host;",
+			"    uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
+			"    uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
+			"    uwsgi_param HTTP_X_REQUEST_ID $request_id;",
+			"    uwsgi_read_timeout 180s;",
+			"    uwsgi_send_timeout 180s;",
+		}
+	}
+	lines := []string{
+		"# Generated: InvenioRDM frontend (nginx in front of uWSGI).",
+		"upstream ui { server web-ui:5000; }",
+		"upstream api { server web-api:5000; }",
+		"server {",
+		"  listen 8080;",
+		"  server_name _;",
+		"  charset utf-8;",
+		"  client_max_body_size 100m;",
+		"  add_header X-Request-ID $request_id;",
+		"  location = /nginx-health { access_log off; return 200 'ok'; }",
+		"  location /static/dist/ { alias /static/dist/; expires 1y; add_header Cache-Control public; }",
+		"  location /static/ { alias /static/; expires 1d; }",
+		"  location ~ /api/records/.+/draft/files/.+/content(/[0-9]+)?/?$ {",
+		"    client_max_body_size 50G;",
+		"    uwsgi_request_buffering off;",
+		"    uwsgi_buffering off;",
+	}
+	lines = append(lines, pass("api")...)
+	lines = append(lines, "  }", "  location /api {")
+	lines = append(lines, pass("api")...)
+	lines = append(lines, "  }", "  location / {")
+	lines = append(lines, pass("ui")...)
+	lines = append(lines, "  }", "}", "")
+	return strings.Join(lines, "\n")
+}
+
+// ingress exposes the frontend on the environment's host over TLS with a
+// certificate from cert-manager.
+func (x env) ingress(c *component.Component) *networkingv1.Ingress {
+	host := string(x.e.Host)
+	class := string(x.e.Ingress.ClassName)
+	prefix := networkingv1.PathTypePrefix
+	body := fmt.Sprintf("%dm", x.e.Ingress.MaxUploadSize.Value()/(1<<20))
+	ing := &networkingv1.Ingress{
+		TypeMeta:   x.typeMeta("Ingress"),
+		ObjectMeta: x.meta.ObjectMeta(c, "invenio"),
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: &class,
+			TLS:              []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: "invenio-tls"}},
+			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+					Service: &networkingv1.IngressServiceBackend{Name: Frontend, Port: networkingv1.ServiceBackendPort{Name: "http"}}}}},
+			}}}},
+		},
+	}
+	ing.Annotations = map[string]string{
+		"cert-manager.io/cluster-issuer":                      string(x.e.Ingress.ClusterIssuer),
+		"nginx.ingress.kubernetes.io/ssl-redirect":            "true",
+		"nginx.ingress.kubernetes.io/force-ssl-redirect":      "true",
+		"nginx.ingress.kubernetes.io/proxy-body-size":         body,
+		"nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+		"nginx.ingress.kubernetes.io/proxy-read-timeout":      "180",
+		"nginx.ingress.kubernetes.io/proxy-send-timeout":      "180",
+	}
+	return ing
+}
+
+// worker runs Celery tasks (indexing, files, e-mails, statistics).
+func (x env) worker() *component.Component {
+	w := x.e.Workloads.Worker
+	c := &component.Component{Name: Worker, Role: "worker", Layer: component.LayerApp, HasPods: true,
+		Version: string(x.e.Image.Tag), Calls: appCalls}
+	ctr := x.appContainer(Worker, w.Resources)
+	ctr.Command = []string{"celery", "-A", "invenio_app.celery", "worker",
+		"--loglevel", string(x.e.App.LogLevel), "--concurrency", fmt.Sprint(x.e.App.WorkerConcurrency)}
+	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath))
+	ping := []string{"sh", "-c", "celery -A invenio_app.celery inspect ping -d celery@$HOSTNAME"}
+	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 30, Failures: 10}, ping...)
+	ctr.LivenessProbe = component.ExecProbe(slowProbe, ping...)
+	ctr.ReadinessProbe = component.ExecProbe(slowProbe, ping...)
+	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "4Gi"), filesVolume()})
+	spec.TerminationGracePeriodSeconds = ptr(int64(300)) // let running tasks finish
+	c.Objects = []component.Object{x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)}
+	return c
+}
+
+// beat schedules periodic tasks: exactly one replica, replaced (never
+// rolled) so two never run at once.
+func (x env) beat() *component.Component {
+	w := x.e.Workloads.Beat
+	c := &component.Component{Name: Beat, Role: "scheduler", Layer: component.LayerApp, HasPods: true,
+		Version: string(x.e.Image.Tag),
+		Calls:   []component.Call{{To: Redis, Port: "redis"}, {To: RabbitMQ, Port: "amqp"}}}
+	ctr := x.appContainer(Beat, w.Resources)
+	ctr.Command = []string{"celery", "-A", "invenio_app.celery", "beat", "--loglevel", string(x.e.App.LogLevel),
+		"--schedule", "/var/run/celery/celery-schedule", "--pidfile", "/var/run/celery/celerybeat.pid"}
+	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", "/var/run/celery"))
+	alive := []string{"sh", "-c", "kill -0 \"$(cat /var/run/celery/celerybeat.pid)\""}
+	ctr.StartupProbe = component.ExecProbe(fastStart, alive...)
+	ctr.LivenessProbe = component.ExecProbe(liveness, alive...)
+	ctr.ReadinessProbe = component.ExecProbe(readiness, alive...)
+	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "256Mi"), component.Scratch("run", "64Mi")})
+	replicas := w.Replicas
+	if replicas > 1 {
+		replicas = 1
+	}
+	c.Objects = []component.Object{x.deployment(c, replicas, x.template(c, spec, x.appChecksum(c)), true)}
+	return c
+}
+
+// setup initialises a new installation and upgrades an existing one; safe
+// to run again on every release (see setup.sh).
+func (x env) setup() *component.Component {
+	w := x.e.Workloads.Setup
+	c := &component.Component{Name: Setup, Role: "setup", Layer: component.LayerApp, HasPods: true,
+		Version: string(x.e.Image.Tag), Calls: appCalls}
+	ctr := x.appContainer(Setup, w.Resources)
+	ctr.Command = []string{"sh", "/etc/invenio-setup/setup.sh"}
+	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath), component.ReadOnlyMount("script", "/etc/invenio-setup"))
+	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{
+		component.Scratch("tmp", "2Gi"), filesVolume(), component.ConfigMapVolume("script", "invenio-setup", 0o555)})
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	job := &batchv1.Job{
+		TypeMeta:   x.typeMeta("Job"),
+		ObjectMeta: x.workloadMeta(c, "invenio-setup"),
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr(int32(3)),
+			ActiveDeadlineSeconds: ptr(int64(3600)),
+			Template:              x.template(c, spec, x.appChecksum(c)),
+		},
+	}
+	// A Job's template is immutable: Flux replaces the Job when it changes
+	// (a new image or configuration), which runs the upgrade steps again.
+	job.Annotations = map[string]string{"kustomize.toolkit.fluxcd.io/force": "enabled"}
+	c.Objects = []component.Object{job}
+	return c
+}
+
+// setupConfigMap holds the setup script. It is idempotent: a database that
+// already has InvenioRDM's tables is upgraded, an empty one initialised.
+func (x env) setupConfigMap(c *component.Component) *corev1.ConfigMap {
+	return x.configMap(c, "invenio-setup", map[string]string{"setup.sh": setupScript})
+}
+
+const setupScript = `#!/bin/sh
+# Generated: first install or upgrade of InvenioRDM v12. Safe to run again.
+set -eu
+log() { echo "invenio-setup: $*"; }
+
+# Is the database initialised? (alembic_version exists once 'invenio db create' ran.)
+initialised() {
+  python - <<'PY'
+import sys
+import sqlalchemy as sa
+from invenio_app.factory import create_api
+from invenio_db import db
+app = create_api()
+with app.app_context():
+    sys.exit(0 if sa.inspect(db.engine).has_table("alembic_version") else 1)
+PY
+}
+
+if initialised; then
+  log "existing installation: upgrading"
+  invenio alembic upgrade
+  invenio queues declare
+  log "upgrade done"
+  exit 0
+fi
+
+log "new installation"
+invenio db init create
+invenio files location create --default default-location "${INVENIO_INSTANCE_PATH}/data"
+invenio roles create admin
+invenio access allow superuser-access role admin
+invenio roles create administration
+invenio access allow administration-access role administration
+invenio roles create administration-moderation
+invenio access allow administration-moderation role administration-moderation
+invenio index init
+invenio rdm-records custom-fields init
+invenio communities custom-fields init
+invenio rdm fixtures
+invenio queues declare
+invenio rdm-records fixtures
+log "installation done"
+`

@@ -1,0 +1,226 @@
+package invenio
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"lbl.gov/invenio-gitops/generator/component"
+)
+
+// Secret keys the data services read. The key is fixed by the component
+// that reads it; the Secret's name comes from the description.
+const (
+	PasswordKey = "password"
+)
+
+// namespace is the Namespace itself, labelled for Pod Security Admission.
+// Its namespace-wide NetworkPolicies are derived in package network.
+func (x env) namespace() *component.Component {
+	c := &component.Component{Name: Namespace, Role: "namespace", Layer: component.LayerNamespace}
+	ns := &corev1.Namespace{
+		TypeMeta:   x.typeMeta("Namespace"),
+		ObjectMeta: metav1.ObjectMeta{Name: string(x.e.Namespace), Labels: x.meta.Labels(c)},
+	}
+	for _, mode := range []string{"enforce", "audit", "warn"} {
+		ns.Labels["pod-security.kubernetes.io/"+mode] = "restricted"
+		ns.Labels["pod-security.kubernetes.io/"+mode+"-version"] = "latest"
+	}
+	c.Objects = []component.Object{ns}
+	return c
+}
+
+var (
+	fastStart = component.Timing{Period: 10, Timeout: 5, Failures: 30} // up to 5 minutes to start
+	liveness  = component.Timing{Period: 20, Timeout: 5, Failures: 6}  // 2 minutes of failure before a restart
+	readiness = component.Timing{Period: 10, Timeout: 5, Failures: 3}
+	slowStart = component.Timing{Period: 10, Timeout: 10, Failures: 60} // up to 10 minutes (OpenSearch, migrations)
+	slowProbe = component.Timing{Period: 60, Timeout: 30, Failures: 3}  // Celery inspect imports the whole app
+)
+
+// postgresql is the database: postgres:14.13 on a ReadWriteOnce volume.
+// (Seed 000 asks for ReadWriteMany: see docs/decisions.md for why not.)
+func (x env) postgresql() *component.Component {
+	w := x.e.Workloads.PostgreSQL
+	c := &component.Component{Name: PostgreSQL, Role: "database", Layer: component.LayerData, HasPods: true,
+		Version: string(x.e.Images.PostgreSQL.Tag),
+		Serves:  []component.Port{{Name: "postgresql", Port: 5432}}}
+	db := x.e.Database
+	ready := []string{"pg_isready", "--host=127.0.0.1", "--port=5432", "--username=" + string(db.User), "--dbname=" + string(db.Name)}
+	ctr := component.Container("postgresql", x.e.Images.PostgreSQL.Ref(), w.Resources)
+	ctr.Ports = component.Ports(c)
+	ctr.Env = []corev1.EnvVar{
+		component.Env("POSTGRES_USER", string(db.User)),
+		component.Env("POSTGRES_DB", string(db.Name)),
+		component.SecretEnv("POSTGRES_PASSWORD", string(x.e.Secrets.PostgreSQL), PasswordKey),
+		// A sub-directory, so initdb does not trip over lost+found on a fresh volume.
+		component.Env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+	}
+	ctr.VolumeMounts = []corev1.VolumeMount{
+		component.Mount("data", "/var/lib/postgresql/data"),
+		component.Mount("run", "/var/run/postgresql"),
+		component.Mount("tmp", "/tmp"),
+		component.Mount("shm", "/dev/shm"),
+	}
+	ctr.StartupProbe = component.ExecProbe(fastStart, ready...)
+	ctr.LivenessProbe = component.ExecProbe(liveness, ready...)
+	ctr.ReadinessProbe = component.ExecProbe(readiness, ready...)
+	shm := corev1.Volume{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("256Mi"))}}}
+	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr},
+		[]corev1.Volume{component.Scratch("run", "16Mi"), component.Scratch("tmp", "1Gi"), shm})
+	spec.TerminationGracePeriodSeconds = ptr(int64(60)) // a clean shutdown checkpoints
+	c.Objects = []component.Object{x.statefulSet(c, w.Replicas, x.template(c, spec, nil), "data", x.e.Storage.PostgreSQL)}
+	return c
+}
+
+// redis holds the cache, sessions, Celery results and rate limits
+// (databases 0-4), password protected.
+func (x env) redis() *component.Component {
+	w := x.e.Workloads.Redis
+	c := &component.Component{Name: Redis, Role: "cache", Layer: component.LayerData, HasPods: true,
+		Version: string(x.e.Images.Redis.Tag),
+		Serves:  []component.Port{{Name: "redis", Port: 6379}}}
+	// Keep a quarter of the limit for fork-on-save and fragmentation.
+	maxMemory := w.Resources.Limits.Memory.Value() * 3 / 4
+	ctr := component.Container("redis", x.e.Images.Redis.Ref(), w.Resources)
+	ctr.Ports = component.Ports(c)
+	ctr.Env = []corev1.EnvVar{
+		component.SecretEnv("REDIS_PASSWORD", string(x.e.Secrets.Redis), PasswordKey),
+		// redis-cli reads the password from here, so probes keep it off the command line.
+		component.SecretEnv("REDISCLI_AUTH", string(x.e.Secrets.Redis), PasswordKey),
+	}
+	ctr.Command = []string{"redis-server"}
+	ctr.Args = []string{
+		"--requirepass", "$(REDIS_PASSWORD)",
+		"--dir", "/data",
+		"--appendonly", "yes",
+		"--maxmemory", fmt.Sprint(maxMemory),
+		// Only keys with a TTL (cache, sessions, results) may be evicted.
+		"--maxmemory-policy", "volatile-lru",
+	}
+	ping := []string{"sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"}
+	ctr.VolumeMounts = []corev1.VolumeMount{component.Mount("data", "/data")}
+	ctr.StartupProbe = component.ExecProbe(fastStart, ping...)
+	ctr.LivenessProbe = component.ExecProbe(liveness, ping...)
+	ctr.ReadinessProbe = component.ExecProbe(readiness, ping...)
+	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr}, nil)
+	c.Objects = []component.Object{x.statefulSet(c, w.Replicas, x.template(c, spec, nil), "data", x.e.Storage.Redis)}
+	return c
+}
+
+// The broker's user and virtual host.
+const (
+	brokerUser  = "invenio"
+	brokerVHost = "invenio"
+)
+
+// rabbitmq is the Celery broker.
+func (x env) rabbitmq() *component.Component {
+	w := x.e.Workloads.RabbitMQ
+	c := &component.Component{Name: RabbitMQ, Role: "broker", Layer: component.LayerData, HasPods: true,
+		Version: string(x.e.Images.RabbitMQ.Tag),
+		Serves:  []component.Port{{Name: "amqp", Port: 5672}}}
+	conf := x.configMap(c, "rabbitmq-config", map[string]string{
+		// Replaces the image's conf.d so /etc/rabbitmq can stay read-only.
+		"10-defaults.conf": strings.Join([]string{
+			"loopback_users.guest = false",
+			"listeners.tcp.default = 5672",
+			"management.tcp.port = 15672",
+			"log.console = true",
+			"log.console.level = info",
+			"log.file = false",
+			// Alarm before the memory limit kills the pod.
+			"vm_memory_high_watermark.relative = 0.6",
+			"disk_free_limit.absolute = 500MB",
+			"",
+		}, "\n"),
+	})
+	ctr := component.Container("rabbitmq", x.e.Images.RabbitMQ.Ref(), w.Resources)
+	ctr.Ports = append(component.Ports(c), corev1.ContainerPort{Name: "management", ContainerPort: 15672, Protocol: corev1.ProtocolTCP})
+	ctr.Env = []corev1.EnvVar{
+		component.Env("RABBITMQ_DEFAULT_USER", brokerUser),
+		component.SecretEnv("RABBITMQ_DEFAULT_PASS", string(x.e.Secrets.RabbitMQ), PasswordKey),
+		component.Env("RABBITMQ_DEFAULT_VHOST", brokerVHost),
+		component.Env("RABBITMQ_CONFIG_FILES", "/etc/rabbitmq/conf.d"),
+	}
+	ctr.VolumeMounts = []corev1.VolumeMount{
+		component.Mount("data", "/var/lib/rabbitmq"),
+		component.ReadOnlyMount("config", "/etc/rabbitmq/conf.d"),
+		component.Mount("logs", "/var/log/rabbitmq"),
+		component.Mount("tmp", "/tmp"),
+	}
+	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 10, Timeout: 15, Failures: 30}, "rabbitmq-diagnostics", "-q", "ping")
+	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 15, Failures: 4}, "rabbitmq-diagnostics", "-q", "ping")
+	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 15, Timeout: 15, Failures: 3}, "rabbitmq-diagnostics", "-q", "check_port_connectivity")
+	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr},
+		[]corev1.Volume{component.ConfigMapVolume("config", conf.Name, 0o444), component.Scratch("logs", "256Mi"), component.Scratch("tmp", "64Mi")})
+	spec.TerminationGracePeriodSeconds = ptr(int64(60))
+	sts := x.statefulSet(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), "data", x.e.Storage.RabbitMQ)
+	c.Objects = []component.Object{conf, sts}
+	return c
+}
+
+// opensearch is a single search node. It needs no privileged init
+// container: with node.store.allow_mmap false it does not need
+// vm.max_map_count raised.
+func (x env) opensearch() *component.Component {
+	w := x.e.Workloads.OpenSearch
+	c := &component.Component{Name: OpenSearch, Role: "search", Layer: component.LayerData, HasPods: true,
+		Version: string(x.e.Images.OpenSearch.Tag),
+		Serves:  []component.Port{{Name: "http", Port: 9200}}}
+	conf := x.configMap(c, "opensearch-config", map[string]string{
+		"opensearch.yml": strings.Join([]string{
+			"cluster.name: " + string(x.site.Name),
+			"network.host: 0.0.0.0",
+			"discovery.type: single-node",
+			"node.store.allow_mmap: false",
+			"bootstrap.memory_lock: false",
+			// See docs/decisions.md: isolated by NetworkPolicy until TLS
+			// certificates for the security plugin are issued in-cluster.
+			"plugins.security.disabled: true",
+			"action.auto_create_index: true",
+			"",
+		}, "\n"),
+	})
+	heapMB := x.e.Search.HeapSize.Value() / (1 << 20)
+	image := x.e.Images.OpenSearch.Ref()
+	// The image keeps its default configuration in the config directory,
+	// which OpenSearch also writes to (keystore): copy it to a writable
+	// volume and lay ours on top.
+	initCtr := component.Container("config", image, x.e.Workloads.OpenSearch.Resources)
+	initCtr.Command = []string{"sh", "-c", "cp -R /usr/share/opensearch/config/. /config/ && cp /config-src/opensearch.yml /config/opensearch.yml"}
+	initCtr.VolumeMounts = []corev1.VolumeMount{component.Mount("config", "/config"), component.ReadOnlyMount("config-src", "/config-src")}
+	ctr := component.Container("opensearch", image, w.Resources)
+	ctr.Ports = append(component.Ports(c), corev1.ContainerPort{Name: "transport", ContainerPort: 9300, Protocol: corev1.ProtocolTCP})
+	ctr.Env = []corev1.EnvVar{
+		component.Env("OPENSEARCH_JAVA_OPTS", fmt.Sprintf("-Xms%dm -Xmx%dm", heapMB, heapMB)),
+		component.Env("DISABLE_INSTALL_DEMO_CONFIG", "true"),
+		component.Env("DISABLE_SECURITY_PLUGIN", "true"),
+		component.Env("DISABLE_PERFORMANCE_ANALYZER_AGENT_CLI", "true"),
+		component.Env("OPENSEARCH_TMPDIR", "/tmp"),
+	}
+	ctr.VolumeMounts = []corev1.VolumeMount{
+		component.Mount("data", "/usr/share/opensearch/data"),
+		component.Mount("config", "/usr/share/opensearch/config"),
+		component.Mount("logs", "/usr/share/opensearch/logs"),
+		component.Mount("tmp", "/tmp"),
+	}
+	health := []string{"sh", "-c", "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=2s' >/dev/null"}
+	ctr.StartupProbe = component.ExecProbe(slowStart, health...)
+	ctr.LivenessProbe = component.TCPProbe(liveness, "http")
+	ctr.ReadinessProbe = component.ExecProbe(readiness, health...)
+	spec := component.PodSpec(c, component.User{UID: 1000, GID: 1000}, []corev1.Container{ctr}, []corev1.Volume{
+		component.ConfigMapVolume("config-src", conf.Name, 0o444),
+		component.Scratch("config", "64Mi"),
+		component.Scratch("logs", "1Gi"),
+		component.Scratch("tmp", "1Gi"),
+	})
+	spec.InitContainers = []corev1.Container{initCtr}
+	spec.TerminationGracePeriodSeconds = ptr(int64(120))
+	sts := x.statefulSet(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), "data", x.e.Storage.OpenSearch)
+	c.Objects = []component.Object{conf, sts}
+	return c
+}

@@ -1,0 +1,230 @@
+// Package invenio owns the InvenioRDM v12 platform: one file per part
+// (web, frontend, worker, beat, setup, postgresql, redis, rabbitmq,
+// opensearch, dashboards, pgadmin, saml). Each builder is a pure function of
+// one environment's resolved description and returns a Component; nothing
+// here does I/O.
+package invenio
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/config"
+)
+
+// Component names: each is also the name of the component's workload,
+// Service, ServiceAccount and NetworkPolicy.
+const (
+	WebUI      = "web-ui"
+	WebAPI     = "web-api"
+	Frontend   = "frontend"
+	Worker     = "worker"
+	Beat       = "beat"
+	Setup      = "setup"
+	AppConfig  = "invenio-config"
+	PostgreSQL = "postgresql"
+	Redis      = "redis"
+	RabbitMQ   = "rabbitmq"
+	OpenSearch = "opensearch"
+	Dashboards = "dashboards"
+	PgAdmin    = "pgadmin"
+	SAML       = "saml"
+	Namespace  = "namespace"
+)
+
+// Paths inside the InvenioRDM image.
+const (
+	instancePath = "/opt/invenio/var/instance"
+	filesPath    = instancePath + "/data"
+	staticPath   = instancePath + "/static"
+)
+
+// The application image runs as user invenio (uid 1000).
+var appUser = component.User{UID: 1000, GID: 1000}
+
+// env is what every builder of one environment reads.
+type env struct {
+	meta component.Meta
+	site config.Site
+	e    *config.Environment
+}
+
+// Components builds every part of the platform for one environment, with
+// optional parts included only where the environment switches them on.
+func Components(site config.Site, e config.Environment) []*component.Component {
+	x := env{
+		meta: component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)},
+		site: site,
+		e:    &e,
+	}
+	cs := []*component.Component{
+		x.namespace(),
+		x.postgresql(),
+		x.redis(),
+		x.rabbitmq(),
+		x.opensearch(),
+		x.appConfig(),
+		x.web(WebUI),
+		x.web(WebAPI),
+		x.frontend(),
+		x.worker(),
+		x.beat(),
+		x.setup(),
+	}
+	if e.Workloads.Dashboards.On() {
+		cs = append(cs, x.dashboards())
+	}
+	if e.Workloads.PgAdmin.On() {
+		cs = append(cs, x.pgadmin())
+	}
+	if e.Auth.Mode == config.AuthSAML {
+		cs = append(cs, x.saml())
+	}
+	return cs
+}
+
+// OptionalNames lists every optional component, whether or not on.
+var OptionalNames = []string{Dashboards, PgAdmin, SAML}
+
+// SetOptional returns e with the optional components in on switched on and
+// all others off: the generator renders bases and component patches with it.
+func SetOptional(e config.Environment, on map[string]bool) config.Environment {
+	t, f := true, false
+	pick := func(n string) *bool {
+		if on[n] {
+			return &t
+		}
+		return &f
+	}
+	e.Workloads.Dashboards.Enabled = pick(Dashboards)
+	e.Workloads.PgAdmin.Enabled = pick(PgAdmin)
+	if on[SAML] {
+		e.Auth.Mode = config.AuthSAML
+		if e.Auth.SAML.IdP == "" { // placeholders for base/components/saml
+			e.Auth.SAML.IdP = "idp"
+			e.Auth.SAML.Title = "Single sign-on"
+			e.Auth.SAML.MetadataURL = "https://idp.example.org/metadata"
+			e.Auth.SAML.EgressCIDRs = []config.CIDR{"192.0.2.0/24"}
+		}
+	} else {
+		e.Auth.Mode = config.AuthPassword
+	}
+	return e
+}
+
+// Enabled reports the optional components e switches on.
+func Enabled(e config.Environment) map[string]bool {
+	return map[string]bool{
+		Dashboards: e.Workloads.Dashboards.On(),
+		PgAdmin:    e.Workloads.PgAdmin.On(),
+		SAML:       e.Auth.Mode == config.AuthSAML,
+	}
+}
+
+func (x env) typeMeta(kind string) metav1.TypeMeta {
+	switch kind {
+	case "Deployment", "StatefulSet":
+		return metav1.TypeMeta{APIVersion: "apps/v1", Kind: kind}
+	case "Job", "CronJob":
+		return metav1.TypeMeta{APIVersion: "batch/v1", Kind: kind}
+	case "Ingress", "NetworkPolicy":
+		return metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: kind}
+	}
+	return metav1.TypeMeta{APIVersion: "v1", Kind: kind}
+}
+
+// configMap builds a ConfigMap owned by c.
+func (x env) configMap(c *component.Component, name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{TypeMeta: x.typeMeta("ConfigMap"), ObjectMeta: x.meta.ObjectMeta(c, name), Data: data}
+}
+
+// checksum is a content hash of ConfigMaps a pod reads, put on its
+// template so that a configuration change rolls the pods.
+func checksum(cms ...*corev1.ConfigMap) string {
+	h := sha256.New()
+	for _, cm := range cms {
+		keys := make([]string, 0, len(cm.Data))
+		for k := range cm.Data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		h.Write([]byte(cm.Name + "\x00"))
+		for _, k := range keys {
+			h.Write([]byte(k + "\x00" + cm.Data[k] + "\x00"))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// template is a pod template of c carrying its labels.
+func (x env) template(c *component.Component, spec corev1.PodSpec, annotations map[string]string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: x.meta.VersionedLabels(c), Annotations: annotations},
+		Spec:       spec,
+	}
+}
+
+// deployment runs c's pods.
+func (x env) deployment(c *component.Component, replicas config.Replicas, tpl corev1.PodTemplateSpec, recreate bool) *appsv1.Deployment {
+	r := int32(replicas)
+	d := &appsv1.Deployment{
+		TypeMeta:   x.typeMeta("Deployment"),
+		ObjectMeta: x.workloadMeta(c, c.Name),
+		Spec: appsv1.DeploymentSpec{
+			Replicas:             &r,
+			RevisionHistoryLimit: ptr(int32(3)),
+			Selector:             &metav1.LabelSelector{MatchLabels: x.meta.Selector(c)},
+			Template:             tpl,
+		},
+	}
+	if recreate {
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
+	return d
+}
+
+// statefulSet runs c's pod with one ReadWriteOnce volume of its own.
+func (x env) statefulSet(c *component.Component, replicas config.Replicas, tpl corev1.PodTemplateSpec, volume string, size config.Quantity) *appsv1.StatefulSet {
+	one := int32(replicas)
+	class := string(x.e.Storage.ReadWriteOnceClass)
+	return &appsv1.StatefulSet{
+		TypeMeta:   x.typeMeta("StatefulSet"),
+		ObjectMeta: x.workloadMeta(c, c.Name),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:             &one,
+			ServiceName:          c.Name,
+			RevisionHistoryLimit: ptr(int32(3)),
+			Selector:             &metav1.LabelSelector{MatchLabels: x.meta.Selector(c)},
+			Template:             tpl,
+			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+				// Deleting or scaling the StatefulSet must never delete data.
+				WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+			},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+				ObjectMeta: metav1.ObjectMeta{Name: volume, Labels: x.meta.Selector(c)},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					StorageClassName: &class,
+					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size.Quantity}},
+				},
+			}},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// workloadMeta names a workload of c, with the version label.
+func (x env) workloadMeta(c *component.Component, name string) metav1.ObjectMeta {
+	m := x.meta.ObjectMeta(c, name)
+	m.Labels = x.meta.VersionedLabels(c)
+	return m
+}

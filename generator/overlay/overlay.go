@@ -1,0 +1,438 @@
+package overlay
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/api/types"
+
+	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+// Object is one rendered manifest and where it belongs.
+type Object struct {
+	Layer     component.Layer
+	Component string
+	Doc       tree.Doc
+}
+
+// Kind returns the object's kind.
+func (o Object) Kind() string { s, _ := o.Doc["kind"].(string); return s }
+
+// Name returns metadata.name.
+func (o Object) Name() string {
+	m, _ := o.Doc["metadata"].(map[string]any)
+	s, _ := m["name"].(string)
+	return s
+}
+
+// Key identifies an object within an environment. A Namespace is keyed by
+// kind alone: the namespace transformer renames it.
+func (o Object) Key() string {
+	if o.Kind() == "Namespace" {
+		return "Namespace"
+	}
+	return o.Kind() + "/" + o.Name()
+}
+
+// Rendering is every object of one rendering of the platform.
+type Rendering []Object
+
+func (r Rendering) index() map[string]Object {
+	m := make(map[string]Object, len(r))
+	for _, o := range r {
+		m[o.Key()] = o
+	}
+	return m
+}
+
+// Env is what the overlays of one environment are computed from.
+type Env struct {
+	Name, Namespace string
+	Enabled         []string  // optional components switched on
+	Model           Rendering // the environment as it must come out of kustomize
+	Reference       Rendering // base plus the enabled components, as rendered
+}
+
+// Input is everything the kustomize tree is computed from.
+type Input struct {
+	Base       Rendering            // every optional component off
+	Components map[string]Rendering // base with only that component on
+	Optional   map[string]component.Layer
+	Envs       []Env
+}
+
+const (
+	apiVersion          = "kustomize.config.k8s.io/v1beta1"
+	componentAPIVersion = "kustomize.config.k8s.io/v1alpha1"
+)
+
+// Files computes base/ and overlays/.
+func Files(in Input) (tree.Tree, error) {
+	t := tree.Tree{}
+	if err := baseFiles(t, in.Base); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(in.Components))
+	for n := range in.Components {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := componentFiles(t, n, in.Optional[n], in.Base, in.Components[n]); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range in.Envs {
+		if err := envFiles(t, e, in.Optional); err != nil {
+			return nil, fmt.Errorf("overlay %s: %w", e.Name, err)
+		}
+	}
+	return t, nil
+}
+
+// kindOrder puts what others depend on first in a file.
+var kindOrder = map[string]int{
+	"Namespace": 0, "ServiceAccount": 1, "ConfigMap": 2, "PersistentVolumeClaim": 3, "Service": 4,
+	"StatefulSet": 5, "Deployment": 5, "Job": 6, "CronJob": 6, "Ingress": 7, "NetworkPolicy": 8,
+}
+
+func sortObjects(objs []Object) {
+	sort.SliceStable(objs, func(i, j int) bool {
+		a, b := objs[i], objs[j]
+		if kindOrder[a.Kind()] != kindOrder[b.Kind()] {
+			return kindOrder[a.Kind()] < kindOrder[b.Kind()]
+		}
+		return a.Name() < b.Name()
+	})
+}
+
+// withoutNamespace returns a deep copy of a document without
+// metadata.namespace: base objects get theirs from the overlay.
+func withoutNamespace(d tree.Doc) tree.Doc {
+	out := deepCopy(d).(map[string]any)
+	if m, ok := out["metadata"].(map[string]any); ok {
+		delete(m, "namespace")
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = deepCopy(e)
+		}
+		return l
+	}
+	return v
+}
+
+func marshalFile(docs []tree.Doc) ([]byte, error) {
+	b, err := tree.Marshal(docs...)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(tree.Header), b...), nil
+}
+
+func kustomization(k *types.Kustomization) ([]byte, error) {
+	d, err := tree.ToDoc(k)
+	if err != nil {
+		return nil, err
+	}
+	return marshalFile([]tree.Doc{d})
+}
+
+// byComponent groups objects into one file per component.
+func byComponent(objs []Object) (map[string][]Object, []string) {
+	groups := map[string][]Object{}
+	for _, o := range objs {
+		groups[o.Component] = append(groups[o.Component], o)
+	}
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return groups, names
+}
+
+func writeObjects(t tree.Tree, file string, objs []Object) error {
+	sortObjects(objs)
+	var docs []tree.Doc
+	for _, o := range objs {
+		docs = append(docs, withoutNamespace(o.Doc))
+	}
+	b, err := marshalFile(docs)
+	if err != nil {
+		return err
+	}
+	t[file] = b
+	return nil
+}
+
+func baseFiles(t tree.Tree, base Rendering) error {
+	for _, layer := range component.Layers {
+		var objs []Object
+		for _, o := range base {
+			if o.Layer == layer {
+				objs = append(objs, o)
+			}
+		}
+		groups, names := byComponent(objs)
+		k := &types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: apiVersion, Kind: types.KustomizationKind}}
+		for _, n := range names {
+			file := n + ".yaml"
+			if err := writeObjects(t, path.Join("base", string(layer), file), groups[n]); err != nil {
+				return err
+			}
+			k.Resources = append(k.Resources, file)
+		}
+		b, err := kustomization(k)
+		if err != nil {
+			return err
+		}
+		t[path.Join("base", string(layer), "kustomization.yaml")] = b
+	}
+	return nil
+}
+
+// componentFiles writes base/components/<name>: the objects the component
+// adds as resources, and patches for the objects it changes.
+func componentFiles(t tree.Tree, name string, layer component.Layer, base, with Rendering) error {
+	dir := path.Join("base", "components", name)
+	baseIdx := base.index()
+	var added []Object
+	k := &types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: componentAPIVersion, Kind: types.ComponentKind}}
+	var patches []string
+	for _, o := range with {
+		b, inBase := baseIdx[o.Key()]
+		if !inBase {
+			if o.Layer != layer {
+				return fmt.Errorf("component %s adds %s to layer %s, but belongs to layer %s", name, o.Key(), o.Layer, layer)
+			}
+			added = append(added, o)
+			continue
+		}
+		patch, changed := Diff(withoutNamespace(b.Doc), withoutNamespace(o.Doc))
+		if !changed {
+			continue
+		}
+		if o.Layer != layer {
+			return fmt.Errorf("component %s changes %s of layer %s: an optional component may change only its own layer (%s)", name, o.Key(), o.Layer, layer)
+		}
+		file, err := writePatch(t, dir, o, patch)
+		if err != nil {
+			return err
+		}
+		patches = append(patches, file)
+	}
+	if len(added) > 0 {
+		if err := writeObjects(t, path.Join(dir, name+".yaml"), added); err != nil {
+			return err
+		}
+		k.Resources = []string{name + ".yaml"}
+	}
+	sort.Strings(patches)
+	for _, p := range patches {
+		k.Patches = append(k.Patches, types.Patch{Path: p})
+	}
+	b, err := kustomization(k)
+	if err != nil {
+		return err
+	}
+	t[path.Join(dir, "kustomization.yaml")] = b
+	return nil
+}
+
+// writePatch writes a strategic-merge patch for o under dir/patches.
+func writePatch(t tree.Tree, dir string, o Object, patch map[string]any) (string, error) {
+	doc := tree.Doc{"apiVersion": o.Doc["apiVersion"], "kind": o.Kind()}
+	meta := map[string]any{}
+	if m, ok := patch["metadata"].(map[string]any); ok {
+		for k, v := range m {
+			meta[k] = v
+		}
+	}
+	meta["name"] = o.Name()
+	for k, v := range patch {
+		if k != "metadata" {
+			doc[k] = v
+		}
+	}
+	doc["metadata"] = meta
+	file := path.Join("patches", strings.ToLower(o.Kind())+"-"+o.Name()+".yaml")
+	b, err := marshalFile([]tree.Doc{doc})
+	if err != nil {
+		return "", err
+	}
+	t[path.Join(dir, file)] = b
+	return file, nil
+}
+
+func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
+	dir := path.Join("overlays", e.Name)
+	top := &types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: apiVersion, Kind: types.KustomizationKind}}
+	ref := e.Reference.index()
+	seen := map[string]bool{}
+	for _, layer := range component.Layers {
+		ldir := path.Join(dir, string(layer))
+		top.Resources = append(top.Resources, string(layer))
+		k := &types.Kustomization{
+			TypeMeta:  types.TypeMeta{APIVersion: apiVersion, Kind: types.KustomizationKind},
+			Namespace: e.Namespace,
+			Resources: []string{path.Join("..", "..", "..", "base", string(layer))},
+		}
+		for _, n := range e.Enabled {
+			if optional[n] == layer {
+				k.Components = append(k.Components, path.Join("..", "..", "..", "base", "components", n))
+			}
+		}
+		images := map[string]types.Image{}
+		var patches []string
+		for _, o := range e.Model {
+			if o.Layer != layer {
+				continue
+			}
+			r, ok := ref[o.Key()]
+			if !ok {
+				return fmt.Errorf("%s is in the environment but neither in base nor in an enabled component", o.Key())
+			}
+			seen[o.Key()] = true
+			doc := withoutNamespace(o.Doc)
+			if o.Kind() == "Namespace" {
+				doc["metadata"].(map[string]any)["name"] = r.Name()
+			}
+			if err := liftImages(doc, withoutNamespace(r.Doc), images); err != nil {
+				return fmt.Errorf("%s: %w", o.Key(), err)
+			}
+			if n, ok := liftReplicas(doc, r.Doc); ok {
+				k.Replicas = append(k.Replicas, types.Replica{Name: o.Name(), Count: n})
+			}
+			patch, changed := Diff(withoutNamespace(r.Doc), doc)
+			if !changed {
+				continue
+			}
+			file, err := writePatch(t, ldir, o, patch)
+			if err != nil {
+				return err
+			}
+			patches = append(patches, file)
+		}
+		for _, img := range sortedImages(images) {
+			k.Images = append(k.Images, img)
+		}
+		sort.Slice(k.Replicas, func(i, j int) bool { return k.Replicas[i].Name < k.Replicas[j].Name })
+		sort.Strings(patches)
+		for _, p := range patches {
+			k.Patches = append(k.Patches, types.Patch{Path: p})
+		}
+		b, err := kustomization(k)
+		if err != nil {
+			return err
+		}
+		t[path.Join(ldir, "kustomization.yaml")] = b
+	}
+	for key := range ref {
+		if !seen[key] {
+			return fmt.Errorf("%s is in base but not in the environment: an overlay cannot remove it", key)
+		}
+	}
+	b, err := kustomization(top)
+	if err != nil {
+		return err
+	}
+	t[path.Join(dir, "kustomization.yaml")] = b
+	return nil
+}
+
+func sortedImages(m map[string]types.Image) []types.Image {
+	var out []types.Image
+	for _, img := range m {
+		out = append(out, img)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// containers returns the container lists of a workload document.
+func containers(doc tree.Doc) [][]any {
+	spec, _ := doc["spec"].(map[string]any)
+	if jt, ok := spec["jobTemplate"].(map[string]any); ok { // CronJob
+		spec, _ = jt["spec"].(map[string]any)
+	}
+	tpl, _ := spec["template"].(map[string]any)
+	ps, _ := tpl["spec"].(map[string]any)
+	var out [][]any
+	for _, k := range []string{"initContainers", "containers"} {
+		if l, ok := ps[k].([]any); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func splitImage(ref string) (string, string) {
+	i := strings.LastIndex(ref, ":")
+	if i < 0 || strings.Contains(ref[i:], "/") {
+		return ref, ""
+	}
+	return ref[:i], ref[i+1:]
+}
+
+// liftImages moves image differences of doc against ref into kustomize
+// image entries and puts ref's images back into doc.
+func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
+	refImages := map[string]string{}
+	for _, l := range containers(ref) {
+		for _, c := range l {
+			m := c.(map[string]any)
+			refImages[m["name"].(string)] = m["image"].(string)
+		}
+	}
+	for _, l := range containers(doc) {
+		for _, c := range l {
+			m := c.(map[string]any)
+			want, have := m["image"].(string), refImages[m["name"].(string)]
+			if have == "" || want == have {
+				continue
+			}
+			hr, _ := splitImage(have)
+			wr, wt := splitImage(want)
+			img := types.Image{Name: hr, NewTag: wt}
+			if wr != hr {
+				img.NewName = wr
+			}
+			if prev, dup := images[hr]; dup && prev != img {
+				return fmt.Errorf("image %s is mapped to both %s:%s and %s:%s in one layer", hr, prev.NewName, prev.NewTag, img.NewName, img.NewTag)
+			}
+			images[hr] = img
+			m["image"] = have
+		}
+	}
+	return nil
+}
+
+// liftReplicas moves a replica count that differs from ref out of doc.
+func liftReplicas(doc, ref tree.Doc) (int64, bool) {
+	spec, _ := doc["spec"].(map[string]any)
+	rspec, _ := ref["spec"].(map[string]any)
+	want, ok1 := spec["replicas"].(float64)
+	have, ok2 := rspec["replicas"].(float64)
+	if !ok1 || !ok2 || want == have {
+		return 0, false
+	}
+	spec["replicas"] = have
+	return int64(want), true
+}
