@@ -108,7 +108,22 @@ type loader struct {
 }
 
 func (l *loader) add(line int, path, msg string) {
-	l.problems = append(l.problems, Problem{Line: line, Path: path, Msg: msg})
+	p := Problem{Line: line, Path: path, Msg: msg}
+	for _, q := range l.problems {
+		if q == p {
+			return // defaults: is decoded once per environment
+		}
+	}
+	l.problems = append(l.problems, p)
+}
+
+func (l *loader) hasProblemAt(line int) bool {
+	for _, q := range l.problems {
+		if q.Line == line {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *loader) err() error {
@@ -155,6 +170,9 @@ func (l *loader) decodeError(err error) {
 			line, _ = strconv.Atoi(sub[1])
 			m = sub[2]
 		}
+		if strings.HasPrefix(m, "cannot unmarshal") && l.hasProblemAt(line) {
+			continue // checkFields already said what shape belongs here
+		}
 		m = strings.ReplaceAll(m, "cannot unmarshal !!", "cannot read a YAML ")
 		l.add(line, l.paths[line], m)
 	}
@@ -164,8 +182,33 @@ func (l *loader) decode(n *yaml.Node, out any) {
 	if n.Kind == 0 {
 		return // section absent
 	}
+	resetMaps(n, reflect.ValueOf(out).Elem())
 	if err := n.Decode(out); err != nil {
 		l.decodeError(err)
+	}
+}
+
+// resetMaps empties every map field that n sets: yaml.v3 merges a mapping
+// into a non-nil map, but a layer that sets a field replaces the value of
+// the layer below, maps included.
+func resetMaps(n *yaml.Node, v reflect.Value) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode || v.Kind() != reflect.Struct {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		f, ok := fieldByTag(v.Type(), n.Content[i].Value)
+		if !ok {
+			continue
+		}
+		fv := v.FieldByIndex(f.Index)
+		if fv.Kind() == reflect.Map {
+			fv.SetZero()
+			continue
+		}
+		resetMaps(n.Content[i+1], fv)
 	}
 }
 

@@ -146,8 +146,8 @@ type Workloads struct {
 	WebAPI     Workload `yaml:"webAPI" doc:"uWSGI serving the REST API under /api."`
 	Frontend   Workload `yaml:"frontend" doc:"nginx: static assets, proxying to webUI/webAPI."`
 	Worker     Workload `yaml:"worker" doc:"Celery worker."`
-	Beat       Workload `yaml:"beat" doc:"Celery beat; always exactly one replica (replicas is ignored)."`
-	Setup      Workload `yaml:"setup" doc:"The setup/upgrade Job (replicas is ignored)."`
+	Beat       Workload `yaml:"beat" doc:"Celery beat: 1 replica (0 stops it); never more, or periodic tasks run twice."`
+	Setup      Workload `yaml:"setup" doc:"The setup/upgrade Job: its resources (replicas is at most 1)."`
 	PostgreSQL Workload `yaml:"postgresql" doc:"PostgreSQL (one replica; replication is out of scope)."`
 	Redis      Workload `yaml:"redis" doc:"Redis cache, sessions, Celery results."`
 	RabbitMQ   Workload `yaml:"rabbitmq" doc:"RabbitMQ broker."`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -93,6 +94,9 @@ func Write(dir string, t Tree, roots []string) (Result, error) {
 }
 
 func under(p string, roots []string) bool {
+	if p != path.Clean(p) {
+		return false // "..", ".", "//" could lead out of the roots
+	}
 	for _, r := range roots {
 		if strings.HasPrefix(p, r+"/") {
 			return true

@@ -1,0 +1,499 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestBadDescriptions pins the exact message of each kind of mistake: the
+// line, the path of the field and a message that says what to write.
+func TestBadDescriptions(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"unknown field", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webUI:
+        replicas: 2
+        resorces: {}
+`, "platform.yaml:11: environments[0].workloads.webUI: unknown field \"resorces\": did you mean \"resources\"? (valid fields here are enabled, replicas, resources)"},
+		{"unknown field far from any valid one", `site:
+  name: x
+  colour: blue
+`, "platform.yaml:3: site: unknown field \"colour\"; valid fields here are name, partOf, managedBy"},
+		{"unknown top-level key", `site:
+  name: x
+environment:
+  - name: dev
+`, "platform.yaml:3: unknown field \"environment\": did you mean \"environments\"? (valid fields here are site, defaults, environments)"},
+		{"unknown field in defaults, through an alias", `site:
+  name: x
+defaults:
+  image: &img {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: *img
+    images:
+      redis: {repositry: redis}
+`, "platform.yaml:11: environments[0].images.redis: unknown field \"repositry\": did you mean \"repository\"? (valid fields here are repository, tag)"},
+		{"negative replicas", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        replicas: -1
+`, "platform.yaml:10: environments[0].workloads.worker.replicas: \"-1\" is not a count: write a whole number from 0 to 100"},
+		{"replicas above 100", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        replicas: 101
+`, "platform.yaml:10: environments[0].workloads.worker.replicas: \"101\" is not a count: write a whole number from 0 to 100"},
+		{"size not a quantity", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    storage:
+      files: 10 GB
+`, "platform.yaml:9: environments[0].storage.files: \"10 GB\" is not a Kubernetes quantity: write e.g. 500m or 2 for CPU, 512Mi or 100Gi for memory and storage"},
+		{"zero size", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    storage:
+      files: 0
+`, "platform.yaml:9: environments[0].storage.files: \"0\" must be greater than zero"},
+		{"negative size", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    storage:
+      postgresql: -5Gi
+`, "platform.yaml:9: environments[0].storage.postgresql: \"-5Gi\" must be greater than zero"},
+		{"bad value in defaults is reported once, not once per environment", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  storage:
+    files: 10 GB
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+`, "platform.yaml:6: defaults.storage.files: \"10 GB\" is not a Kubernetes quantity: write e.g. 500m or 2 for CPU, 512Mi or 100Gi for memory and storage"},
+		{"host not a DNS name", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: https://Dev.Example.org/
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+`, "platform.yaml:6: environments[0].host: \"https://Dev.Example.org/\" is not a DNS name: use lower-case letters, digits, '-' and '.', e.g. \"https-dev.example.org\""},
+		{"site name not a name", `site:
+  name: LBNL Data
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+`, "platform.yaml:2: site.name: \"LBNL Data\" is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. \"lbnl-data\")"},
+		{"environment named twice", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+  - name: dev
+    namespace: invenio-dev2
+    host: dev2.example.org
+`, "platform.yaml:9: environments[1].name: environment \"dev\" is already described at line 6: give each environment its own name"},
+		{"namespace used twice", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio
+    host: dev.example.org
+  - name: test
+    namespace: invenio
+    host: test.example.org
+`, "platform.yaml:10: environments[1].namespace: namespace \"invenio\" is already used by the environment at line 7: each environment needs its own namespace"},
+		{"empty file", ``, "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
+		{"only a comment", "# nothing yet\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
+		{"two documents", `site:
+  name: x
+---
+site:
+  name: y
+`, "platform.yaml:3: the description must be a single YAML document: remove the second '---'"},
+		{"YAML syntax error", `site:
+  name: x
+ environments: [
+`, "platform.yaml:2: did not find expected key"},
+		{"top level is a list", `- site
+`, "platform.yaml:1: the description must be a mapping with site, defaults and environments"},
+		{"no environments", `site:
+  name: x
+environments: []
+`, "platform.yaml:3: environments: no environment is described: add at least one, e.g. '- name: dev' with namespace and host"},
+		{"environments is a mapping", `site:
+  name: x
+environments:
+  dev:
+    namespace: invenio-dev
+`, "platform.yaml:4: environments: must be a list of environments, each starting with '- name: …'"},
+		{"image tag latest", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image:
+      repository: ghcr.io/lbnl/invenio
+      tag: latest
+`, "platform.yaml:9: environments[0].image.tag: image tag \"latest\" is not reproducible: pin a release tag such as \"v12.0.10\""},
+		{"image repository with a tag", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image:
+      repository: ghcr.io/lbnl/invenio:v12
+      tag: v12
+`, "platform.yaml:8: environments[0].image.repository: image repository \"ghcr.io/lbnl/invenio:v12\" must not carry a tag or digest: put the tag in the tag field (repository: \"ghcr.io/lbnl/invenio\", tag: \"…\")"},
+		{"missing namespace, host and image", `site:
+  name: x
+environments:
+  - name: dev
+`,
+			"platform.yaml:4: environments[0].namespace: is required: name the namespace, e.g. invenio-dev\n" +
+				"platform.yaml:4: environments[0].host: is required: give the public host name, e.g. invenio.example.org\n" +
+				"platform.yaml:4: environments[0].image.repository: is required: name the InvenioRDM image, e.g. ghcr.io/lbnl/invenio\n" +
+				"platform.yaml:4: environments[0].image.tag: is required: pin the InvenioRDM image tag, e.g. v12.0.10"},
+		{"requests above limits", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        resources:
+          requests: {cpu: "2", memory: 4Gi}
+          limits: {cpu: "1", memory: 2Gi}
+`,
+			"platform.yaml:11: environments[0].workloads.worker.resources.requests.cpu: request 2 is above the limit 1: lower the request or raise the limit\n" +
+				"platform.yaml:11: environments[0].workloads.worker.resources.requests.memory: request 4Gi is above the limit 2Gi: lower the request or raise the limit"},
+		{"beat replicas 2", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      beat:
+        replicas: 2
+`, "platform.yaml:10: environments[0].workloads.beat.replicas: 2 replicas: Celery beat must run exactly one replica, or tasks run twice; write 1 (or 0 to stop it)"},
+		{"enabled on a non-optional workload", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        enabled: false
+`, "platform.yaml:10: environments[0].workloads.worker.enabled: worker is not optional: remove enabled (only dashboards and pgadmin can be switched off)"},
+		{"saml without idp, metadataURL and egressCIDRs", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    auth:
+      mode: saml
+`,
+			"platform.yaml:4: environments[0].auth.saml.idp: is required: name the identity provider, e.g. lbl\n" +
+				"platform.yaml:4: environments[0].auth.saml.metadataURL: is required: give the IdP metadata URL, e.g. https://login.example.org/idp/shibboleth\n" +
+				"platform.yaml:4: environments[0].auth.saml.egressCIDRs: is required: list the networks the IdP answers from, e.g. [198.128.0.0/16]"},
+		{"saml metadataURL not https", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    auth:
+      mode: saml
+      saml:
+        idp: lbl
+        metadataURL: http://login.example.org/idp/shibboleth
+        egressCIDRs: [198.128.0.0/16]
+`, "platform.yaml:12: environments[0].auth.saml.metadataURL: \"http://login.example.org/idp/shibboleth\" is not an https:// URL: the IdP metadata must be fetched over HTTPS"},
+		{"CIDR with host bits set", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    auth:
+      mode: saml
+      saml:
+        idp: lbl
+        metadataURL: https://login.example.org/idp/shibboleth
+        egressCIDRs: [198.128.1.0/16]
+`, "platform.yaml:13: environments[0].auth.saml.egressCIDRs[0]: \"198.128.1.0/16\" has host bits set: write the network \"198.128.0.0/16\""},
+		{"heapSize more than half the OpenSearch memory limit", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    search:
+      heapSize: 2Gi
+    workloads:
+      opensearch:
+        resources:
+          limits: {memory: 3Gi}
+`, "platform.yaml:9: environments[0].search.heapSize: heap 2Gi is more than half of the OpenSearch memory limit 3Gi: OpenSearch needs the other half for the file-system cache; lower heapSize to 1536Mi or raise workloads.opensearch.resources.limits.memory"},
+		{"list where a mapping is expected", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    storage:
+      - files: 10Gi
+`, "platform.yaml:9: environments[0].storage: must be a mapping with the fields readWriteOnceClass, readWriteManyClass, files, postgresql, opensearch, rabbitmq, redis, pgadmin"},
+		{"defaults.name", `site:
+  name: x
+defaults:
+  name: dev
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+`, "platform.yaml:4: defaults.name: defaults cannot name an environment: move name into an entry of environments"},
+		{"every bad value of the file at once", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    app:
+      logLevel: debug
+    auth:
+      mode: oidc
+    workloads:
+      webUI: {replicas: many}
+`,
+			"platform.yaml:9: environments[0].app.logLevel: \"debug\" is not a log level: write DEBUG, INFO, WARNING or ERROR\n" +
+				"platform.yaml:11: environments[0].auth.mode: \"oidc\" is not a login mode: write password or saml\n" +
+				"platform.yaml:13: environments[0].workloads.webUI.replicas: \"many\" is not a count: write a whole number from 0 to 100"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Parse("platform.yaml", []byte(c.yaml))
+			if err == nil {
+				t.Fatalf("Parse accepted the description: %+v", p)
+			}
+			if p != nil {
+				t.Errorf("Parse returned a platform along with the error")
+			}
+			if _, ok := err.(*Error); !ok {
+				t.Errorf("error is a %T, want *config.Error", err)
+			}
+			if diff := cmp.Diff(c.want, err.Error()); diff != "" {
+				t.Errorf("error text (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRepositoryDescription loads the platform.yaml of the repository and
+// checks the layering: Go default → defaults: → environment.
+func TestRepositoryDescription(t *testing.T) {
+	p, err := Load("../../platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]Environment{}
+	var names []string
+	for _, e := range p.Environments {
+		env[string(e.Name)] = e
+		names = append(names, string(e.Name))
+		if e.Line == 0 {
+			t.Errorf("%s: Line not recorded", e.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"dev", "test", "prod"}, names); diff != "" {
+		t.Fatalf("environments in file order (-want +got):\n%s", diff)
+	}
+	if p.Site.Name != "lbnl-data-repository" || p.Site.PartOf != "inveniordm" || p.Site.ManagedBy != "invenio-gitops" {
+		t.Errorf("site = %+v: name from the file, partOf and managedBy from DefaultSite", p.Site)
+	}
+	if p.Defaults.Name != "" || p.Defaults.Image.Tag != "v12.0.10-lbnl.1" {
+		t.Errorf("defaults: name %q, image tag %q", p.Defaults.Name, p.Defaults.Image.Tag)
+	}
+
+	type check struct {
+		what string
+		get  func(Environment) string
+		want map[string]string // env → value
+	}
+	all := func(v string) map[string]string { return map[string]string{"dev": v, "test": v, "prod": v} }
+	on := func(w Workload) string {
+		if w.On() {
+			return "on"
+		}
+		return "off"
+	}
+	for _, c := range []check{
+		// Set only in defaults: reaches every environment.
+		{"image.repository", func(e Environment) string { return string(e.Image.Repository) }, all("ghcr.io/lbnl/lbnl-data-repository")},
+		{"database.name", func(e Environment) string { return string(e.Database.Name) }, all("lbnl-data-repository")},
+		{"app.siteName", func(e Environment) string { return e.App.SiteName }, all("LBNL Data Repository")},
+		// Set in defaults and overridden by one environment.
+		{"image.tag", func(e Environment) string { return string(e.Image.Tag) }, map[string]string{"dev": "v12.0.10-lbnl.2", "test": "v12.0.10-lbnl.1", "prod": "v12.0.10-lbnl.1"}},
+		{"ingress.clusterIssuer", func(e Environment) string { return string(e.Ingress.ClusterIssuer) }, map[string]string{"dev": "letsencrypt-staging", "test": "letsencrypt-prod", "prod": "letsencrypt-prod"}},
+		// Go default overridden by some environments only.
+		{"storage.postgresql", func(e Environment) string { return e.Storage.PostgreSQL.String() }, map[string]string{"dev": "10Gi", "test": "20Gi", "prod": "50Gi"}},
+		{"app.logLevel", func(e Environment) string { return string(e.App.LogLevel) }, map[string]string{"dev": "DEBUG", "test": "INFO", "prod": "INFO"}},
+		{"auth.mode", func(e Environment) string { return string(e.Auth.Mode) }, map[string]string{"dev": "password", "test": "password", "prod": "saml"}},
+		{"workloads.webUI.replicas", func(e Environment) string { return fmt.Sprint(e.Workloads.WebUI.Replicas) }, map[string]string{"dev": "1", "test": "2", "prod": "3"}},
+		// Setting limits only keeps the Go default requests, and the other way round.
+		{"workloads.opensearch.resources.limits.memory", func(e Environment) string { return e.Workloads.OpenSearch.Resources.Limits.Memory.String() }, map[string]string{"dev": "2Gi", "test": "2Gi", "prod": "8Gi"}},
+		// Untouched anywhere: keeps the Go default.
+		{"storage.readWriteOnceClass", func(e Environment) string { return string(e.Storage.ReadWriteOnceClass) }, all("ceph-rbd")},
+		{"storage.redis", func(e Environment) string { return e.Storage.Redis.String() }, all("1Gi")},
+		{"app.uwsgiThreads", func(e Environment) string { return fmt.Sprint(e.App.UWSGIThreads) }, all("4")},
+		{"secrets.app", func(e Environment) string { return string(e.Secrets.App) }, all("invenio-app")},
+		{"auth.saml.emailAttribute", func(e Environment) string { return e.Auth.SAML.EmailAttribute }, all("urn:oid:0.9.2342.19200300.100.1.3")},
+		{"ingress.controllerLabels", func(e Environment) string { return fmt.Sprint(e.Ingress.ControllerLabels) }, all("map[app.kubernetes.io/name:ingress-nginx]")},
+		// Optional workloads: enabling one does not enable the other, nor
+		// the same one in another environment.
+		{"workloads.dashboards.enabled", func(e Environment) string { return on(e.Workloads.Dashboards) }, map[string]string{"dev": "on", "test": "on", "prod": "off"}},
+		{"workloads.pgadmin.enabled", func(e Environment) string { return on(e.Workloads.PgAdmin) }, map[string]string{"dev": "on", "test": "off", "prod": "off"}},
+	} {
+		for _, name := range names {
+			if got := c.get(env[name]); got != c.want[name] {
+				t.Errorf("%s: %s = %q, want %q", name, c.what, got, c.want[name])
+			}
+		}
+	}
+	if got := on(p.Defaults.Workloads.Dashboards) + "/" + on(p.Defaults.Workloads.PgAdmin); got != "off/off" {
+		t.Errorf("defaults: dashboards/pgadmin = %s, want off/off", got)
+	}
+}
+
+// TestLayering checks each layer on a small description, including the
+// cases the repository's platform.yaml does not exercise.
+func TestLayering(t *testing.T) {
+	p, err := Parse("platform.yaml", []byte(`site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  storage:
+    files: 500Gi
+  workloads:
+    dashboards: {enabled: true}
+    worker:
+      resources:
+        limits: {memory: 3Gi}
+  ingress:
+    controllerLabels: {app: traefik, tier: edge}
+environments:
+  - name: a
+    namespace: a
+    host: a.example.org
+  - name: b
+    namespace: b
+    host: b.example.org
+    storage:
+      files: 1Ti
+    workloads:
+      dashboards: {enabled: false}
+      pgadmin: {enabled: true}
+    ingress:
+      controllerLabels: {app: haproxy}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.Environments[0], p.Environments[1]
+	for _, c := range []struct{ what, got, want string }{
+		{"a storage.files (from defaults)", a.Storage.Files.String(), "500Gi"},
+		{"b storage.files (environment wins)", b.Storage.Files.String(), "1Ti"},
+		{"a storage.postgresql (Go default)", a.Storage.PostgreSQL.String(), "20Gi"},
+		{"defaults storage.files", p.Defaults.Storage.Files.String(), "500Gi"},
+		{"a worker limits.memory (from defaults)", a.Workloads.Worker.Resources.Limits.Memory.String(), "3Gi"},
+		{"a worker limits.cpu (Go default beside it)", a.Workloads.Worker.Resources.Limits.CPU.String(), "1"},
+		{"a worker requests.memory (Go default)", a.Workloads.Worker.Resources.Requests.Memory.String(), "768Mi"},
+		{"a dashboards", fmt.Sprint(a.Workloads.Dashboards.On()), "true"},
+		{"a pgadmin", fmt.Sprint(a.Workloads.PgAdmin.On()), "false"},
+		{"b dashboards", fmt.Sprint(b.Workloads.Dashboards.On()), "false"},
+		{"b pgadmin", fmt.Sprint(b.Workloads.PgAdmin.On()), "true"},
+		{"defaults pgadmin", fmt.Sprint(p.Defaults.Workloads.PgAdmin.On()), "false"},
+		// A map set by a layer replaces the map below it; it is not merged.
+		{"a controllerLabels (defaults replace the Go default)", fmt.Sprint(a.Ingress.ControllerLabels), "map[app:traefik tier:edge]"},
+		{"b controllerLabels (environment replaces defaults)", fmt.Sprint(b.Ingress.ControllerLabels), "map[app:haproxy]"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s", c.what, c.got, c.want)
+		}
+	}
+	// The layers never share state: the Go defaults come out fresh.
+	d := Defaults()
+	if d.Workloads.Dashboards.On() || d.Workloads.PgAdmin.On() || len(d.Ingress.ControllerLabels) != 1 {
+		t.Errorf("Defaults() was changed by a Parse: %+v %v", d.Workloads.Dashboards, d.Ingress.ControllerLabels)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml")
+	if !os.IsNotExist(err) {
+		t.Errorf("Load of a missing file: %v, want a not-exist error", err)
+	}
+}

@@ -1,0 +1,116 @@
+package generator
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/network"
+	"lbl.gov/invenio-gitops/generator/overlay"
+)
+
+// SecretRef is one key of one Secret that a workload reads.
+type SecretRef struct {
+	Secret, Key string
+	ReadBy      []string // "Kind/name" of the workloads that read it
+}
+
+// Inventory lists every Secret key the rendered objects reference, derived
+// from the objects themselves (env secretKeyRefs and secret volumes): the
+// sealed-secrets tooling must supply exactly these.
+func Inventory(r overlay.Rendering) []SecretRef {
+	refs := map[[2]string]map[string]bool{}
+	add := func(secret, key, by string) {
+		k := [2]string{secret, key}
+		if refs[k] == nil {
+			refs[k] = map[string]bool{}
+		}
+		refs[k][by] = true
+	}
+	for _, o := range r {
+		by := o.Kind() + "/" + o.Name()
+		walk(o.Doc, func(m map[string]any) {
+			if ref, ok := m["secretKeyRef"].(map[string]any); ok {
+				add(fmt.Sprint(ref["name"]), fmt.Sprint(ref["key"]), by)
+			}
+			if sv, ok := m["secret"].(map[string]any); ok {
+				if items, ok := sv["items"].([]any); ok {
+					for _, it := range items {
+						add(fmt.Sprint(sv["secretName"]), fmt.Sprint(it.(map[string]any)["key"]), by)
+					}
+				}
+			}
+		})
+	}
+	var out []SecretRef
+	for k, by := range refs {
+		var l []string
+		for b := range by {
+			l = append(l, b)
+		}
+		sort.Strings(l)
+		out = append(out, SecretRef{Secret: k[0], Key: k[1], ReadBy: l})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Secret != out[j].Secret {
+			return out[i].Secret < out[j].Secret
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out
+}
+
+func walk(v any, f func(map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		f(x)
+		for _, e := range x {
+			walk(e, f)
+		}
+	case []any:
+		for _, e := range x {
+			walk(e, f)
+		}
+	}
+}
+
+// InventoryDoc renders docs/secret-inventory.md: per environment, every
+// Secret key the manifests read.
+func InventoryDoc(p *config.Platform) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Secret inventory\n\n")
+	b.WriteString("Generated from the manifests by `go test ./generator -update`; do not edit.\n")
+	b.WriteString("Every key below is read by name and key (`secretKeyRef` or a secret volume); the values arrive as SealedSecrets.\n")
+	for _, e := range p.Environments {
+		r, err := Render(p.Site, e)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "\n## %s (namespace `%s`)\n\n| Secret | Key | Read by |\n|---|---|---|\n", e.Name, e.Namespace)
+		for _, s := range Inventory(r) {
+			fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", s.Secret, s.Key, strings.Join(s.ReadBy, ", "))
+		}
+	}
+	return b.String(), nil
+}
+
+// FlowsDoc renders docs/network-flows.md: per environment, every
+// connection the NetworkPolicies allow, and nothing else is allowed.
+func FlowsDoc(p *config.Platform) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Intended network flows\n\n")
+	b.WriteString("Generated from the components' declared ports and calls by `go test ./generator -update`; do not edit.\n")
+	b.WriteString("The namespace denies all ingress and egress by default; each row below is allowed by a NetworkPolicy, and no other connection is.\n")
+	for _, e := range p.Environments {
+		cs, err := Components(p.Site, e)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n| From | To | Port | Why |\n|---|---|---|---|\n", e.Name)
+		for _, f := range network.Flows(cs) {
+			fmt.Fprintf(&b, "| %s | %s | %d/%s | %s |\n", f.From, f.To, f.Port, f.Protocol, f.Why)
+		}
+	}
+	return b.String(), nil
+}

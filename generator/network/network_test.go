@@ -1,0 +1,144 @@
+package network_test
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"lbl.gov/invenio-gitops/generator"
+	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/network"
+)
+
+// allowed reads back, from the derived NetworkPolicies alone, which
+// component may reach which component port: ingress rules on the server
+// and egress rules on the client must both allow a flow for it to count.
+func allowed(cs []*component.Component) []string {
+	bySelector := map[string]string{} // "name" label → component
+	for _, c := range cs {
+		bySelector[c.Name] = c.Name
+	}
+	in := map[string]bool{}  // from → to:port allowed by the server side
+	out := map[string]bool{} // from → to:port allowed by the client side
+	for _, c := range cs {
+		for _, o := range c.Objects {
+			np, ok := o.(*networkingv1.NetworkPolicy)
+			if !ok || len(np.Spec.PodSelector.MatchLabels) == 0 {
+				continue
+			}
+			self := np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"]
+			for _, r := range np.Spec.Ingress {
+				for _, f := range r.From {
+					if f.PodSelector == nil || f.NamespaceSelector != nil {
+						continue
+					}
+					for _, p := range r.Ports {
+						in[fmt.Sprintf("%s → %s:%d", f.PodSelector.MatchLabels["app.kubernetes.io/name"], self, p.Port.IntVal)] = true
+					}
+				}
+			}
+			for _, r := range np.Spec.Egress {
+				for _, t := range r.To {
+					if t.PodSelector == nil || t.NamespaceSelector != nil {
+						continue
+					}
+					for _, p := range r.Ports {
+						out[fmt.Sprintf("%s → %s:%d", self, t.PodSelector.MatchLabels["app.kubernetes.io/name"], p.Port.IntVal)] = true
+					}
+				}
+			}
+		}
+	}
+	var both []string
+	for k := range in {
+		if out[k] {
+			both = append(both, k)
+		}
+	}
+	sort.Strings(both)
+	return both
+}
+
+// TestPoliciesAllowExactlyTheFlows derives policies for every environment
+// and checks that the in-namespace connections they allow are exactly the
+// declared calls.
+func TestPoliciesAllowExactlyTheFlows(t *testing.T) {
+	p, err := config.Load("../../platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range p.Environments {
+		t.Run(string(e.Name), func(t *testing.T) {
+			cs, err := generator.Components(p.Site, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, f := range network.Flows(cs) {
+				if f.From == network.IngressController || f.To == network.KubeDNS || f.To == network.Outside {
+					continue
+				}
+				want = append(want, fmt.Sprintf("%s → %s:%d", f.From, f.To, f.Port))
+			}
+			sort.Strings(want)
+			if d := cmp.Diff(want, allowed(cs)); d != "" {
+				t.Errorf("policies and declared flows disagree (-flows +policies):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestDeriveRejectsBadCalls: a call to a missing component or port is an
+// error, not a silently open or closed flow.
+func TestDeriveRejectsBadCalls(t *testing.T) {
+	srv := &component.Component{Name: "db", HasPods: true, Layer: component.LayerData, Serves: []component.Port{{Name: "sql", Port: 5432}}}
+	for _, tc := range []struct {
+		name string
+		call component.Call
+		want string
+	}{
+		{"unknown component", component.Call{To: "nope", Port: "sql"}, "app calls nope, which is not part of this environment"},
+		{"unknown port", component.Call{To: "db", Port: "http"}, `app calls port "http" of db, which it does not serve`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := &component.Component{Name: "app", HasPods: true, Layer: component.LayerApp, Calls: []component.Call{tc.call}}
+			err := network.Derive(component.Meta{Instance: "x"}, network.Options{}, []*component.Component{srv, app})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestOptionalCallerBringsItsOwnAllowance: switching an optional caller on
+// adds a policy in its own component and leaves the server's untouched.
+func TestOptionalCallerBringsItsOwnAllowance(t *testing.T) {
+	mk := func(withOptional bool) []*component.Component {
+		srv := &component.Component{Name: "db", HasPods: true, Layer: component.LayerData, Serves: []component.Port{{Name: "sql", Port: 5432}}}
+		cs := []*component.Component{srv}
+		if withOptional {
+			cs = append(cs, &component.Component{Name: "admin", HasPods: true, Optional: true, Layer: component.LayerApp, Calls: []component.Call{{To: "db", Port: "sql"}}})
+		}
+		if err := network.Derive(component.Meta{Instance: "x"}, network.Options{}, cs); err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	without, with := mk(false), mk(true)
+	if d := cmp.Diff(without[0].Objects, with[0].Objects); d != "" {
+		t.Errorf("the server's objects changed when the optional caller was switched on:\n%s", d)
+	}
+	var names []string
+	for _, o := range with[1].Objects {
+		if np, ok := o.(*networkingv1.NetworkPolicy); ok {
+			names = append(names, np.Name)
+		}
+	}
+	if d := cmp.Diff([]string{"admin", "db-from-admin"}, names); d != "" {
+		t.Errorf("policies of the optional caller (-want +got):\n%s", d)
+	}
+}
