@@ -197,16 +197,9 @@ func (x env) web(name string) *component.Component {
 
 // filesClaim is the uploaded-files volume every application pod mounts.
 func (x env) filesClaim(c *component.Component) *corev1.PersistentVolumeClaim {
-	class := string(x.e.Storage.ReadWriteManyClass)
-	return &corev1.PersistentVolumeClaim{
-		TypeMeta:   x.typeMeta("PersistentVolumeClaim"),
-		ObjectMeta: x.meta.ObjectMeta(&component.Component{Name: "invenio-files", Role: "storage"}, "invenio-files"),
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
-			StorageClassName: &class,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: x.e.Storage.Files.Quantity}},
-		},
-	}
+	meta := x.meta.ObjectMeta(&component.Component{Name: "invenio-files", Role: "storage"}, "invenio-files")
+	pvc := x.claim(meta, corev1.ReadWriteMany, string(x.e.Storage.ReadWriteManyClass), x.e.Storage.Files)
+	return &pvc
 }
 
 // frontend is nginx: it serves the static assets (copied out of the

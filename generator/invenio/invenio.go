@@ -207,15 +207,8 @@ func (x env) statefulSet(c *component.Component, replicas config.Replicas, tpl c
 				WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
 			},
-			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-				ObjectMeta: metav1.ObjectMeta{Name: volume, Labels: x.meta.Selector(c)},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					StorageClassName: &class,
-					Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size.Quantity}},
-				},
-			}},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{
+				x.claim(metav1.ObjectMeta{Name: volume, Labels: x.meta.Selector(c)}, corev1.ReadWriteOnce, class, size)},
 		},
 	}
 }
@@ -227,4 +220,17 @@ func (x env) workloadMeta(c *component.Component, name string) metav1.ObjectMeta
 	m := x.meta.ObjectMeta(c, name)
 	m.Labels = x.meta.VersionedLabels(c)
 	return m
+}
+
+// claim is a PersistentVolumeClaim of one access mode, class and size.
+func (x env) claim(meta metav1.ObjectMeta, mode corev1.PersistentVolumeAccessMode, class string, size config.Quantity) corev1.PersistentVolumeClaim {
+	return corev1.PersistentVolumeClaim{
+		TypeMeta:   x.typeMeta("PersistentVolumeClaim"),
+		ObjectMeta: meta,
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{mode},
+			StorageClassName: &class,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size.Quantity}},
+		},
+	}
 }

@@ -101,19 +101,10 @@ func (x env) pgadmin() *component.Component {
 		component.ConfigMapVolume("config", conf.Name, 0o444),
 		component.Scratch("tmp", "256Mi"),
 	})
-	class := string(x.e.Storage.ReadWriteOnceClass)
-	pvc := &corev1.PersistentVolumeClaim{
-		TypeMeta:   x.typeMeta("PersistentVolumeClaim"),
-		ObjectMeta: x.meta.ObjectMeta(c, claim),
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &class,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: x.e.Storage.PgAdmin.Quantity}},
-		},
-	}
+	pvc := x.claim(x.meta.ObjectMeta(c, claim), corev1.ReadWriteOnce, string(x.e.Storage.ReadWriteOnceClass), x.e.Storage.PgAdmin)
 	// One writer of a ReadWriteOnce volume: replace, never roll.
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), true)
-	c.Objects = []component.Object{conf, pvc, dep}
+	c.Objects = []component.Object{conf, &pvc, dep}
 	return c
 }
 
