@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // repoRoot is where platform.yaml and the committed tree live.
 const repoRoot = ".."
 
-func loadPlatform(t *testing.T) *config.Platform {
+func loadPlatform(t testing.TB) *config.Platform {
 	t.Helper()
 	p, err := config.Load(filepath.Join(repoRoot, "platform.yaml"))
 	if err != nil {
@@ -27,7 +27,7 @@ func loadPlatform(t *testing.T) *config.Platform {
 	return p
 }
 
-func generate(t *testing.T) (*config.Platform, tree.Tree) {
+func generate(t testing.TB) (*config.Platform, tree.Tree) {
 	t.Helper()
 	p := loadPlatform(t)
 	tr, err := Generate(p)
