@@ -78,6 +78,10 @@ func Defaults() Environment {
 			Dashboards: optional(w(1, "100m", "512Mi", "1", "1Gi")),
 			PgAdmin:    optional(w(1, "50m", "256Mi", "500m", "512Mi")),
 		},
+		Sealing: Sealing{
+			ControllerName:      "sealed-secrets-controller",
+			ControllerNamespace: "kube-system",
+		},
 		Secrets: Secrets{
 			App:        "invenio-app",
 			PostgreSQL: "invenio-postgresql",
@@ -92,4 +96,33 @@ func Defaults() Environment {
 // DefaultSite is the bottom layer of the site section.
 func DefaultSite() Site {
 	return Site{Name: "inveniordm", PartOf: "inveniordm", ManagedBy: "invenio-gitops"}
+}
+
+// DefaultGitOps is the bottom layer of the gitops section.
+func DefaultGitOps() GitOps {
+	return GitOps{
+		Branch:         "main",
+		SecretRef:      "flux-system",
+		Namespace:      "flux-system",
+		SourceInterval: "1m",
+		Interval:       "10m",
+		RetryInterval:  "2m",
+		Timeout:        "15m",
+	}
+}
+
+// DefaultInfrastructure is the bottom layer of the infrastructure section.
+// Chart versions are the ones this generator was tested with (see
+// docs/flux.md); sealed-secrets 2.18.3 is the chart the v0.36 module ships.
+func DefaultInfrastructure() Infrastructure {
+	on := func() *bool { t := true; return &t }
+	return Infrastructure{
+		ACME: ACME{Servers: map[string]HTTPSURL{
+			"letsencrypt-prod":    "https://acme-v02.api.letsencrypt.org/directory",
+			"letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+		}},
+		CertManager:   Chart{Install: on(), Version: "v1.21.2"},
+		IngressNginx:  Chart{Install: on(), Version: "4.13.0"},
+		SealedSecrets: Chart{Install: on(), Version: "2.18.3"},
+	}
 }

@@ -56,7 +56,9 @@ func Load(path string) (*Platform, error) {
 type topLevel struct {
 	Site         yaml.Node   `yaml:"site"`
 	Defaults     yaml.Node   `yaml:"defaults"`
-	Environments []yaml.Node `yaml:"environments"`
+	Environments   []yaml.Node `yaml:"environments"`
+	GitOps         yaml.Node   `yaml:"gitops"`
+	Infrastructure yaml.Node   `yaml:"infrastructure"`
 }
 
 // Parse decodes and validates a description; file is used in messages only.
@@ -75,8 +77,10 @@ func Parse(file string, data []byte) (*Platform, error) {
 		return nil, l.err()
 	}
 
-	p := &Platform{File: file, Site: DefaultSite()}
+	p := &Platform{File: file, Site: DefaultSite(), GitOps: DefaultGitOps(), Infrastructure: DefaultInfrastructure()}
 	l.decode(&top.Site, &p.Site)
+	l.decode(&top.GitOps, &p.GitOps)
+	l.decode(&top.Infrastructure, &p.Infrastructure)
 	defaults := &top.Defaults
 	if name := mappingValue(defaults, "name"); name != nil {
 		l.add(name.Line, "defaults.name", "defaults cannot name an environment: move name into an entry of environments")
@@ -89,6 +93,9 @@ func Parse(file string, data []byte) (*Platform, error) {
 		l.decode(defaults, &e)
 		l.decode(n, &e)
 		e.Line = n.Line
+		if e.Cluster == "" {
+			e.Cluster = e.Name
+		}
 		p.Environments = append(p.Environments, e)
 	}
 	if len(l.problems) > 0 {
@@ -260,12 +267,15 @@ func (l *loader) checkFields(n *yaml.Node, t reflect.Type, path string, top bool
 				}
 				continue
 			}
-			if top && f.Name == "Site" {
-				l.checkFields(v, reflect.TypeOf(Site{}), sub, false)
-				continue
-			}
 			if top && f.Name == "Defaults" {
 				l.checkFields(v, reflect.TypeOf(Environment{}), sub, false)
+				continue
+			}
+			if top {
+				// The other top-level sections decode into the Platform field
+				// of the same name.
+				pf, _ := fieldByTag(reflect.TypeOf(Platform{}), k.Value)
+				l.checkFields(v, pf.Type, sub, false)
 				continue
 			}
 			l.checkFields(v, f.Type, sub, false)

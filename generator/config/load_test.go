@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,7 +33,7 @@ environments:
   name: x
 environment:
   - name: dev
-`, "platform.yaml:3: unknown field \"environment\": did you mean \"environments\"? (valid fields here are site, defaults, environments)"},
+`, "platform.yaml:3: unknown field \"environment\": did you mean \"environments\"? (valid fields here are site, defaults, environments, gitops, infrastructure)"},
 		{"unknown field in defaults, through an alias", `site:
   name: x
 defaults:
@@ -335,7 +336,7 @@ environments:
 				"platform.yaml:13: environments[0].workloads.webUI.replicas: \"many\" is not a count: write a whole number from 0 to 100"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := Parse("platform.yaml", []byte(c.yaml))
+			p, err := parseTest(c.yaml)
 			if err == nil {
 				t.Fatalf("Parse accepted the description: %+v", p)
 			}
@@ -431,7 +432,7 @@ func TestRepositoryDescription(t *testing.T) {
 // TestLayering checks each layer on a small description, including the
 // cases the repository's platform.yaml does not exercise.
 func TestLayering(t *testing.T) {
-	p, err := Parse("platform.yaml", []byte(`site:
+	p, err := parseTest(`site:
   name: x
 defaults:
   image: {repository: ghcr.io/lbnl/invenio, tag: v1}
@@ -458,7 +459,7 @@ environments:
       pgadmin: {enabled: true}
     ingress:
       controllerLabels: {app: haproxy}
-`))
+`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,4 +497,20 @@ func TestLoadMissingFile(t *testing.T) {
 	if !os.IsNotExist(err) {
 		t.Errorf("Load of a missing file: %v, want a not-exist error", err)
 	}
+}
+
+// parseTest parses a test description, adding the sections every
+// description needs (gitops, infrastructure) unless the case sets them:
+// appended at the end so that the cases' line numbers stay put.
+func parseTest(yaml string) (*Platform, error) {
+	if !strings.Contains(yaml, "\nenvironments:") {
+		return Parse("platform.yaml", []byte(yaml)) // not a description at all
+	}
+	if !strings.Contains(yaml, "\ngitops:") {
+		yaml += "\ngitops: {url: ssh://git@git.example.org/lab/platform.git}\n"
+	}
+	if !strings.Contains(yaml, "\ninfrastructure:") {
+		yaml += "infrastructure: {acme: {email: ops@example.org}}\n"
+	}
+	return Parse("platform.yaml", []byte(yaml))
 }

@@ -27,6 +27,16 @@ func Reference() string {
 	b.WriteString("`environments` is a list; each entry describes one environment and is written `- name: …`. The Default column is the Go default; `defaults:` and then the entry itself override it.\n\n")
 	r.header()
 	r.fields(reflect.ValueOf(Defaults()), "environments[].")
+
+	b.WriteString("\n## gitops\n\n")
+	b.WriteString("Where Flux pulls this repository from; `make generate` writes `clusters/<cluster>/` from it (see docs/flux.md).\n\n")
+	r.header()
+	r.fields(reflect.ValueOf(DefaultGitOps()), "gitops.")
+
+	b.WriteString("\n## infrastructure\n\n")
+	b.WriteString("The controllers Flux installs in every cluster before the platform, as HelmReleases with pinned chart versions (see docs/flux.md).\n\n")
+	r.header()
+	r.fields(reflect.ValueOf(DefaultInfrastructure()), "infrastructure.")
 	return b.String()
 }
 
@@ -35,8 +45,9 @@ const referenceIntro = `<!-- Generated from generator/config/types.go and defaul
 # Platform description reference
 
 ` + "`platform.yaml`" + ` describes the whole platform; ` + "`make generate`" + ` turns it into
-` + "`base/`" + ` and ` + "`overlays/<env>/`" + `. It has three sections: ` + "`site`" + ` (what every
-environment shares), ` + "`defaults`" + ` and ` + "`environments`" + `.
+` + "`base/`" + ` and ` + "`overlays/<env>/`" + `. It has five sections: ` + "`site`" + ` (what every
+environment shares), ` + "`defaults`" + `, ` + "`environments`" + `, ` + "`gitops`" + ` (where Flux
+pulls from) and ` + "`infrastructure`" + ` (the cluster controllers).
 
 **Layering.** Every field of an environment has three layers; a field a layer
 leaves out keeps the value of the layer below:
@@ -125,6 +136,13 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(CIDR("")):            "network",
 	reflect.TypeOf(LogLevel("")):        "log level",
 	reflect.TypeOf(AuthMode("")):        "`password` or `saml`",
+	reflect.TypeOf(SealingScope("")):    "`strict`, `namespace-wide` or `cluster-wide`",
+	reflect.TypeOf(GitURL("")):          "repository URL",
+	reflect.TypeOf(GitRef("")):          "branch",
+	reflect.TypeOf(Duration("")):        "duration",
+	reflect.TypeOf(Email("")):           "e-mail address",
+	reflect.TypeOf(HTTPSURL("")):        "https URL",
+	reflect.TypeOf(ChartVersion("")):    "chart version",
 	reflect.TypeOf(""):                  "text",
 	reflect.TypeOf(false):               "`true` or `false`",
 }

@@ -3,9 +3,12 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -238,4 +241,127 @@ func (m *AuthMode) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return bad(n.Line, "%q is not a login mode: write password or saml", v)
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *SealingScope) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a sealing scope")
+	if err != nil {
+		return err
+	}
+	switch SealingScope(v) {
+	case ScopeStrict, ScopeNamespaceWide, ScopeClusterWide:
+		*s = SealingScope(v)
+		return nil
+	}
+	return bad(n.Line, "%q is not a sealing scope: write strict, namespace-wide or cluster-wide", v)
+}
+
+// GitURL is a repository URL Flux's GitRepository accepts.
+type GitURL string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (g *GitURL) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a repository URL")
+	if err != nil {
+		return err
+	}
+	u, perr := url.Parse(v)
+	if perr != nil || (u.Scheme != "ssh" && u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path == "" {
+		fix := "ssh://git@github.com/org/repo.git or https://github.com/org/repo.git"
+		if host, path, ok := strings.Cut(v, ":"); ok && strings.Contains(host, "@") && !strings.Contains(v, "://") {
+			fix = "ssh://" + host + "/" + path + " (Flux does not take the scp-like form)"
+		}
+		return bad(n.Line, "%q is not a repository URL Flux can clone: write %s", v, fix)
+	}
+	*g = GitURL(v)
+	return nil
+}
+
+// GitRef is a branch name.
+type GitRef string
+
+var gitRef = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (g *GitRef) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a branch")
+	if err != nil {
+		return err
+	}
+	if !gitRef.MatchString(v) || strings.Contains(v, "..") || strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.HasSuffix(v, ".lock") {
+		return bad(n.Line, "%q is not a branch name: use letters, digits, '.', '_', '-' and '/', e.g. main", v)
+	}
+	*g = GitRef(v)
+	return nil
+}
+
+// Duration is a Flux interval: a Go duration of h, m, s or ms.
+type Duration string
+
+var fluxDuration = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a duration")
+	if err != nil {
+		return err
+	}
+	dur, perr := time.ParseDuration(v)
+	if perr != nil || !fluxDuration.MatchString(v) || dur <= 0 {
+		return bad(n.Line, "%q is not a duration: write a positive number with h, m, s or ms, e.g. 10m or 1h30m", v)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Email is an e-mail address.
+type Email string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (e *Email) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "an e-mail address")
+	if err != nil {
+		return err
+	}
+	a, perr := mail.ParseAddress(v)
+	if perr != nil || a.Address != v || a.Name != "" {
+		return bad(n.Line, "%q is not an e-mail address: write just the address, e.g. ops@example.org", v)
+	}
+	*e = Email(v)
+	return nil
+}
+
+// HTTPSURL is an https:// URL.
+type HTTPSURL string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (h *HTTPSURL) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a URL")
+	if err != nil {
+		return err
+	}
+	if u, perr := url.Parse(v); perr != nil || u.Scheme != "https" || u.Host == "" {
+		return bad(n.Line, "%q is not an https:// URL", v)
+	}
+	*h = HTTPSURL(v)
+	return nil
+}
+
+// ChartVersion is a Helm chart version (SemVer 2, an optional leading v).
+type ChartVersion string
+
+var semver = regexp.MustCompile(`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (c *ChartVersion) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a chart version")
+	if err != nil {
+		return err
+	}
+	if !semver.MatchString(v) {
+		return bad(n.Line, "%q is not a pinned chart version: write an exact version such as 1.2.3 (no ranges: a range would change what is installed without a commit)", v)
+	}
+	*c = ChartVersion(v)
+	return nil
 }

@@ -14,6 +14,10 @@ type Platform struct {
 	Defaults Environment `yaml:"defaults" doc:"Values every environment starts from (any field of an environment except name). base/ is rendered from these."`
 	// Environments in the order the file lists them.
 	Environments []Environment `yaml:"environments" doc:"The environments (dev, test, prod, …), each overriding defaults."`
+	// GitOps is where Flux pulls this repository from.
+	GitOps GitOps `yaml:"gitops" doc:"Where Flux pulls this repository from and how often it reconciles (clusters/<cluster>/)."`
+	// Infrastructure is what Flux installs in every cluster before the platform.
+	Infrastructure Infrastructure `yaml:"infrastructure" doc:"The cluster controllers the platform needs, installed by Flux in every cluster before the platform."`
 
 	// File is the path the description was read from (for messages).
 	File string `yaml:"-"`
@@ -31,6 +35,7 @@ type Environment struct {
 	Name      DNSLabel `yaml:"name" doc:"Environment name; also the overlay directory overlays/<name>." example:"prod"`
 	Namespace DNSLabel `yaml:"namespace" doc:"Namespace everything of this environment lives in." example:"invenio-prod"`
 	Host      DNSName  `yaml:"host" doc:"Public host name of the web UI (Ingress, allowed hosts, site URLs)." example:"invenio.lbl.gov"`
+	Cluster   DNSLabel `yaml:"cluster" doc:"Cluster the environment runs in, i.e. clusters/<cluster>/ (default: the environment's name). Environments may share a cluster." example:"lab"`
 
 	Image     Image     `yaml:"image" doc:"The custom InvenioRDM v12 application image (web, worker, beat, setup, static files)."`
 	Images    Images    `yaml:"images" doc:"Upstream images of the supporting services, pinned by tag."`
@@ -42,6 +47,7 @@ type Environment struct {
 	Workloads Workloads `yaml:"workloads" doc:"Replicas and resources of every workload."`
 	Secrets   Secrets   `yaml:"secrets" doc:"Names of the Secrets each part reads (the values arrive sealed)."`
 	App       App       `yaml:"app" doc:"InvenioRDM application settings."`
+	Sealing   Sealing   `yaml:"sealing" doc:"The sealed-secrets controller of the environment's cluster, and how each Secret is sealed."`
 
 	// Line is where the environment starts in the file (for messages).
 	Line int `yaml:"-"`
@@ -188,3 +194,65 @@ type Secrets struct {
 	PgAdmin    DNSName `yaml:"pgadmin" doc:"pgAdmin login password." default:"invenio-pgadmin"`
 	SAML       DNSName `yaml:"saml" doc:"SAML service-provider key and certificate." default:"invenio-saml"`
 }
+
+// Sealing says which sealed-secrets controller holds the environment's
+// sealing key and how each Secret is bound to its name and namespace.
+type Sealing struct {
+	ControllerName      DNSLabel                `yaml:"controllerName" doc:"Name of the sealed-secrets controller (its Service), as kubeseal --controller-name." default:"sealed-secrets-controller"`
+	ControllerNamespace DNSLabel                `yaml:"controllerNamespace" doc:"Namespace of the sealed-secrets controller, as kubeseal --controller-namespace." default:"kube-system"`
+	Scopes              map[string]SealingScope `yaml:"scopes" doc:"Scope per Secret name: strict (name and namespace bound, the default), namespace-wide or cluster-wide, as kubeseal --scope." example:"{invenio-saml: namespace-wide}"`
+}
+
+// SealingScope is how a SealedSecret is bound (kubeseal --scope).
+type SealingScope string
+
+// The sealing scopes, spelt as kubeseal spells them.
+const (
+	ScopeStrict        SealingScope = "strict"
+	ScopeNamespaceWide SealingScope = "namespace-wide"
+	ScopeClusterWide   SealingScope = "cluster-wide"
+)
+
+// ScopeOf is the scope a Secret is sealed with.
+func (s Sealing) ScopeOf(secret string) SealingScope {
+	if sc, ok := s.Scopes[secret]; ok {
+		return sc
+	}
+	return ScopeStrict
+}
+
+// GitOps says where Flux pulls this repository from and how it reconciles.
+type GitOps struct {
+	URL            GitURL   `yaml:"url" doc:"URL of this repository as Flux clones it (ssh:// or https://)." example:"ssh://git@github.com/lbnl/lbnl-data-repository-gitops.git"`
+	Branch         GitRef   `yaml:"branch" doc:"Branch Flux follows." default:"main"`
+	SecretRef      DNSName  `yaml:"secretRef" doc:"Secret in the Flux namespace with the clone credentials (the deploy key that flux bootstrap creates)." default:"flux-system"`
+	Namespace      DNSLabel `yaml:"namespace" doc:"Namespace Flux runs in." default:"flux-system"`
+	SourceInterval Duration `yaml:"sourceInterval" doc:"How often Flux fetches the branch." default:"1m"`
+	Interval       Duration `yaml:"interval" doc:"How often each layer is re-applied (drift correction)." default:"10m"`
+	RetryInterval  Duration `yaml:"retryInterval" doc:"How soon a failed layer is retried." default:"2m"`
+	Timeout        Duration `yaml:"timeout" doc:"How long a layer may take to become Ready (the app layer includes the setup Job)." default:"15m"`
+}
+
+// Infrastructure lists the controllers Flux installs in every cluster.
+type Infrastructure struct {
+	ACME          ACME  `yaml:"acme" doc:"ACME account and the ClusterIssuers cert-manager gets."`
+	CertManager   Chart `yaml:"certManager" doc:"cert-manager Helm chart (jetstack)."`
+	IngressNginx  Chart `yaml:"ingressNginx" doc:"ingress-nginx Helm chart (kubernetes.github.io/ingress-nginx)."`
+	SealedSecrets Chart `yaml:"sealedSecrets" doc:"sealed-secrets Helm chart (bitnami-labs.github.io/sealed-secrets); installed under each cluster's sealing controller name and namespace."`
+}
+
+// ACME is the certificate authority account and its issuers.
+type ACME struct {
+	Email   Email               `yaml:"email" doc:"Contact address of the ACME account (expiry notices)." example:"ops@lbl.gov"`
+	Servers map[string]HTTPSURL `yaml:"servers" doc:"ClusterIssuer name → ACME directory URL; every environment's ingress.clusterIssuer must be one of them." default:"{letsencrypt-prod: https://acme-v02.api.letsencrypt.org/directory, letsencrypt-staging: https://acme-staging-v02.api.letsencrypt.org/directory}"`
+}
+
+// Chart is an infrastructure Helm chart: whether Flux installs it, and
+// which version.
+type Chart struct {
+	Install *bool        `yaml:"install" doc:"Install it with Flux; false when the cluster already runs it (the platform still expects it)." default:"true"`
+	Version ChartVersion `yaml:"version" doc:"Chart version, pinned."`
+}
+
+// On reports whether the chart is installed.
+func (c Chart) On() bool { return c.Install == nil || *c.Install }

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // validate checks what no single field can check on its own.
@@ -22,6 +25,37 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 	if p.Site.Name == "" {
 		l.add(root.Line, "site.name", "is required: the instance name, e.g. lbnl-data-repository")
 	}
+	topLine := func(path string) int {
+		for p := path; p != ""; {
+			if n := nodeAt(root, p); n != nil {
+				return n.Line
+			}
+			i := strings.LastIndex(p, ".")
+			if i < 0 {
+				break
+			}
+			p = p[:i]
+		}
+		return root.Line
+	}
+	if p.GitOps.URL == "" {
+		l.add(topLine("gitops.url"), "gitops.url", "is required: the URL Flux clones this repository from, e.g. ssh://git@github.com/lbnl/platform-gitops.git")
+	}
+	if p.Infrastructure.ACME.Email == "" {
+		l.add(topLine("infrastructure.acme.email"), "infrastructure.acme.email", "is required: the contact address of the ACME account, e.g. ops@example.org")
+	}
+	for name := range p.Infrastructure.ACME.Servers {
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			l.add(topLine("infrastructure.acme.servers."+name), "infrastructure.acme.servers", fmt.Sprintf("%q is not a valid ClusterIssuer name: use lower-case letters, digits, '-' and '.'", name))
+		}
+	}
+	// What a cluster runs once must agree between the environments in it.
+	type shared struct {
+		env  string
+		line int
+		what string
+	}
+	clusterFacts := map[string]shared{}
 	seenName := map[DNSLabel]int{}
 	seenNS := map[DNSLabel]int{}
 	seenHost := map[DNSName]int{}
@@ -52,6 +86,32 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			seenHost[e.Host] = v.lineOf("host")
 		}
 		v.workloads(&e.Workloads)
+		if _, ok := p.Infrastructure.ACME.Servers[string(e.Ingress.ClusterIssuer)]; !ok {
+			v.problem("ingress.clusterIssuer", fmt.Sprintf("%q is not one of the ClusterIssuers in infrastructure.acme.servers (%s): use one of them or add it there", e.Ingress.ClusterIssuer, strings.Join(sortedKeys(p.Infrastructure.ACME.Servers), ", ")))
+		}
+		secretNames := map[string]bool{}
+		sv := reflect.ValueOf(e.Secrets)
+		for i := 0; i < sv.NumField(); i++ {
+			secretNames[sv.Field(i).String()] = true
+		}
+		for name := range e.Sealing.Scopes {
+			if !secretNames[name] {
+				v.problem("sealing.scopes."+name, fmt.Sprintf("%q is not a Secret of this environment: scopes are set per Secret name (%s)", name, strings.Join(sortedKeys(secretNames), ", ")))
+			}
+		}
+		facts := map[string]string{
+			"sealing.controllerName":      string(e.Sealing.ControllerName),
+			"sealing.controllerNamespace": string(e.Sealing.ControllerNamespace),
+			"ingress.controllerNamespace": string(e.Ingress.ControllerNamespace),
+		}
+		for _, field := range sortedKeys(facts) {
+			key := string(e.Cluster) + "\x00" + field
+			if prev, ok := clusterFacts[key]; ok && prev.what != facts[field] {
+				v.problem(field, fmt.Sprintf("is %q, but environment %s (line %d) in the same cluster %q has %q: a cluster runs one such controller, so environments sharing it must agree", facts[field], prev.env, prev.line, e.Cluster, prev.what))
+			} else if !ok {
+				clusterFacts[key] = shared{string(e.Name), v.lineOf(field), facts[field]}
+			}
+		}
 		if e.Auth.Mode == AuthSAML {
 			s := e.Auth.SAML
 			v.required("auth.saml.idp", s.IdP != "", "name the identity provider, e.g. lbl")
@@ -145,4 +205,13 @@ func (v envValidator) workloads(w *Workloads) {
 			}
 		}
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
