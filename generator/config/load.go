@@ -54,8 +54,8 @@ func Load(path string) (*Platform, error) {
 
 // topLevel is the shape of the file before layering.
 type topLevel struct {
-	Site         yaml.Node   `yaml:"site"`
-	Defaults     yaml.Node   `yaml:"defaults"`
+	Site           yaml.Node   `yaml:"site"`
+	Defaults       yaml.Node   `yaml:"defaults"`
 	Environments   []yaml.Node `yaml:"environments"`
 	GitOps         yaml.Node   `yaml:"gitops"`
 	Infrastructure yaml.Node   `yaml:"infrastructure"`
