@@ -59,6 +59,10 @@ type chkException struct {
 // chkExceptions are the deliberate deviations; each is documented in
 // docs/manifest-checks.md.
 var chkExceptions = []chkException{
+	// cert-manager labels its HTTP-01 solver pods itself; the policy that
+	// lets the ingress controller reach them can only select that label.
+	{Check: "labels", Object: "NetworkPolicy/allow-acme-http01-solver", Contains: "acme.cert-manager.io/http01-solver",
+		Why: "cert-manager's solver pods carry only cert-manager's own label"},
 	// Polaris pullPolicyNotAlways: every image is pinned to a version tag,
 	// so IfNotPresent does not make every pod start depend on the registry.
 	{Check: "polaris/pullPolicyNotAlways", Object: "*", Contains: "IfNotPresent",

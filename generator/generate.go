@@ -12,14 +12,20 @@ import (
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/invenio"
+	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/network"
 	"lbl.gov/invenio-gitops/generator/overlay"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
-// Roots are the top-level directories the generator owns: every file
-// below them comes from Generate, and any other file there is removed.
-var Roots = []string{"base", "overlays"}
+// Owned is what the generator owns: every file below these directories
+// comes from Generate, and any other file there is removed, except in the
+// flux-system/ directory `flux bootstrap` writes into each cluster's
+// directory. secrets/ belongs to the `secrets` commands.
+var Owned = tree.Owned{
+	Roots:  []string{"base", "overlays", flux.ClustersDir},
+	Except: []string{flux.ClustersDir + "/*/" + flux.BootstrapDir},
+}
 
 // Components builds and completes the components of one environment.
 func Components(site config.Site, e config.Environment) ([]*component.Component, error) {
@@ -128,5 +134,19 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 		}
 		in.Envs = append(in.Envs, overlay.Env{Name: string(e.Name), Namespace: string(e.Namespace), Enabled: enabledList(on), Model: model, Reference: ref})
 	}
-	return overlay.Files(in)
+	t, err := overlay.Files(in)
+	if err != nil {
+		return nil, err
+	}
+	gitops, err := flux.Files(p)
+	if err != nil {
+		return nil, err
+	}
+	for path, b := range gitops {
+		if _, dup := t[path]; dup {
+			return nil, fmt.Errorf("generate: %s is written twice", path)
+		}
+		t[path] = b
+	}
+	return t, nil
 }

@@ -127,7 +127,7 @@ func TestGolden(t *testing.T) {
 func TestCommittedTreeIsFresh(t *testing.T) {
 	_, tr := generate(t)
 	onDisk := tree.Tree{}
-	for _, root := range Roots {
+	for _, root := range Owned.Roots {
 		filepath.Walk(filepath.Join(repoRoot, root), func(path string, info os.FileInfo, err error) error {
 			if err == nil && !info.IsDir() {
 				rel, _ := filepath.Rel(repoRoot, path)

@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		res, err := tree.Write(*dir, t, generator.Roots)
+		res, err := tree.Write(*dir, t, generator.Owned)
 		if err != nil {
 			return err
 		}

@@ -198,6 +198,7 @@ func (x env) web(name string) *component.Component {
 // filesClaim is the uploaded-files volume every application pod mounts.
 func (x env) filesClaim(c *component.Component) *corev1.PersistentVolumeClaim {
 	meta := x.meta.ObjectMeta(&component.Component{Name: "invenio-files", Role: "storage"}, "invenio-files")
+	keepWhenPruned(&meta)
 	pvc := x.claim(meta, corev1.ReadWriteMany, string(x.e.Storage.ReadWriteManyClass), x.e.Storage.Files)
 	return &pvc
 }

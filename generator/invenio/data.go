@@ -25,6 +25,7 @@ func (x env) namespace() *component.Component {
 		TypeMeta:   x.typeMeta("Namespace"),
 		ObjectMeta: metav1.ObjectMeta{Name: string(x.e.Namespace), Labels: x.meta.Labels(c)},
 	}
+	keepWhenPruned(&ns.ObjectMeta)
 	for _, mode := range []string{"enforce", "audit", "warn"} {
 		ns.Labels["pod-security.kubernetes.io/"+mode] = "restricted"
 		ns.Labels["pod-security.kubernetes.io/"+mode+"-version"] = "latest"

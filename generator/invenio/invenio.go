@@ -215,6 +215,19 @@ func (x env) statefulSet(c *component.Component, replicas config.Replicas, tpl c
 
 func ptr[T any](v T) *T { return &v }
 
+// keepWhenPruned tells Flux never to delete the object when it leaves git
+// (kustomize-controller's prune opt-out). Used for what holds data that
+// nothing can recreate: the namespace (deleting it deletes every volume in
+// it) and the uploaded files. Removing an environment from the description
+// then stops and removes its workloads but leaves its data for an operator
+// to delete on purpose.
+func keepWhenPruned(m *metav1.ObjectMeta) {
+	if m.Annotations == nil {
+		m.Annotations = map[string]string{}
+	}
+	m.Annotations["kustomize.toolkit.fluxcd.io/prune"] = "disabled"
+}
+
 // workloadMeta names a workload of c, with the version label.
 func (x env) workloadMeta(c *component.Component, name string) metav1.ObjectMeta {
 	m := x.meta.ObjectMeta(c, name)

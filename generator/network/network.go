@@ -40,6 +40,16 @@ const (
 	IngressController = "ingress-controller"
 	KubeDNS           = "kube-dns"
 	Outside           = "outside"
+	// ACMESolver is the pod cert-manager starts in the namespace to answer
+	// an HTTP-01 challenge while it gets or renews the TLS certificate.
+	ACMESolver = "acme-http01-solver"
+)
+
+// acmeSolverPort is where cert-manager's HTTP-01 solver listens, and
+// acmeSolverLabel the label cert-manager gives its pods.
+const (
+	acmeSolverPort  = 8089
+	acmeSolverLabel = "acme.cert-manager.io/http01-solver"
 )
 
 // Derive adds the derived objects to every component: ServiceAccount,
@@ -64,7 +74,7 @@ func Derive(meta component.Meta, opt Options, cs []*component.Component) error {
 	}
 	for _, c := range cs {
 		if c.Layer == component.LayerNamespace {
-			c.Objects = append(c.Objects, namespacePolicies(meta, c)...)
+			c.Objects = append(c.Objects, namespacePolicies(meta, opt, c)...)
 			continue
 		}
 		if !c.HasPods {
@@ -132,8 +142,11 @@ func portRule(p int32, proto *corev1.Protocol) networkingv1.NetworkPolicyPort {
 var both = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
 
 // namespacePolicies deny all traffic in and out of every pod of the
-// namespace, then allow DNS: every other flow is allowed explicitly.
-func namespacePolicies(meta component.Meta, ns *component.Component) []component.Object {
+// namespace, then allow DNS and the ingress controller's route to
+// cert-manager's HTTP-01 solver (without it, default-deny makes every
+// certificate issue and renewal time out): every other flow is allowed
+// explicitly.
+func namespacePolicies(meta component.Meta, opt Options, ns *component.Component) []component.Object {
 	deny := &networkingv1.NetworkPolicy{
 		TypeMeta:   typeMeta("NetworkPolicy"),
 		ObjectMeta: meta.ObjectMeta(ns, "default-deny"),
@@ -154,7 +167,26 @@ func namespacePolicies(meta component.Meta, ns *component.Component) []component
 			}},
 		},
 	}
-	return []component.Object{deny, dns}
+	acme := &networkingv1.NetworkPolicy{
+		TypeMeta:   typeMeta("NetworkPolicy"),
+		ObjectMeta: meta.ObjectMeta(ns, "allow-"+ACMESolver),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{acmeSolverLabel: "true"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{ingressControllerPeer(opt)},
+				Ports: []networkingv1.NetworkPolicyPort{portRule(acmeSolverPort, &tcp)},
+			}},
+		},
+	}
+	return []component.Object{deny, dns, acme}
+}
+
+func ingressControllerPeer(opt Options) networkingv1.NetworkPolicyPeer {
+	return networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": opt.IngressNamespace}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: opt.IngressLabels},
+	}
 }
 
 // policy allows c's callers in and c's calls out.
@@ -171,10 +203,7 @@ func policy(meta component.Meta, opt Options, c *component.Component, callers []
 	for _, p := range c.Serves {
 		var from []networkingv1.NetworkPolicyPeer
 		if c.FromIngressController == p.Name {
-			from = append(from, networkingv1.NetworkPolicyPeer{
-				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": opt.IngressNamespace}},
-				PodSelector:       &metav1.LabelSelector{MatchLabels: opt.IngressLabels},
-			})
+			from = append(from, ingressControllerPeer(opt))
 		}
 		seen := map[string]bool{}
 		for _, k := range callers {
@@ -229,6 +258,9 @@ func Flows(cs []*component.Component) []Flow {
 	idx := component.Index(cs)
 	var fs []Flow
 	for _, c := range cs {
+		if c.Layer == component.LayerNamespace {
+			fs = append(fs, Flow{From: IngressController, To: ACMESolver, Port: acmeSolverPort, Protocol: "TCP", Why: "cert-manager HTTP-01 challenge (TLS certificate issue and renewal)"})
+		}
 		if !c.HasPods {
 			continue
 		}

@@ -16,17 +16,48 @@ type Result struct {
 	Written, Removed, Unchanged []string
 }
 
-// Write makes the directories roots (relative to dir) hold exactly the
-// files of t below them. It first writes every changed file next to its
+// Owned is the part of a repository the generator owns: every file below
+// Roots except those below a directory matching one of Except (path.Match
+// patterns relative to the repository, e.g. clusters/*/flux-system, which
+// `flux bootstrap` writes).
+type Owned struct {
+	Roots, Except []string
+}
+
+// excepted reports whether the directory p belongs to someone else.
+func (o Owned) excepted(p string) bool {
+	for _, pat := range o.Except {
+		if ok, _ := path.Match(pat, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Owns reports whether the generator owns file p.
+func (o Owned) Owns(p string) bool {
+	if !under(p, o.Roots) {
+		return false
+	}
+	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		if o.excepted(d) {
+			return false
+		}
+	}
+	return true
+}
+
+// Write makes the files the generator owns (relative to dir) exactly the
+// files of t. It first writes every changed file next to its
 // target and only then renames them into place and removes stale files, so
 // a failure before the renames leaves the previous tree untouched, and each
 // file is always either wholly old or wholly new. Files whose content is
 // unchanged are not touched.
-func Write(dir string, t Tree, roots []string) (Result, error) {
+func Write(dir string, t Tree, owned Owned) (Result, error) {
 	var res Result
 	for _, p := range t.Paths() {
-		if !under(p, roots) {
-			return res, fmt.Errorf("%s is outside the generated directories %v", p, roots)
+		if !owned.Owns(p) {
+			return res, fmt.Errorf("%s is outside the generated directories %v (except %v)", p, owned.Roots, owned.Except)
 		}
 	}
 	type pending struct{ tmp, final string }
@@ -37,7 +68,7 @@ func Write(dir string, t Tree, roots []string) (Result, error) {
 		}
 	}
 	// Listed before anything is staged, so staged files never count as stale.
-	stale, err := staleFiles(dir, t, roots)
+	stale, err := staleFiles(dir, t, owned)
 	if err != nil {
 		return res, err
 	}
@@ -89,7 +120,7 @@ func Write(dir string, t Tree, roots []string) (Result, error) {
 		}
 		res.Removed = append(res.Removed, p)
 	}
-	removeEmptyDirs(dir, roots)
+	removeEmptyDirs(dir, owned.Roots)
 	return res, nil
 }
 
@@ -105,10 +136,10 @@ func under(p string, roots []string) bool {
 	return false
 }
 
-// staleFiles lists files below roots that t does not have.
-func staleFiles(dir string, t Tree, roots []string) ([]string, error) {
+// staleFiles lists owned files that t does not have.
+func staleFiles(dir string, t Tree, owned Owned) ([]string, error) {
 	var stale []string
-	for _, r := range roots {
+	for _, r := range owned.Roots {
 		root := filepath.Join(dir, r)
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -117,11 +148,14 @@ func staleFiles(dir string, t Tree, roots []string) ([]string, error) {
 				}
 				return err
 			}
-			if d.IsDir() {
-				return nil
-			}
 			rel, _ := filepath.Rel(dir, path)
 			rel = filepath.ToSlash(rel)
+			if d.IsDir() {
+				if owned.excepted(rel) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
 			if strings.HasPrefix(filepath.Base(rel), ".generate-") {
 				stale = append(stale, rel) // left behind by a crash
 				return nil

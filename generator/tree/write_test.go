@@ -16,7 +16,7 @@ import (
 // `go test ./... -update`.
 var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
-var roots = []string{"base", "overlays"}
+var roots = Owned{Roots: []string{"base", "overlays", "clusters"}, Except: []string{"clusters/*/flux-system"}}
 
 // files lists every regular file below dir with its content.
 func files(t *testing.T, dir string) map[string]string {
@@ -228,5 +228,34 @@ func TestWriteFailureLeavesOldTree(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, files(t, dir)); diff != "" {
 		t.Errorf("directory changed (-before +after):\n%s", diff)
+	}
+}
+
+// TestWriteLeavesOthersDirectoriesAlone: `flux bootstrap` writes
+// clusters/<cluster>/flux-system/; the generator neither removes nor writes
+// anything there, while stale files elsewhere under clusters/ go.
+func TestWriteLeavesOthersDirectoriesAlone(t *testing.T) {
+	dir := t.TempDir()
+	put(t, dir, "clusters/prod/flux-system/gotk-sync.yaml", "bootstrap\n")
+	put(t, dir, "clusters/prod/flux-system/kustomization.yaml", "bootstrap\n")
+	put(t, dir, "clusters/prod/old.yaml", "stale\n")
+	tr := Tree{"clusters/prod/source.yaml": []byte("source\n")}
+	res, err := Write(dir, tr, roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"clusters/prod/old.yaml"}, res.Removed); diff != "" {
+		t.Errorf("removed (-want +got):\n%s", diff)
+	}
+	want := map[string]string{
+		"clusters/prod/flux-system/gotk-sync.yaml":     "bootstrap\n",
+		"clusters/prod/flux-system/kustomization.yaml": "bootstrap\n",
+		"clusters/prod/source.yaml":                    "source\n",
+	}
+	if diff := cmp.Diff(want, files(t, dir)); diff != "" {
+		t.Errorf("files (-want +got):\n%s", diff)
+	}
+	if _, err := Write(dir, Tree{"clusters/prod/flux-system/x.yaml": []byte("x\n")}, roots); err == nil {
+		t.Error("Write wrote into clusters/prod/flux-system")
 	}
 }

@@ -1,0 +1,192 @@
+package flux
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"lbl.gov/invenio-gitops/generator/config"
+)
+
+// File is one file of an infrastructure directory.
+type File struct {
+	Name    string
+	Objects []any
+}
+
+// InfrastructureFiles is what the two infrastructure layers apply.
+type InfrastructureFiles struct {
+	Controllers []File // HelmRepository + HelmRelease per controller
+	Configs     []File // objects of the controllers' CRDs
+}
+
+// chart is one infrastructure controller as a Helm chart.
+type chart struct {
+	file, repoName, repoURL, chart string
+	release, namespace             string
+	values                         map[string]any
+	spec                           config.Chart
+}
+
+// Infrastructure renders the controllers the platform needs in a cluster
+// whose environments are like e (the sealed-secrets controller's name and
+// namespace, the ingress controller's namespace and class), and the ACME
+// ClusterIssuers the environments name.
+func Infrastructure(p *config.Platform, e config.Environment) (InfrastructureFiles, error) {
+	in := p.Infrastructure
+	charts := []chart{
+		{
+			file: "cert-manager.yaml", repoName: "jetstack", repoURL: "https://charts.jetstack.io", chart: "cert-manager",
+			release: "cert-manager", namespace: "cert-manager",
+			values: map[string]any{"crds": map[string]any{"enabled": true, "keep": true}},
+			spec:   in.CertManager,
+		},
+		{
+			file: "ingress-nginx.yaml", repoName: "ingress-nginx", repoURL: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx",
+			release: "ingress-nginx", namespace: string(e.Ingress.ControllerNamespace),
+			values: map[string]any{"controller": map[string]any{
+				"ingressClassResource": map[string]any{"name": string(e.Ingress.ClassName), "controllerValue": "k8s.io/ingress-nginx"},
+				"ingressClass":         string(e.Ingress.ClassName),
+				// Snippets run arbitrary nginx configuration from any Ingress
+				// (CVE-2021-25742, CVE-2025-1974): the platform needs none.
+				"allowSnippetAnnotations": false,
+				"podLabels":               e.Ingress.ControllerLabels,
+			}},
+			spec: in.IngressNginx,
+		},
+		{
+			file: "sealed-secrets.yaml", repoName: "sealed-secrets", repoURL: "https://bitnami-labs.github.io/sealed-secrets", chart: "sealed-secrets",
+			// kubeseal and `platformctl secrets` find the controller by its
+			// Service name, which the chart derives from fullnameOverride.
+			release: string(e.Sealing.ControllerName), namespace: string(e.Sealing.ControllerNamespace),
+			values: map[string]any{"fullnameOverride": string(e.Sealing.ControllerName)},
+			spec:   in.SealedSecrets,
+		},
+	}
+	var out InfrastructureFiles
+	for _, c := range charts {
+		if !c.spec.On() {
+			continue
+		}
+		objs, err := c.objects(p)
+		if err != nil {
+			return out, err
+		}
+		out.Controllers = append(out.Controllers, File{Name: c.file, Objects: objs})
+	}
+	var issuers []any
+	names := make([]string, 0, len(in.ACME.Servers))
+	for n := range in.ACME.Servers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		issuers = append(issuers, clusterIssuer(p, n, string(in.ACME.Servers[n]), string(e.Ingress.ClassName)))
+	}
+	out.Configs = []File{{Name: "cluster-issuers.yaml", Objects: issuers}}
+	return out, nil
+}
+
+func (c chart) objects(p *config.Platform) ([]any, error) {
+	ns := string(p.GitOps.Namespace)
+	repo := &sourcev1.HelmRepository{
+		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.HelmRepositoryKind},
+		ObjectMeta: objectMeta(p, c.repoName, ns),
+		Spec: sourcev1.HelmRepositorySpec{
+			URL:      c.repoURL,
+			Interval: metav1.Duration{Duration: 24 * time.Hour}, // a chart index changes rarely; versions are pinned
+		},
+	}
+	values, err := json.Marshal(c.values)
+	if err != nil {
+		return nil, fmt.Errorf("%s values: %w", c.release, err)
+	}
+	retries := 3
+	remediateLast := true
+	rel := &helmv2.HelmRelease{
+		TypeMeta:   metav1.TypeMeta{APIVersion: helmv2.GroupVersion.String(), Kind: helmv2.HelmReleaseKind},
+		ObjectMeta: objectMeta(p, c.chart, ns),
+		Spec: helmv2.HelmReleaseSpec{
+			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
+				Chart:     c.chart,
+				Version:   string(c.spec.Version),
+				SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: c.repoName},
+			}},
+			Interval:        duration(p.GitOps.Interval),
+			ReleaseName:     c.release,
+			TargetNamespace: c.namespace,
+			Install: &helmv2.Install{
+				CreateNamespace: true,
+				CRDs:            helmv2.CreateReplace,
+				Remediation:     &helmv2.InstallRemediation{Retries: retries},
+			},
+			Upgrade: &helmv2.Upgrade{
+				CRDs:        helmv2.CreateReplace,
+				Remediation: &helmv2.UpgradeRemediation{Retries: retries, RemediateLastFailure: &remediateLast},
+			},
+			Values: &apiextensionsv1.JSON{Raw: values},
+		},
+	}
+	return []any{repo, rel}, nil
+}
+
+// ClusterIssuer is cert-manager's cert-manager.io/v1 ClusterIssuer, reduced
+// to the ACME fields the platform sets (the tests validate it against
+// cert-manager's own CRD schema).
+type ClusterIssuer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              IssuerSpec `json:"spec"`
+}
+
+// IssuerSpec is an ACME issuer.
+type IssuerSpec struct {
+	ACME ACMEIssuer `json:"acme"`
+}
+
+// ACMEIssuer is an ACME account and how it answers challenges.
+type ACMEIssuer struct {
+	Email               string         `json:"email"`
+	Server              string         `json:"server"`
+	PrivateKeySecretRef SecretKeyRef   `json:"privateKeySecretRef"`
+	Solvers             []ACMESolverV1 `json:"solvers"`
+}
+
+// SecretKeyRef names the Secret holding the ACME account key.
+type SecretKeyRef struct {
+	Name string `json:"name"`
+}
+
+// ACMESolverV1 answers HTTP-01 challenges through the ingress controller.
+type ACMESolverV1 struct {
+	HTTP01 HTTP01Solver `json:"http01"`
+}
+
+// HTTP01Solver routes the challenge through an IngressClass.
+type HTTP01Solver struct {
+	Ingress HTTP01Ingress `json:"ingress"`
+}
+
+// HTTP01Ingress is the class of the solver's Ingress.
+type HTTP01Ingress struct {
+	IngressClassName string `json:"ingressClassName"`
+}
+
+func clusterIssuer(p *config.Platform, name, server, class string) *ClusterIssuer {
+	return &ClusterIssuer{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "cert-manager.io/v1", Kind: "ClusterIssuer"},
+		ObjectMeta: objectMeta(p, name, ""),
+		Spec: IssuerSpec{ACME: ACMEIssuer{
+			Email:               string(p.Infrastructure.ACME.Email),
+			Server:              server,
+			PrivateKeySecretRef: SecretKeyRef{Name: name + "-account-key"},
+			Solvers:             []ACMESolverV1{{HTTP01: HTTP01Solver{Ingress: HTTP01Ingress{IngressClassName: class}}}},
+		}},
+	}
+}

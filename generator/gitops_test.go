@@ -1,0 +1,355 @@
+package generator
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/kustomize"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/kustomize/kyaml/resid"
+	"sigs.k8s.io/yaml"
+
+	"lbl.gov/invenio-gitops/generator/flux"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+// repoTree is the repository as Flux sees it: the generated tree plus the
+// sealed secrets/ the `secrets` commands maintain.
+func repoTree(t testing.TB) (tr tree.Tree) {
+	t.Helper()
+	_, tr = generate(t)
+	filepath.Walk(filepath.Join(repoRoot, "secrets"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(repoRoot, p)
+			b, _ := os.ReadFile(p)
+			tr[filepath.ToSlash(rel)] = b
+		}
+		return nil
+	})
+	return tr
+}
+
+// clusterFiles are the files Flux applies from clusters/<cluster>/ (what
+// `flux bootstrap --path=clusters/<cluster>` reconciles).
+func clusterFiles(tr tree.Tree, cluster string) map[string][]byte {
+	out := map[string][]byte{}
+	for p, b := range tr {
+		if strings.HasPrefix(p, flux.ClustersDir+"/"+cluster+"/") {
+			out[p] = b
+		}
+	}
+	return out
+}
+
+// TestFluxObjectsDecodeStrictly: every object under clusters/ decodes into
+// its Flux Go type with no unknown field, and re-encodes to the same data.
+func TestFluxObjectsDecodeStrictly(t *testing.T) {
+	_, tr := generate(t)
+	n := 0
+	for _, p := range tr.Paths() {
+		if !strings.HasPrefix(p, flux.ClustersDir+"/") {
+			continue
+		}
+		for _, doc := range splitDocs(tr[p]) {
+			var head struct{ Kind string }
+			if err := yaml.Unmarshal(doc, &head); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			var obj any
+			switch head.Kind {
+			case kustomizev1.KustomizationKind:
+				obj = &kustomizev1.Kustomization{}
+			case sourcev1.GitRepositoryKind:
+				obj = &sourcev1.GitRepository{}
+			default:
+				t.Errorf("%s: unexpected kind %q in a cluster directory", p, head.Kind)
+				continue
+			}
+			if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+				t.Errorf("%s: %s does not decode strictly: %v", p, head.Kind, err)
+				continue
+			}
+			again, err := tree.MarshalObjects(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a, b any
+			yaml.Unmarshal(doc, &a)
+			yaml.Unmarshal(again, &b)
+			if diff := cmp.Diff(a, b); diff != "" {
+				t.Errorf("%s: %s loses data through its Go type (-file +typed):\n%s", p, head.Kind, diff)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Flux objects under clusters/")
+	}
+}
+
+// TestGitOpsWiring: every cluster's Kustomizations build, depend on
+// existing layers without cycles and apply no object twice (CheckGitOps);
+// each environment's layers together apply exactly what overlays/<env>
+// builds, plus its sealed secrets.
+func TestGitOpsWiring(t *testing.T) {
+	p := loadPlatform(t)
+	tr := repoTree(t)
+	objs, err := CheckGitOps(p, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range flux.Clusters(p) {
+		for _, e := range c.Envs {
+			t.Run(string(e.Name), func(t *testing.T) {
+				m, err := Build(tr, "overlays/"+string(e.Name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []ObjectID
+				for _, r := range m.Resources() {
+					want = append(want, objectID(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName()))
+				}
+				var got []ObjectID
+				for _, l := range flux.EnvLayers {
+					got = append(got, objs[c.Name][string(e.Name)+"-"+l]...)
+				}
+				sortIDs(want)
+				sortIDs(got)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("the Flux layers of %s apply something else than overlays/%s builds (-overlay +layers):\n%s", e.Name, e.Name, diff)
+				}
+			})
+		}
+	}
+}
+
+func sortIDs(ids []ObjectID) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }
+
+// TestCheckGitOpsCatchesBrokenWiring: each kind of broken wiring makes
+// CheckGitOps fail with a message naming it.
+func TestCheckGitOpsCatchesBrokenWiring(t *testing.T) {
+	repo := tree.Tree{
+		"a/kustomization.yaml": []byte("resources: [cm.yaml]\n"),
+		"a/cm.yaml":            []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: n}\n"),
+		"b/kustomization.yaml": []byte("resources: [cm.yaml]\n"),
+		"b/cm.yaml":            []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y, namespace: n}\n"),
+		"c/kustomization.yaml": []byte("resources: [missing.yaml]\n"),
+	}
+	for _, c := range []struct {
+		name   string
+		layers []flux.Layer
+		want   string
+	}{
+		{"fine", []flux.Layer{{Name: "a", Path: "a"}, {Name: "b", Path: "b", DependsOn: []string{"a"}}}, ""},
+		{"same object twice", []flux.Layer{{Name: "a", Path: "a"}, {Name: "a2", Path: "a"}}, "/ConfigMap n/x is applied by both a and a2"},
+		{"unknown dependency", []flux.Layer{{Name: "a", Path: "a", DependsOn: []string{"z"}}}, "Kustomization a depends on z, which the cluster does not have"},
+		{"cycle", []flux.Layer{{Name: "a", Path: "a", DependsOn: []string{"b"}}, {Name: "b", Path: "b", DependsOn: []string{"a"}}}, "dependsOn cycle: a → b → a"},
+		{"missing path", []flux.Layer{{Name: "d", Path: "d"}}, "Kustomization d: path ./d has no kustomization.yaml in the repository"},
+		{"does not build", []flux.Layer{{Name: "c", Path: "c"}}, "Kustomization c: kustomize build ./c:"},
+		{"patch applies", []flux.Layer{{Name: "a", Path: "a", Patches: []kustomize.Patch{{
+			Patch:  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {k: v}\n",
+			Target: &kustomize.Selector{Kind: "ConfigMap", Name: "x"},
+		}}}}, ""},
+		{"patch target missing", []flux.Layer{{Name: "a", Path: "a", Patches: []kustomize.Patch{{
+			Patch:  "apiVersion: v1\nkind: Secret\nmetadata: {name: nope}\ndata: {k: v}\n",
+			Target: &kustomize.Selector{Kind: "Secret", Name: "nope"},
+		}}}}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := checkLayers(repo, c.layers)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("unexpected error: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestEveryManifestIsApplied: every file under base/, overlays/ and
+// secrets/ is reached from some cluster's Kustomization (through
+// resources, components and patches), so nothing in the repository is
+// silently left out of the clusters. The only files no Kustomization reads
+// are overlays/<env>/kustomization.yaml, which build a whole environment
+// for review and tests.
+func TestEveryManifestIsApplied(t *testing.T) {
+	p := loadPlatform(t)
+	tr := repoTree(t)
+	reached := map[string]bool{}
+	var walk func(dir string)
+	walk = func(dir string) {
+		kfile := path.Join(dir, "kustomization.yaml")
+		if reached[kfile] {
+			return
+		}
+		reached[kfile] = true
+		var k struct {
+			Resources  []string
+			Components []string
+			Patches    []struct{ Path string }
+		}
+		if err := yaml.Unmarshal(tr[kfile], &k); err != nil {
+			t.Fatalf("%s: %v", kfile, err)
+		}
+		for _, r := range append(k.Resources, k.Components...) {
+			target := path.Join(dir, r)
+			if _, isFile := tr[target]; isFile {
+				reached[target] = true
+			} else {
+				walk(target)
+			}
+		}
+		for _, pt := range k.Patches {
+			if pt.Path != "" {
+				reached[path.Join(dir, pt.Path)] = true
+			}
+		}
+	}
+	for _, c := range flux.Clusters(p) {
+		layers, err := flux.Layers(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			walk(l.Path)
+		}
+	}
+	aggregate := map[string]bool{}
+	for _, e := range p.Environments {
+		aggregate["overlays/"+string(e.Name)+"/kustomization.yaml"] = true
+	}
+	for _, f := range tr.Paths() {
+		top := strings.SplitN(f, "/", 2)[0]
+		if top != "base" && top != "overlays" && top != "secrets" {
+			continue
+		}
+		if strings.HasSuffix(f, ".pem") {
+			continue // the sealing certificate: input of `secrets`, not a manifest
+		}
+		if !reached[f] && !aggregate[f] {
+			t.Errorf("%s is not applied by any Kustomization of any cluster", f)
+		}
+	}
+}
+
+// TestClusterGolden compares what each cluster reconciles with
+// testdata/golden/cluster-<name>.yaml: its Flux objects, then each
+// infrastructure layer as built with the cluster's patches.
+func TestClusterGolden(t *testing.T) {
+	p := loadPlatform(t)
+	tr := repoTree(t)
+	for _, c := range flux.Clusters(p) {
+		t.Run(c.Name, func(t *testing.T) {
+			var out strings.Builder
+			files := clusterFiles(tr, c.Name)
+			var names []string
+			for f := range files {
+				names = append(names, f)
+			}
+			sort.Strings(names)
+			for _, f := range names {
+				out.WriteString("# ---- " + f + "\n")
+				out.Write(files[f])
+			}
+			layers, err := flux.Layers(p, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers[:2] {
+				m, err := BuildLayer(tr, l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := m.AsYaml()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.WriteString("# ---- built: Kustomization " + l.Name + " (./" + l.Path + ")\n")
+				out.Write(b)
+			}
+			golden := filepath.Join("testdata", "golden", "cluster-"+c.Name+".yaml")
+			if *update {
+				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run `go test ./generator -update` to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), out.String()); diff != "" {
+				t.Errorf("%s differs (-golden +generated); if intended, run `go test ./generator -update`:\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// TestClusterVariants: dev and test share a cluster, and prod's cluster
+// runs its sealed-secrets controller under another name and namespace
+// (seed 002's sealed-secrets-cvre in shared-services). The shared
+// infrastructure directory stays the same; only prod's Kustomization
+// carries patches, and its build has the cluster's values.
+func TestClusterVariants(t *testing.T) {
+	p := loadPlatform(t)
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		switch e.Name {
+		case "dev", "test":
+			e.Cluster = "lab"
+		case "prod":
+			e.Sealing.ControllerName = "sealed-secrets-cvre"
+			e.Sealing.ControllerNamespace = "shared-services"
+		}
+	}
+	tr, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clusters []string
+	for _, c := range flux.Clusters(p) {
+		clusters = append(clusters, c.Name)
+	}
+	if diff := cmp.Diff([]string{"lab", "prod"}, clusters); diff != "" {
+		t.Fatalf("clusters (-want +got):\n%s", diff)
+	}
+	var labFiles []string
+	for f := range clusterFiles(tr, "lab") {
+		labFiles = append(labFiles, f)
+	}
+	sort.Strings(labFiles)
+	if diff := cmp.Diff([]string{"clusters/lab/dev.yaml", "clusters/lab/infrastructure.yaml", "clusters/lab/source.yaml", "clusters/lab/test.yaml"}, labFiles); diff != "" {
+		t.Errorf("clusters/lab (-want +got):\n%s", diff)
+	}
+	for _, c := range flux.Clusters(p) {
+		layers, err := flux.Layers(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := BuildLayer(tr, layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.GetById(resid.NewResIdWithNamespace(resid.NewGvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"), "sealed-secrets", "flux-system"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := r.Map()
+		spec := got["spec"].(map[string]any)
+		values := spec["values"].(map[string]any)
+		want := map[string]string{"lab": "sealed-secrets-controller kube-system", "prod": "sealed-secrets-cvre shared-services"}[c.Name]
+		if g := spec["releaseName"].(string) + " " + spec["targetNamespace"].(string); g != want || values["fullnameOverride"] != spec["releaseName"] {
+			t.Errorf("cluster %s: sealed-secrets release %s, fullnameOverride %v; want %s", c.Name, g, values["fullnameOverride"], want)
+		}
+		if n := len(layers[0].Patches); (c.Name == "prod") != (n > 0) {
+			t.Errorf("cluster %s: %d patches on the shared controllers directory", c.Name, n)
+		}
+	}
+}
