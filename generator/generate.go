@@ -11,8 +11,8 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
-	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/flux"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 	"lbl.gov/invenio-gitops/generator/overlay"
 	"lbl.gov/invenio-gitops/generator/tree"
