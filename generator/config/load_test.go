@@ -334,6 +334,88 @@ environments:
 			"platform.yaml:9: environments[0].app.logLevel: \"debug\" is not a log level: write DEBUG, INFO, WARNING or ERROR\n" +
 				"platform.yaml:11: environments[0].auth.mode: \"oidc\" is not a login mode: write password or saml\n" +
 				"platform.yaml:13: environments[0].workloads.webUI.replicas: \"many\" is not a count: write a whole number from 0 to 100"},
+		{"gitops and infrastructure values", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+gitops:
+  url: git@github.com:lbnl/platform.git
+  branch: "feature branch"
+  interval: 5 minutes
+infrastructure:
+  acme:
+    email: Ops <ops@example.org>
+    servers: {letsencrypt: "http://acme.example.org/directory"}
+  certManager: {version: ">=1.0"}
+`,
+			"platform.yaml:9: gitops.url: \"git@github.com:lbnl/platform.git\" is not a repository URL Flux can clone: write ssh://git@github.com/lbnl/platform.git (Flux does not take the scp-like form)\n" +
+				"platform.yaml:10: gitops.branch: \"feature branch\" is not a branch name: use letters, digits, '.', '_', '-' and '/', e.g. main\n" +
+				"platform.yaml:11: gitops.interval: \"5 minutes\" is not a duration: write a positive number with h, m, s or ms, e.g. 10m or 1h30m\n" +
+				"platform.yaml:14: infrastructure.acme.email: \"Ops <ops@example.org>\" is not an e-mail address: write just the address, e.g. ops@example.org\n" +
+				"platform.yaml:15: infrastructure.acme.servers.letsencrypt: \"http://acme.example.org/directory\" is not an https:// URL\n" +
+				"platform.yaml:16: infrastructure.certManager.version: \">=1.0\" is not a pinned chart version: write an exact version such as 1.2.3 (no ranges: a range would change what is installed without a commit)"},
+		{"gitops and acme missing", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+gitops: {branch: main}
+infrastructure: {certManager: {install: false}}
+`,
+			"platform.yaml:8: gitops.url: is required: the URL Flux clones this repository from, e.g. ssh://git@github.com/lbnl/platform-gitops.git\n" +
+				"platform.yaml:9: infrastructure.acme.email: is required: the contact address of the ACME account, e.g. ops@example.org"},
+		{"clusters, issuers and sealing", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    cluster: lab
+    ingress: {clusterIssuer: letsencrypt}
+    sealing:
+      scopes: {invenio-ap: cluster-wide, invenio-app: everywhere}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    cluster: lab
+    sealing: {controllerNamespace: shared-services}
+  - name: source
+    namespace: invenio-source
+    host: source.example.org
+`,
+			"platform.yaml:12: environments[0].sealing.scopes.invenio-app: \"everywhere\" is not a sealing scope: write strict, namespace-wide or cluster-wide"},
+		{"clusters must agree", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    cluster: lab
+    ingress: {clusterIssuer: letsencrypt}
+    sealing:
+      scopes: {invenio-ap: cluster-wide}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    cluster: lab
+    sealing: {controllerNamespace: shared-services}
+  - name: source
+    namespace: invenio-source
+    host: source.example.org
+`,
+			"platform.yaml:10: environments[0].ingress.clusterIssuer: \"letsencrypt\" is not one of the ClusterIssuers in infrastructure.acme.servers (letsencrypt-prod, letsencrypt-staging): use one of them or add it there\n" +
+				"platform.yaml:12: environments[0].sealing.scopes.invenio-ap: \"invenio-ap\" is not a Secret of this environment: scopes are set per Secret name (invenio-app, invenio-pgadmin, invenio-postgresql, invenio-rabbitmq, invenio-redis, invenio-saml)\n" +
+				"platform.yaml:17: environments[1].sealing.controllerNamespace: is \"shared-services\", but environment dev (line 6) in the same cluster \"lab\" has \"kube-system\": a cluster runs one such controller, so environments sharing it must agree\n" +
+				"platform.yaml:18: environments[2].name: \"source\" is reserved: clusters/<cluster>/source.yaml holds the cluster's own Flux objects; choose another environment name"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := parseTest(c.yaml)
@@ -513,4 +595,31 @@ func parseTest(yaml string) (*Platform, error) {
 		yaml += "infrastructure: {acme: {email: ops@example.org}}\n"
 	}
 	return Parse("platform.yaml", []byte(yaml))
+}
+
+// TestClusterDefaultsToEnvironmentName: one cluster per environment unless
+// the description says otherwise, through defaults: or the entry.
+func TestClusterDefaultsToEnvironmentName(t *testing.T) {
+	p, err := parseTest(`site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - {name: dev, namespace: invenio-dev, host: dev.example.org, cluster: lab}
+  - {name: test, namespace: invenio-test, host: test.example.org, cluster: lab}
+  - {name: prod, namespace: invenio-prod, host: prod.example.org}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Environments {
+		got = append(got, string(e.Name)+"@"+string(e.Cluster))
+	}
+	if diff := cmp.Diff([]string{"dev@lab", "test@lab", "prod@prod"}, got); diff != "" {
+		t.Errorf("clusters (-want +got):\n%s", diff)
+	}
+	if p.GitOps.Branch != "main" || p.GitOps.Interval != "10m" || !p.Infrastructure.SealedSecrets.On() {
+		t.Errorf("gitops/infrastructure defaults not applied: %+v %+v", p.GitOps, p.Infrastructure)
+	}
 }

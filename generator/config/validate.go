@@ -67,6 +67,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		v.required("host", e.Host != "", "give the public host name, e.g. invenio.example.org")
 		v.required("image.repository", e.Image.Repository != "", "name the InvenioRDM image, e.g. ghcr.io/lbnl/invenio")
 		v.required("image.tag", e.Image.Tag != "", "pin the InvenioRDM image tag, e.g. v12.0.10")
+		if e.Name == "source" || e.Name == "infrastructure" {
+			v.problem("name", fmt.Sprintf("%q is reserved: clusters/<cluster>/%s.yaml holds the cluster's own Flux objects; choose another environment name", e.Name, e.Name))
+		}
 		if e.Name != "" {
 			if prev, dup := seenName[e.Name]; dup {
 				v.problem("name", fmt.Sprintf("environment %q is already described at line %d: give each environment its own name", e.Name, prev))
@@ -103,6 +106,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			"sealing.controllerName":      string(e.Sealing.ControllerName),
 			"sealing.controllerNamespace": string(e.Sealing.ControllerNamespace),
 			"ingress.controllerNamespace": string(e.Ingress.ControllerNamespace),
+			"ingress.className":           string(e.Ingress.ClassName),
 		}
 		for _, field := range sortedKeys(facts) {
 			key := string(e.Cluster) + "\x00" + field
