@@ -15,12 +15,14 @@ import (
 
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 const usage = `usage:
   platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description
   platformctl build <env> [-f platform.yaml]         print the fully built manifests of one environment
+  platformctl layers [-f platform.yaml]              print each cluster's Flux layers in dependency order
 `
 
 func main() {
@@ -90,6 +92,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		_, err = stdout.Write(out)
+		return err
+	case "layers":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		p, err := config.Load(*file)
+		if err != nil {
+			return err
+		}
+		g, err := flux.Graph(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, g)
 		return err
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)

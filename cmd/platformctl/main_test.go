@@ -220,3 +220,23 @@ func TestUsage(t *testing.T) {
 		t.Errorf("help: %v %q", err, stdout.String())
 	}
 }
+
+// TestLayersPrintsTheGraph: each cluster's layers, each under the one it
+// depends on.
+func TestLayersPrintsTheGraph(t *testing.T) {
+	var stdout bytes.Buffer
+	if err := run([]string{"layers", "-f", description}, &stdout, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"cluster prod (clusters/prod,",
+		"      └─ prod-namespace",
+		"         └─ prod-secrets                         ./secrets/prod\n",
+		"               └─ prod-app                       ./overlays/prod/app\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("layers output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -14,6 +14,7 @@ package flux
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -339,4 +340,42 @@ func diffFiles(base, mine []File) ([]kustomize.Patch, error) {
 		})
 	}
 	return out, nil
+}
+
+// Graph describes the layers of every cluster as an indented tree, each
+// layer under the one it depends on, with its path.
+func Graph(p *config.Platform) (string, error) {
+	var b strings.Builder
+	for _, c := range Clusters(p) {
+		layers, err := Layers(p, c)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "cluster %s (clusters/%s, GitRepository %s/%s: %s @ %s)\n", c.Name, c.Name, p.GitOps.Namespace, SourceName(p), p.GitOps.URL, p.GitOps.Branch)
+		children := map[string][]Layer{}
+		var roots []Layer
+		for _, l := range layers {
+			if len(l.DependsOn) == 0 {
+				roots = append(roots, l)
+			}
+			for _, d := range l.DependsOn {
+				children[d] = append(children[d], l)
+			}
+		}
+		var walk func(l Layer, depth int)
+		walk = func(l Layer, depth int) {
+			patched := ""
+			if len(l.Patches) > 0 {
+				patched = fmt.Sprintf(" (+%d cluster patches)", len(l.Patches))
+			}
+			fmt.Fprintf(&b, "%s└─ %-*s ./%s%s\n", strings.Repeat("   ", depth), 44-3*depth, l.Name, l.Path, patched)
+			for _, ch := range children[l.Name] {
+				walk(ch, depth+1)
+			}
+		}
+		for _, r := range roots {
+			walk(r, 0)
+		}
+	}
+	return b.String(), nil
 }
