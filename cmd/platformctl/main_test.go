@@ -232,8 +232,8 @@ func TestLayersPrintsTheGraph(t *testing.T) {
 	for _, want := range []string{
 		"cluster prod (clusters/prod,",
 		"      └─ prod-namespace",
-		"         └─ prod-secrets                         ./secrets/prod\n",
-		"               └─ prod-app                       ./overlays/prod/app\n",
+		"         └─ prod-secrets                        ./secrets/prod\n",
+		"               └─ prod-app                      ./overlays/prod/app\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("layers output lacks %q:\n%s", want, out)
