@@ -69,6 +69,7 @@ func (x env) postgresql() *component.Component {
 	ctr.StartupProbe = component.ExecProbe(fastStart, ready...)
 	ctr.LivenessProbe = component.ExecProbe(liveness, ready...)
 	ctr.ReadinessProbe = component.ExecProbe(readiness, ready...)
+	ctr.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", postgresApplyPassword}}}}
 	shm := corev1.Volume{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr(resource.MustParse("256Mi"))}}}
 	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr},
 		[]corev1.Volume{component.Scratch("run", "16Mi"), component.Scratch("tmp", "1Gi"), shm})
@@ -76,6 +77,35 @@ func (x env) postgresql() *component.Component {
 	c.Objects = []component.Object{x.statefulSet(c, w.Replicas, x.template(c, spec, nil), "data", x.e.Storage.PostgreSQL)}
 	return c
 }
+
+// The official PostgreSQL and RabbitMQ images use the password from the
+// Secret only when they initialise an empty volume. These postStart hooks
+// apply it at every start instead, so rotating the sealed password (which
+// restarts the pod through its checksum annotation) also changes it in the
+// server. Each waits for its server, never fails the container (a hook
+// failure would kill it), and reports to the container's log.
+const (
+	// Over the local socket, where the image's pg_hba.conf trusts the
+	// server's own user; the password travels as a psql variable, quoted
+	// by psql (:'pw'), never spliced into SQL text.
+	postgresApplyPassword = `exec >/proc/1/fd/1 2>&1
+for i in $(seq 1 120); do pg_isready --host=/var/run/postgresql --quiet && break; sleep 1; done
+if printf '%s\n' 'ALTER ROLE :"role" WITH PASSWORD :'"'"'pw'"'"';' | psql --host=/var/run/postgresql --username="$POSTGRES_USER" --dbname=postgres --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --set=role="$POSTGRES_USER" --set=pw="$POSTGRES_PASSWORD"; then
+  echo "postStart: password of role $POSTGRES_USER applied from the Secret"
+else
+  echo "postStart: could not apply the password of role $POSTGRES_USER"
+fi
+exit 0
+`
+	rabbitmqApplyPassword = `exec >/proc/1/fd/1 2>&1
+if rabbitmqctl await_startup --timeout 300 >/dev/null && rabbitmqctl change_password "$RABBITMQ_DEFAULT_USER" "$RABBITMQ_DEFAULT_PASS" >/dev/null; then
+  echo "postStart: password of user $RABBITMQ_DEFAULT_USER applied from the Secret"
+else
+  echo "postStart: could not apply the password of user $RABBITMQ_DEFAULT_USER"
+fi
+exit 0
+`
+)
 
 // redis holds the cache, sessions, Celery results and rate limits
 // (databases 0-4), password protected.
@@ -153,6 +183,7 @@ func (x env) rabbitmq() *component.Component {
 		component.Mount("logs", "/var/log/rabbitmq"),
 		component.Mount("tmp", "/tmp"),
 	}
+	ctr.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", rabbitmqApplyPassword}}}}
 	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 10, Timeout: 15, Failures: 30}, "rabbitmq-diagnostics", "-q", "ping")
 	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 15, Failures: 4}, "rabbitmq-diagnostics", "-q", "ping")
 	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 15, Timeout: 15, Failures: 3}, "rabbitmq-diagnostics", "-q", "check_port_connectivity")
