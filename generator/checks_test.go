@@ -16,6 +16,7 @@ package generator
 
 import (
 	"fmt"
+	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	"reflect"
 	"regexp"
 	"sort"
@@ -140,6 +141,7 @@ var chkScheme = func() *runtime.Scheme {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
 		policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme,
+		ssv1alpha1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
@@ -197,6 +199,11 @@ type chkBuild struct {
 	// ListedSecrets are the Secret names the platform description lists
 	// for the environment (secrets:); nil skips that part of the check.
 	ListedSecrets map[string]bool
+	// Sealed is every SealedSecret of the build: Secret name → the keys it
+	// holds; nil when the build has none (fixtures).
+	Sealed map[string]map[string]bool
+	// PlainSecrets are Secrets in the build that carry data: never allowed.
+	PlainSecrets []string
 }
 
 func chkIndex(env string, objs []runtime.Object) *chkBuild {
@@ -241,6 +248,19 @@ func chkIndex(env string, objs []runtime.Object) *chkBuild {
 			b.PDBs = append(b.PDBs, x)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			b.HPAs = append(b.HPAs, x)
+		case *ssv1alpha1.SealedSecret:
+			if b.Sealed == nil {
+				b.Sealed = map[string]map[string]bool{}
+			}
+			keys := map[string]bool{}
+			for k := range x.Spec.EncryptedData {
+				keys[k] = true
+			}
+			b.Sealed[x.Name] = keys
+		case *corev1.Secret:
+			if len(x.Data)+len(x.StringData) > 0 {
+				b.PlainSecrets = append(b.PlainSecrets, x.Name)
+			}
 		}
 	}
 	return b
@@ -552,6 +572,9 @@ func chkSecretInventory(b *chkBuild) map[string]map[string][]string {
 // (its keys could not be inventoried).
 func chkSecretReferences(b *chkBuild) []chkFinding {
 	var out []chkFinding
+	for _, name := range b.PlainSecrets {
+		out = append(out, chkFinding{"Secret/" + name, "a Secret with data in the repository: only SealedSecrets belong in git"})
+	}
 	inv := chkSecretInventory(b)
 	for _, secret := range chkSortedKeys(inv) {
 		for _, key := range chkSortedKeys(inv[secret]) {
@@ -566,6 +589,9 @@ func chkSecretReferences(b *chkBuild) []chkFinding {
 				}
 				if b.ListedSecrets != nil && secret != "" && !b.ListedSecrets[secret] {
 					out = append(out, chkFinding{by, fmt.Sprintf("reads Secret %s, which the environment's secrets: does not list", secret)})
+				}
+				if b.Sealed != nil && secret != "" && key != "" && key != "*" && !b.Sealed[secret][key] {
+					out = append(out, chkFinding{by, fmt.Sprintf("reads %s/%s, which no SealedSecret of the build holds", secret, key)})
 				}
 			}
 		}
@@ -1682,6 +1708,9 @@ func chkFixtureBuild(mutate func(objs []runtime.Object) []runtime.Object) *chkBu
 	}
 	b := chkIndex("fixture", objs)
 	b.ListedSecrets = map[string]bool{"demo-secret": true}
+	if b.Sealed == nil {
+		b.Sealed = map[string]map[string]bool{"demo-secret": {"token": true, "tls.key": true}}
+	}
 	return b
 }
 
@@ -1781,6 +1810,12 @@ func TestCheckCatchesBadObjects(t *testing.T) {
 		{"secret-references", "secret not listed", edit(func(o []runtime.Object) {
 			chkMain(o).Env[1].ValueFrom.SecretKeyRef.Name = "rogue"
 		}), "does not list"},
+		{"secret-references", "key not sealed", edit(func(o []runtime.Object) {
+			chkMain(o).Env[1].ValueFrom.SecretKeyRef.Key = "other"
+		}), "demo-secret/other, which no SealedSecret of the build holds"},
+		{"secret-references", "plaintext Secret", func(o []runtime.Object) []runtime.Object {
+			return append(o, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "leak"}, StringData: map[string]string{"password": "hunter2"}})
+		}, "only SealedSecrets belong in git"},
 		{"secret-references", "whole secret via envFrom", edit(func(o []runtime.Object) {
 			c := chkMain(o)
 			c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "demo-secret"}}})

@@ -6,8 +6,18 @@
 package generator
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	"io/fs"
+	"lbl.gov/invenio-gitops/generator/sealing"
+	"os"
+	"path"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -149,4 +159,97 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 		t[path] = b
 	}
 	return t, nil
+}
+
+// ReadSealed reads secrets/<env>/ below dir for every environment of p:
+// the digest of each SealedSecret file goes into that environment's Sealed
+// map (by Secret name: the file is secrets/<env>/<secret>.yaml), and the
+// files themselves are returned, so that builds and checks see the
+// repository as Flux will. A missing directory is not an error here; the
+// checks report what it lacks.
+func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
+	out := tree.Tree{}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		rel := path.Join("secrets", string(e.Name))
+		entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.Sealed = map[string]string{}
+		for _, de := range entries {
+			if de.IsDir() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel), de.Name()))
+			if err != nil {
+				return nil, err
+			}
+			out[path.Join(rel, de.Name())] = b
+			name, isYAML := strings.CutSuffix(de.Name(), ".yaml")
+			if isYAML && name != "kustomization" {
+				sum := sha256.Sum256(b)
+				e.Sealed[name] = hex.EncodeToString(sum[:])
+			}
+		}
+	}
+	return out, nil
+}
+
+// GenerateChecked is Generate followed by the checks that need the whole
+// repository — the generated tree plus sealed, the secrets/ files
+// ReadSealed returned: every key the manifests read is sealed for its
+// environment (CheckSecrets), and the Flux wiring of every cluster holds
+// (CheckGitOps). It returns only the generated files, the ones the
+// generator writes, and warnings (sealed keys nobody reads).
+func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string, error) {
+	t, err := Generate(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var errs []error
+	var warnings []string
+	for _, e := range p.Environments {
+		env := string(e.Name)
+		objs := map[string]*ssv1alpha1.SealedSecret{}
+		for _, f := range sealed.Under(SecretsDir(env)).Paths() {
+			name, isYAML := strings.CutSuffix(f, ".yaml")
+			if !isYAML || strings.Contains(f, "/") || f == sealing.KustomizationFile {
+				continue
+			}
+			ss, err := sealing.Unmarshal(sealed[path.Join(SecretsDir(env), f)])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: %w", SecretsDir(env), f, err))
+				continue
+			}
+			objs[name] = ss
+		}
+		r, err := CheckSecrets(p, env, objs)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s: %v (see `platformctl secrets check %s`)", env, err, env))
+		}
+		for _, u := range r.Unreferenced {
+			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it", env, u))
+		}
+	}
+	repo := tree.Tree{}
+	for path, b := range t {
+		repo[path] = b
+	}
+	for path, b := range sealed {
+		repo[path] = b
+	}
+	if _, err := CheckGitOps(p, repo); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return t, warnings, nil
 }

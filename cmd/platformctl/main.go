@@ -21,8 +21,9 @@ import (
 
 const usage = `usage:
   platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description
-  platformctl build <env> [-f platform.yaml]         print the fully built manifests of one environment
+  platformctl build <env> [-f platform.yaml] [-C dir]   print the fully built manifests of one environment
   platformctl layers [-f platform.yaml]              print each cluster's Flux layers in dependency order
+  platformctl secrets fetch-cert|init|set|rotate|reencrypt|check …   seal and rotate credentials (platformctl secrets help)
 `
 
 func main() {
@@ -50,9 +51,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		t, err := generator.Generate(p)
+		sealed, err := generator.ReadSealed(p, *dir)
 		if err != nil {
 			return err
+		}
+		t, warnings, err := generator.GenerateChecked(p, sealed)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "warning:", w)
 		}
 		res, err := tree.Write(*dir, t, generator.Owned)
 		if err != nil {
@@ -83,9 +91,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if _, err := generator.Environment(p, env); err != nil {
 			return err
 		}
+		sealed, err := generator.ReadSealed(p, *dir)
+		if err != nil {
+			return err
+		}
 		t, err := generator.Generate(p)
 		if err != nil {
 			return err
+		}
+		for path, b := range sealed {
+			t[path] = b
 		}
 		out, err := generator.BuildYAML(t, "overlays/"+env)
 		if err != nil {
@@ -93,6 +108,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		_, err = stdout.Write(out)
 		return err
+	case "secrets":
+		return runSecrets(args[1:], os.Stdin, stdout, stderr)
 	case "layers":
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

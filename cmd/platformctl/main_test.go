@@ -59,9 +59,36 @@ func generate(t *testing.T, file, dir string) (string, error) {
 
 // generated returns a directory holding a tree generated from the
 // repository's description, beside a file the generator does not own.
-func generated(t *testing.T) string {
+// withSecrets returns a new directory holding a copy of the repository's
+// secrets/ (an input of generate: the sealed values and certificates).
+func withSecrets(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
+	src := "../../secrets"
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, "secrets", rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func generated(t *testing.T) string {
+	t.Helper()
+	dir := withSecrets(t)
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("not generated\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +151,7 @@ func TestBadDescriptionChangesNothing(t *testing.T) {
 }
 
 func TestGenerateTwiceIsIdentical(t *testing.T) {
-	dir := t.TempDir()
+	dir := withSecrets(t)
 	out1, err := generate(t, description, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +218,7 @@ func TestGenerateRemovesStaleFiles(t *testing.T) {
 
 func TestBuildPrintsManifests(t *testing.T) {
 	var stdout bytes.Buffer
-	if err := run([]string{"build", "dev", "-f", description}, &stdout, &bytes.Buffer{}); err != nil {
+	if err := run([]string{"build", "dev", "-f", description, "-C", "../.."}, &stdout, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	out := stdout.String()
@@ -238,5 +265,25 @@ func TestLayersPrintsTheGraph(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("layers output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestGenerateNeedsEverySealedKey: a key the manifests read that is not
+// sealed makes generate fail, naming it, and nothing is written.
+func TestGenerateNeedsEverySealedKey(t *testing.T) {
+	dir := generated(t)
+	if err := os.Remove(filepath.Join(dir, "secrets/prod/invenio-redis.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "base/app/web-ui.yaml"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	_, err := generate(t, description, dir)
+	if err == nil || !strings.Contains(err.Error(), "environment prod: not sealed: invenio-redis/password (see `platformctl secrets check prod`)") {
+		t.Fatalf("generate: %v", err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("a failed generate changed the tree (-before +after):\n%s", diff)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -170,8 +171,47 @@ func (x env) template(c *component.Component, spec corev1.PodSpec, annotations m
 	}
 }
 
+// secretsChecksum stamps a pod template with a digest of the sealed data
+// of every Secret its pods read, so that sealing a new value (a rotation)
+// changes the template and rolls the pods: a running pod never sees a new
+// Secret value in its environment. Jobs are left alone (their template is
+// immutable and a changed one would re-run them).
+func (x env) secretsChecksum(tpl *corev1.PodTemplateSpec) {
+	read := map[string]bool{}
+	for _, cs := range [][]corev1.Container{tpl.Spec.InitContainers, tpl.Spec.Containers} {
+		for _, ctr := range cs {
+			for _, e := range ctr.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					read[e.ValueFrom.SecretKeyRef.Name] = true
+				}
+			}
+		}
+	}
+	for _, v := range tpl.Spec.Volumes {
+		if v.Secret != nil {
+			read[v.Secret.SecretName] = true
+		}
+	}
+	var lines []string
+	for name := range read {
+		if d, ok := x.e.Sealed[name]; ok {
+			lines = append(lines, name+"="+d)
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	sort.Strings(lines)
+	if tpl.Annotations == nil {
+		tpl.Annotations = map[string]string{}
+	}
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	tpl.Annotations["checksum/secrets"] = hex.EncodeToString(sum[:])
+}
+
 // deployment runs c's pods.
 func (x env) deployment(c *component.Component, replicas config.Replicas, tpl corev1.PodTemplateSpec, recreate bool) *appsv1.Deployment {
+	x.secretsChecksum(&tpl)
 	r := int32(replicas)
 	d := &appsv1.Deployment{
 		TypeMeta:   x.typeMeta("Deployment"),
@@ -191,6 +231,7 @@ func (x env) deployment(c *component.Component, replicas config.Replicas, tpl co
 
 // statefulSet runs c's pod with one ReadWriteOnce volume of its own.
 func (x env) statefulSet(c *component.Component, replicas config.Replicas, tpl corev1.PodTemplateSpec, volume string, size config.Quantity) *appsv1.StatefulSet {
+	x.secretsChecksum(&tpl)
 	one := int32(replicas)
 	class := string(x.e.Storage.ReadWriteOnceClass)
 	return &appsv1.StatefulSet{

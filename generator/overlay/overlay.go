@@ -289,6 +289,12 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 	for _, layer := range component.Layers {
 		ldir := path.Join(dir, string(layer))
 		top.Resources = append(top.Resources, string(layer))
+		if layer == component.LayerNamespace {
+			// The sealed Secrets come right after their namespace, as Flux
+			// applies them (secrets/<env> is maintained by the secrets
+			// commands, not generated).
+			top.Resources = append(top.Resources, path.Join("..", "..", "secrets", e.Name))
+		}
 		k := &types.Kustomization{
 			TypeMeta:  types.TypeMeta{APIVersion: apiVersion, Kind: types.KustomizationKind},
 			Namespace: e.Namespace,
