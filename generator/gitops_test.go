@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"lbl.gov/invenio-gitops/generator/crds"
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
@@ -378,5 +379,69 @@ func TestNoPlaintextSecretInTheRepository(t *testing.T) {
 		"secrets/dev/k.pem": []byte("-----BEGIN RSA PRIVATE KEY-----\n")}
 	if l := leak(bad); len(l) != 2 {
 		t.Errorf("the scan missed a planted leak: %v", l)
+	}
+}
+
+// TestFluxSchemas: every custom object Flux will apply validates against
+// the CRD schema of the pinned controller version (generator/crds, the
+// API server's own validation): the cluster directories' GitRepository and
+// Kustomizations, each infrastructure layer as built for each cluster
+// (HelmRepository, HelmRelease, ClusterIssuer), and every SealedSecret.
+func TestFluxSchemas(t *testing.T) {
+	set, err := crds.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := loadPlatform(t)
+	tr := repoTree(t)
+	validate := func(where string, doc map[string]any) {
+		for _, err := range set.Validate(doc) {
+			t.Errorf("%s: %v", where, err)
+		}
+	}
+	kinds := map[string]int{}
+	for _, f := range tr.Paths() {
+		if !strings.HasPrefix(f, flux.ClustersDir+"/") && !strings.HasPrefix(f, "secrets/") {
+			continue
+		}
+		if !strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, "/kustomization.yaml") {
+			continue
+		}
+		for _, d := range decodeStream(t, tr[f]) {
+			kinds[d["kind"].(string)]++
+			validate(f, d)
+		}
+	}
+	for _, c := range flux.Clusters(p) {
+		layers, err := flux.Layers(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers[:2] {
+			m, err := BuildLayer(tr, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range m.Resources() {
+				d, err := r.Map()
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds[r.GetKind()]++
+				validate("cluster "+c.Name+", "+l.Name+": "+r.GetKind()+"/"+r.GetName(), d)
+			}
+		}
+	}
+	for _, k := range []string{"GitRepository", "Kustomization", "HelmRepository", "HelmRelease", "ClusterIssuer", "SealedSecret"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s was validated", k)
+		}
+	}
+	// The validator rejects what the API server would.
+	bad := map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+		"metadata": map[string]any{"name": "x", "namespace": "flux-system"},
+		"spec":     map[string]any{"interval": "5 minutes", "path": "./x", "prune": true, "sourceRef": map[string]any{"kind": "GitRepository", "name": "x"}}}
+	if len(set.Validate(bad)) == 0 {
+		t.Error("a Kustomization with interval \"5 minutes\" validated")
 	}
 }
