@@ -82,6 +82,7 @@ trap 'rm -rf "$tmp"' EXIT
 work="$tmp/repo"
 mkdir -p "$work"
 cp platform.yaml "$work/"
+cp -R secrets "$work/"   # an input of generate (sealed values)
 # The generator benchmarks, compiled once; run from generator/ because they
 # read ../platform.yaml.
 "$GO" test -c -o "$tmp/generator.test" ./generator
@@ -92,7 +93,7 @@ cli_run() {
 	t0=$(now)
 	bin/platformctl generate -q -f "$work/platform.yaml" -C "$work" >/dev/null
 	for e in "${envs[@]}"; do
-		bin/platformctl build "$e" -f "$work/platform.yaml" >/dev/null
+		bin/platformctl build "$e" -f "$work/platform.yaml" -C "$work" >/dev/null
 	done
 	t1=$(now)
 	echo $((t1 - t0))
@@ -120,7 +121,7 @@ kustomize_run() {
 
 # Same work on both sides: the builds must agree byte for byte.
 for e in "${envs[@]}"; do
-	if ! cmp -s <(bin/platformctl build "$e" -f "$work/platform.yaml") <(kubectl kustomize "overlays/$e"); then
+	if ! cmp -s <(bin/platformctl build "$e" -f "$work/platform.yaml" -C "$work") <(kubectl kustomize "overlays/$e"); then
 		echo "bench: platformctl build $e differs from kubectl kustomize overlays/$e; run make generate" >&2
 		exit 1
 	fi
