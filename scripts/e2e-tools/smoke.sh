@@ -39,7 +39,7 @@ elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
 phase() { # phase NAME: ends the previous phase, starts NAME
   if [ -n "$PHASE_NAME" ]; then
     local d; d="$(elapsed "$PHASE_T0")"
-    TIMINGS+=("$(printf '%-34s %6ss' "$PHASE_NAME" "$d")")
+    TIMINGS+=("$(printf '%-42s %6ss' "$PHASE_NAME" "$d")")
     echo "smoke: --- $PHASE_NAME done in ${d}s"
   fi
   PHASE_NAME="$1"; PHASE_T0=$(date +%s.%N)
@@ -64,27 +64,33 @@ say "work dir and logs: $WORK"
 
 # Processes ------------------------------------------------------------------
 NAMES=() PIDS=()
+# Keep the script's stdout/stderr: a signal can run the trap while a
+# redirected function (k ... >/dev/null) is executing.
+exec 3>&1 4>&2
 cleanup() {
   local rc=$? i pid
   trap - EXIT INT TERM
+  exec 1>&3 2>&4
   phase "stop processes"
+  # In reverse start order, one at a time: clients before the API server,
+  # the API server before etcd.
+  local t
   for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
     pid=${PIDS[$i]}
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
-    pid=${PIDS[$i]}
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$pid" 2>/dev/null || continue
+    t=$(date +%s.%N)
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
-      say "${NAMES[$i]} (pid $pid) did not stop on TERM; killing"
+      say "${NAMES[$i]} (pid $pid) did not stop within 10s of TERM; killing"
       kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
+    say "stopped ${NAMES[$i]} in $(elapsed "$t")s"
   done
   phase ""
   echo "smoke: timings:"
   printf '  %s\n' "${TIMINGS[@]}"
-  printf '  %-34s %6ss\n' "total" "$(elapsed "$T_START")"
+  printf '  %-42s %6ss\n' "total" "$(elapsed "$T_START")"
   if [ $rc = 0 ]; then
     echo "smoke: OK (logs in $WORK)"
   else
@@ -194,6 +200,10 @@ start kube-apiserver "$E2E_BIN/kube-apiserver" \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --authorization-mode=RBAC \
   --allow-privileged=true \
+  --endpoint-reconciler-type=none \
+  --requestheader-client-ca-file="$PKI/ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
   --profiling=false
 wait_for "kube-apiserver /readyz" 90 kube-apiserver k get --raw /readyz
 say "server version: $(k version -o json | jq -r .serverVersion.gitVersion)"
@@ -350,6 +360,7 @@ EOF
 PROXY_NOTES="$WORK/service-proxy.txt"
 : >"$PROXY_NOTES"
 note() { echo "$*" | tee -a "$PROXY_NOTES" | sed 's/^/  /'; }
+note "Service kube-system/sealed-secrets-controller (no selector, port http -> $SS_PORT): $(k -n kube-system get service sealed-secrets-controller -o name)"
 if out=$(k -n kube-system apply -f - 2>&1 <<EOF
 apiVersion: v1
 kind: Endpoints
@@ -371,6 +382,11 @@ endpoints: [{addresses: [127.0.0.1]}]
 ports: [{name: http, port: $SS_PORT, protocol: TCP}]
 EOF
 ); then note "EndpointSlice with 127.0.0.1: accepted"; else note "EndpointSlice with 127.0.0.1: rejected: $out"; fi
+if out=$(k get --raw "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem" 2>&1); then
+  note "GET services/http:sealed-secrets-controller:http/proxy/v1/cert.pem: worked"
+else
+  note "GET services/http:sealed-secrets-controller:http/proxy/v1/cert.pem: failed: $(echo "$out" | tail -1)"
+fi
 if out=$(timeout 30 "$E2E_BIN/kubeseal" --kubeconfig "$KUBECONFIG" --controller-namespace kube-system \
       --controller-name sealed-secrets-controller --fetch-cert 2>&1); then
   note "kubeseal --fetch-cert through the API server proxy: worked"
