@@ -17,7 +17,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -189,8 +188,7 @@ func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 				return nil, err
 			}
 			out[path.Join(rel, de.Name())] = b
-			name, isYAML := strings.CutSuffix(de.Name(), ".yaml")
-			if isYAML && name != "kustomization" {
+			if name, ok := sealing.SecretOfFile(de.Name()); ok {
 				sum := sha256.Sum256(b)
 				e.Sealed[name] = hex.EncodeToString(sum[:])
 			}
@@ -216,8 +214,8 @@ func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string,
 		env := string(e.Name)
 		objs := map[string]*ssv1alpha1.SealedSecret{}
 		for _, f := range sealed.Under(SecretsDir(env)).Paths() {
-			name, isYAML := strings.CutSuffix(f, ".yaml")
-			if !isYAML || strings.Contains(f, "/") || f == sealing.KustomizationFile {
+			name, ok := sealing.SecretOfFile(f)
+			if !ok {
 				continue
 			}
 			ss, err := sealing.Unmarshal(sealed[path.Join(SecretsDir(env), f)])
@@ -238,14 +236,7 @@ func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string,
 			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it", env, u))
 		}
 	}
-	repo := tree.Tree{}
-	for path, b := range t {
-		repo[path] = b
-	}
-	for path, b := range sealed {
-		repo[path] = b
-	}
-	if _, err := CheckGitOps(p, repo); err != nil {
+	if _, err := CheckGitOps(p, t.With(sealed)); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -48,10 +48,7 @@ func generate(t testing.TB) (*config.Platform, tree.Tree) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, b := range sealed {
-		tr[path] = b
-	}
-	return p, tr
+	return p, tr.With(sealed)
 }
 
 // decodeStream splits a YAML stream into documents.

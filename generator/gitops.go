@@ -39,12 +39,7 @@ func BuildLayer(repo tree.Tree, l flux.Layer) (resmap.ResMap, error) {
 	if err != nil {
 		return nil, err
 	}
-	withOverlay := tree.Tree{}
-	for p, b := range repo {
-		withOverlay[p] = b
-	}
-	withOverlay[dir+"/kustomization.yaml"] = k
-	return Build(withOverlay, dir)
+	return Build(repo.With(tree.Tree{dir + "/kustomization.yaml": k}), dir)
 }
 
 // ObjectID identifies an object in a cluster: group, kind, namespace, name.

@@ -99,10 +99,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		for path, b := range sealed {
-			t[path] = b
-		}
-		out, err := generator.BuildYAML(t, "overlays/"+env)
+		out, err := generator.BuildYAML(t.With(sealed), "overlays/"+env)
 		if err != nil {
 			return err
 		}

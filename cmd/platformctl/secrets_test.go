@@ -352,30 +352,12 @@ func secChangedFiles(a, b map[string]string) []string {
 	return out
 }
 
-// secLineDiff lists the content lines (without the snapshot's first line,
-// which holds the mode and time) only in a ("- ") and only in b ("+ ").
+// secLineDiff is sealingtest.LineDiff of two snapshot entries, without
+// their first line (mode and time).
 func secLineDiff(a, b string) []string {
 	_, a, _ = strings.Cut(a, "\n")
 	_, b, _ = strings.Cut(b, "\n")
-	count := map[string]int{}
-	for _, l := range strings.Split(a, "\n") {
-		count[l]++
-	}
-	for _, l := range strings.Split(b, "\n") {
-		count[l]--
-	}
-	var out []string
-	for _, l := range strings.Split(a, "\n") {
-		if count[l] > 0 {
-			out = append(out, "- "+l)
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if count[l] < 0 {
-			out = append(out, "+ "+l)
-		}
-	}
-	return out
+	return sealingtest.LineDiff(a, b)
 }
 
 // TestSecretsBadInput: each mistake gets its message, and nothing in the

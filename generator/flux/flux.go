@@ -74,6 +74,7 @@ func Clusters(p *config.Platform) []Cluster {
 // pruned and health-checked as a unit once the layer it depends on is Ready.
 type Layer struct {
 	Name      string
+	Env       string // the environment the layer belongs to; "" for the cluster's infrastructure
 	Path      string // relative to the repository root, without "./"
 	DependsOn []string
 	Patches   []kustomize.Patch // per-cluster changes to a shared directory
@@ -97,7 +98,7 @@ func Layers(p *config.Platform, c Cluster) ([]Layer, error) {
 			if l == "secrets" {
 				path = "secrets/" + string(e.Name)
 			}
-			layers = append(layers, Layer{Name: name, Path: path, DependsOn: []string{below}})
+			layers = append(layers, Layer{Name: name, Env: string(e.Name), Path: path, DependsOn: []string{below}})
 			below = name
 		}
 	}
@@ -203,10 +204,8 @@ func Files(p *config.Platform) (tree.Tree, error) {
 		var order []string
 		for _, l := range layers {
 			file := "infrastructure.yaml"
-			for _, e := range c.Envs {
-				if len(l.Name) > len(e.Name) && l.Name[:len(e.Name)+1] == string(e.Name)+"-" {
-					file = string(e.Name) + ".yaml"
-				}
+			if l.Env != "" {
+				file = l.Env + ".yaml"
 			}
 			if files[file] == nil {
 				order = append(order, file)

@@ -37,6 +37,17 @@ const tempPrefix = ".secrets-"
 // FileName is the file of the SealedSecret for the Secret name.
 func FileName(secret string) string { return secret + ".yaml" }
 
+// SecretOfFile is the inverse of FileName: the Secret a file of
+// secrets/<env>/ seals, or false for the files that seal none (the
+// kustomization, the certificate, anything not YAML).
+func SecretOfFile(name string) (string, bool) {
+	secret, isYAML := strings.CutSuffix(name, ".yaml")
+	if !isYAML || name == KustomizationFile || strings.Contains(name, "/") {
+		return "", false
+	}
+	return secret, true
+}
+
 // Marshal is the file form of a SealedSecret: YAML with sorted keys,
 // without status, creationTimestamp or other fields the API server fills in.
 func Marshal(ss *ssv1alpha1.SealedSecret) ([]byte, error) {
@@ -192,9 +203,11 @@ func ReadDir(dir string) (Dir, error) {
 				return d, err
 			}
 			d.Cert = b
-		case name == KustomizationFile || !strings.HasSuffix(name, ".yaml"):
-			continue
 		default:
+			want, ok := SecretOfFile(name)
+			if !ok {
+				continue
+			}
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return d, err
@@ -203,7 +216,7 @@ func ReadDir(dir string) (Dir, error) {
 			if err != nil {
 				return d, fmt.Errorf("%s: %v", p, err)
 			}
-			if want := strings.TrimSuffix(name, ".yaml"); ss.Name != want {
+			if ss.Name != want {
 				return d, fmt.Errorf("%s: holds the SealedSecret %q; the file of a SealedSecret is named after it (%s)", p, ss.Name, FileName(ss.Name))
 			}
 			d.Sealed[ss.Name] = ss

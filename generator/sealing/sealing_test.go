@@ -204,7 +204,7 @@ func TestMergeKeepsOtherCiphertexts(t *testing.T) {
 	// In the file: b's line changed and d's was added, nothing else.
 	x, _ := sealing.Marshal(before)
 	y, _ := sealing.Marshal(after)
-	changed := lineDiff(string(x), string(y))
+	changed := sealingtest.LineDiff(string(x), string(y))
 	want2 := []string{"-     b: " + before.Spec.EncryptedData["b"], "+     b: " + after.Spec.EncryptedData["b"], "+     d: " + after.Spec.EncryptedData["d"]}
 	if diff := cmp.Diff(want2, changed); diff != "" {
 		t.Errorf("changed lines of the file (-want +got):\n%s", diff)
@@ -213,29 +213,6 @@ func TestMergeKeepsOtherCiphertexts(t *testing.T) {
 	if _, ok := before.Spec.EncryptedData["d"]; ok {
 		t.Error("Seal modified its input")
 	}
-}
-
-// lineDiff lists the lines only in a ("-") and only in b ("+").
-func lineDiff(a, b string) []string {
-	count := map[string]int{}
-	for _, l := range strings.Split(a, "\n") {
-		count[l]++
-	}
-	for _, l := range strings.Split(b, "\n") {
-		count[l]--
-	}
-	var out []string
-	for _, l := range strings.Split(a, "\n") {
-		if count[l] > 0 {
-			out = append(out, "- "+l)
-		}
-	}
-	for _, l := range strings.Split(b, "\n") {
-		if count[l] < 0 {
-			out = append(out, "+ "+l)
-		}
-	}
-	return out
 }
 
 // TestMergeRefusesAnotherBinding: values cannot be added to a

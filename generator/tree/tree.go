@@ -27,6 +27,18 @@ func (t Tree) Paths() []string {
 	return ps
 }
 
+// With returns a new tree holding t and then the files of others (a later
+// tree's file wins over an earlier one's at the same path).
+func (t Tree) With(others ...Tree) Tree {
+	out := make(Tree, len(t))
+	for _, tr := range append([]Tree{t}, others...) {
+		for p, b := range tr {
+			out[p] = b
+		}
+	}
+	return out
+}
+
 // Under returns the part of the tree below dir, with dir stripped.
 func (t Tree) Under(dir string) Tree {
 	out := Tree{}

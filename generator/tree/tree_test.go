@@ -139,3 +139,15 @@ func TestPathsAndUnder(t *testing.T) {
 		t.Errorf("Under (-want +got):\n%s", diff)
 	}
 }
+
+func TestWith(t *testing.T) {
+	a := Tree{"x": []byte("a"), "y": []byte("a")}
+	got := a.With(Tree{"y": []byte("b"), "z": []byte("b")})
+	want := Tree{"x": []byte("a"), "y": []byte("b"), "z": []byte("b")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("With (-want +got):\n%s", diff)
+	}
+	if len(a) != 2 || string(a["y"]) != "a" {
+		t.Errorf("With changed its receiver: %v", a)
+	}
+}

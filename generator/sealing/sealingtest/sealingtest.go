@@ -233,3 +233,27 @@ func equalMeta(a, b metav1.ObjectMeta) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// LineDiff lists the lines only in a ("- ") and only in b ("+ "): what a
+// change of one file did, for tests that assert one ciphertext changed.
+func LineDiff(a, b string) []string {
+	count := map[string]int{}
+	for _, l := range strings.Split(a, "\n") {
+		count[l]++
+	}
+	for _, l := range strings.Split(b, "\n") {
+		count[l]--
+	}
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if count[l] > 0 {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if count[l] < 0 {
+			out = append(out, "+ "+l)
+		}
+	}
+	return out
+}
