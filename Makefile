@@ -4,13 +4,17 @@ GO ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS := -mod=readonly
 
-.PHONY: generate test vet bench update build
+.PHONY: generate test vet deps bench update build
 
 generate:
 	$(GO) run ./cmd/platformctl generate -f platform.yaml -C .
 
-test: vet
+test: vet deps
 	$(GO) test ./...
+
+# Debian packages the tests run for real (PostgreSQL); installs only what is missing.
+deps:
+	@bash scripts/test-deps.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
