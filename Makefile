@@ -4,7 +4,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS := -mod=readonly
 
-.PHONY: generate test vet deps bench update build
+.PHONY: generate test vet deps e2e bench update build
 
 generate:
 	$(GO) run ./cmd/platformctl generate -f platform.yaml -C .
@@ -19,6 +19,12 @@ deps:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+
+# Proof on a real control plane (docs/e2e.md): builds the pinned binaries
+# into .cache/e2e once (reused afterwards), then runs the e2e tests.
+e2e:
+	@bash scripts/e2e-tools.sh
+	eval "$$(bash scripts/e2e-tools.sh --print-env)" && $(GO) test -tags e2e -count=1 -timeout 60m -v ./internal/e2e/
 
 # Refresh golden files and generated docs after an intended change.
 update:

@@ -7,9 +7,12 @@
 #
 #   bash scripts/crds.sh
 #
-# Sources, one directory per project (only the kinds the generator emits):
+# Sources, one directory per project (the kinds the generator emits, and
+# what the e2e harness needs to run the real controllers):
 #
-#   flux/           Kustomization, GitRepository, OCIRepository,
+#   flux/           Kustomization, GitRepository, OCIRepository, Bucket,
+#                   ExternalArtifact (every source kind kustomize-controller
+#                   watches: it will not start without them),
 #                   HelmRepository, HelmChart, HelmRelease. Generated with
 #                   controller-gen (version below) from the Go API
 #                   modules pinned in go.mod (github.com/fluxcd/*/api), then
@@ -158,7 +161,9 @@ flux source-controller \
 	source.toolkit.fluxcd.io_gitrepositories.yaml \
 	source.toolkit.fluxcd.io_ocirepositories.yaml \
 	source.toolkit.fluxcd.io_helmrepositories.yaml \
-	source.toolkit.fluxcd.io_helmcharts.yaml
+	source.toolkit.fluxcd.io_helmcharts.yaml \
+	source.toolkit.fluxcd.io_buckets.yaml \
+	source.toolkit.fluxcd.io_externalartifacts.yaml
 flux helm-controller helm.toolkit.fluxcd.io_helmreleases.yaml
 
 # --- sealed-secrets -----------------------------------------------------------

@@ -399,3 +399,18 @@ func describe(gvk schema.GroupVersionKind, obj map[string]any) string {
 	}
 	return fmt.Sprintf("%s %s (%s)", gvk.Kind, name, gvk.GroupVersion())
 }
+
+// Manifests returns every embedded CRD file by its path (flux/…,
+// cert-manager/…), for installing them into a test cluster.
+func Manifests() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := fs.WalkDir(files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := files.ReadFile(p)
+		out[p] = b
+		return err
+	})
+	return out, err
+}

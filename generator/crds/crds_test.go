@@ -422,6 +422,8 @@ func TestKinds(t *testing.T) {
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
 		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"},
 		{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"},
+		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "Bucket"},
+		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "ExternalArtifact"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmChart"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmRepository"},
@@ -533,4 +535,21 @@ func TestValidateConcurrently(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Manifests hands out exactly the embedded CRDs, each one a CRD.
+func TestManifests(t *testing.T) {
+	m, err := Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := fs.Glob(files, "*/*.yaml")
+	if len(m) != len(paths) || len(m) == 0 {
+		t.Fatalf("Manifests() has %d files, the package embeds %d", len(m), len(paths))
+	}
+	for p, b := range m {
+		if !strings.Contains(string(b), "\nkind: CustomResourceDefinition\n") {
+			t.Errorf("%s is not a CustomResourceDefinition", p)
+		}
+	}
 }
