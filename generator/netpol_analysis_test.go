@@ -39,6 +39,15 @@ type npFlow struct{ From, To, Port string }
 
 func (f npFlow) String() string { return f.From + " → " + f.To + " " + f.Port }
 
+// npRows are flows as the lines a diff shows.
+func npRows(fs []npFlow) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.String())
+	}
+	return out
+}
+
 func npSort(fs []npFlow) []npFlow {
 	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 	return fs
@@ -185,12 +194,16 @@ func npLoad(t *testing.T, e config.Environment, built []byte) npInput {
 	}
 	in.Names = names
 	for _, u := range in.Objects {
+		template := []string{"spec", "template"}
 		switch u.GetKind() {
+		case "CronJob":
+			template = []string{"spec", "jobTemplate", "spec", "template"}
+			fallthrough
 		case "Deployment", "StatefulSet", "DaemonSet", "Job":
 			if u.GetNamespace() != in.Namespace {
 				continue
 			}
-			name, _, _ := unstructured.NestedString(u.Object, "spec", "template", "metadata", "labels", "app.kubernetes.io/name")
+			name, _, _ := unstructured.NestedString(u.Object, append(template, "metadata", "labels", "app.kubernetes.io/name")...)
 			if name == "" {
 				t.Fatalf("%s/%s has no app.kubernetes.io/name label on its pods", u.GetKind(), u.GetName())
 			}
@@ -254,7 +267,7 @@ func npAnalyse(t *testing.T, in npInput) (flows []npFlow, warnings []string) {
 			for _, r := range ranges {
 				// The analyser lists the denied ranges around the allowed
 				// ones too (for its explanations): keep the allowed.
-				if in, ok := r.(interface{ InSet() bool }); ok && !in.InSet() {
+				if a, ok := r.(interface{ InSet() bool }); ok && !a.InSet() {
 					continue
 				}
 				if r.Start() == r.End() {
@@ -295,33 +308,59 @@ func npAnalyse(t *testing.T, in npInput) (flows []npFlow, warnings []string) {
 	return npSort(flows), log.warnings
 }
 
-// npIngressAnalysisBlocked is how the analyser says that the Ingress
-// routes to a workload its policies close to "an arbitrary in-cluster
-// source": it models the ingress controller as a pod without labels in a
-// namespace of its own, which our policies rightly do not let in.
+// npIngressAnalysisBlocked is how the analyser names the workload in its
+// warning that an Ingress routes to a workload whose policies are closed
+// to "an arbitrary in-cluster source": it models the ingress controller as
+// a pod without labels in a namespace of its own, which our policies
+// rightly do not let in.
 func npIngressAnalysisBlocked(namespace, workload string) string {
-	return fmt.Sprintf("specified workload %s/%s[Deployment] as a backend, but network policies are blocking ingress connections from an arbitrary in-cluster source", namespace, workload)
+	return fmt.Sprintf("specified workload %s/%s[", namespace, workload)
 }
 
 // npWarningProblems lists the analyser warnings that are problems: all
-// but the expected one, that the Ingress's backend is closed to the
-// analyser's generic ingress controller (only the configured controller
-// may reach it) — and its absence.
-func npWarningProblems(in npInput, warnings []string) []string {
-	blocked := npIngressAnalysisBlocked(in.Namespace, "frontend")
+// but the expected ones, that each workload an Ingress routes to (backends,
+// by workload name) is closed to the analyser's generic ingress controller
+// (only the configured controller may reach it) — and their absence.
+func npWarningProblems(in npInput, backends []string, warnings []string) []string {
+	const closed = "network policies are blocking ingress connections from an arbitrary in-cluster source"
 	var problems []string
-	seen := false
+	seen := map[string]bool{}
 	for _, w := range warnings {
-		if strings.Contains(w, blocked) {
-			seen = true
-			continue
+		expected := false
+		for _, b := range backends {
+			if strings.Contains(w, npIngressAnalysisBlocked(in.Namespace, b)) && strings.Contains(w, closed) {
+				seen[b], expected = true, true
+			}
 		}
-		problems = append(problems, "netpol-analyzer warns: "+w)
+		if !expected {
+			problems = append(problems, "netpol-analyzer warns: "+w)
+		}
 	}
-	if !seen {
-		problems = append(problems, fmt.Sprintf("netpol-analyzer did not find the Ingress's backend closed to an arbitrary ingress controller (%q): the frontend lets in more than the configured controller", blocked))
+	for _, b := range backends {
+		if !seen[b] {
+			problems = append(problems, fmt.Sprintf("netpol-analyzer did not find %s/%s closed to an arbitrary ingress controller: it lets in more than the configured controller", in.Namespace, b))
+		}
 	}
 	return problems
+}
+
+// npBackends are the workloads of in that the flow table lets the ingress
+// controller reach through an Ingress of the build.
+func npBackends(t *testing.T, in npInput, cs []*component.Component) []string {
+	t.Helper()
+	var out []string
+	for _, f := range npIntendedRoutes(t, cs) {
+		for k, n := range in.Names {
+			if n == f.To && strings.HasPrefix(k, in.Namespace+"/") {
+				out = append(out, strings.TrimPrefix(k, in.Namespace+"/"))
+			}
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		t.Fatal("no workload behind an Ingress: the warning check would pass vacuously")
+	}
+	return out
 }
 
 // npEnv is one built environment: its components and the analyser input.
@@ -367,10 +406,10 @@ func TestNetworkPoliciesAllowExactlyTheIntendedFlows(t *testing.T) {
 		env := envs[name]
 		t.Run(name, func(t *testing.T) {
 			analysed, warnings := npAnalyse(t, env.Input)
-			for _, p := range npWarningProblems(env.Input, warnings) {
+			for _, p := range npWarningProblems(env.Input, npBackends(t, env.Input, env.Components), warnings) {
 				t.Error(p)
 			}
-			if d := cmp.Diff(npIntended(t, env.Components), analysed); d != "" {
+			if d := cmp.Diff(npRows(npIntended(t, env.Components)), npRows(analysed)); d != "" {
 				t.Errorf("the NetworkPolicies of %s allow other flows than docs/network-flows.md (-intended +allowed):\n%s", name, d)
 			}
 		})
@@ -424,7 +463,7 @@ func TestIngressRoutesMatchTheIntendedFlows(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("no flow from the ingress controller in the flow table: the check would pass vacuously")
 			}
-			if d := cmp.Diff(want, npRoutes(t, env.Input)); d != "" {
+			if d := cmp.Diff(npRows(want), npRows(npRoutes(t, env.Input))); d != "" {
 				t.Errorf("the Ingress of %s routes elsewhere than the flow table lets the ingress controller in (-intended +routed):\n%s", name, d)
 			}
 		})
@@ -642,7 +681,7 @@ func TestNetworkAnalysisCatchesPolicyMistakes(t *testing.T) {
 			intended := npIntended(t, env.Components)
 			in := tc.mutate(t, env.Input)
 			analysed, warnings := npAnalyse(t, in)
-			if problems := npWarningProblems(in, warnings); (len(problems) > 0) != tc.warns {
+			if problems := npWarningProblems(in, npBackends(t, in, env.Components), warnings); (len(problems) > 0) != tc.warns {
 				t.Errorf("warning problems %q, want some: %v", problems, tc.warns)
 			}
 			var want [2][]npFlow
