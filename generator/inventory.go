@@ -102,6 +102,7 @@ func FlowsDoc(p *config.Platform) (string, error) {
 	b.WriteString("# Intended network flows\n\n")
 	b.WriteString("Generated from the components' declared ports and calls by `go test ./generator -update`; do not edit.\n")
 	b.WriteString("The namespace denies all ingress and egress by default; each row below is allowed by a NetworkPolicy, and no other connection is.\n")
+	b.WriteString("A real analyser (np-guard's netpol-analyzer) checks that in `make test`: see [network-analysis.md](network-analysis.md).\n")
 	for _, e := range p.Environments {
 		cs, err := Components(p.Site, e)
 		if err != nil {

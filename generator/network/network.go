@@ -260,6 +260,9 @@ func Flows(cs []*component.Component) []Flow {
 	for _, c := range cs {
 		if c.Layer == component.LayerNamespace {
 			fs = append(fs, Flow{From: IngressController, To: ACMESolver, Port: acmeSolverPort, Protocol: "TCP", Why: "cert-manager HTTP-01 challenge (TLS certificate issue and renewal)"})
+			// allow-dns selects every pod of the namespace, the solver too.
+			fs = append(fs, Flow{From: ACMESolver, To: KubeDNS, Port: 53, Protocol: "UDP", Why: "name resolution (allowed to every pod of the namespace)"},
+				Flow{From: ACMESolver, To: KubeDNS, Port: 53, Protocol: "TCP", Why: "name resolution (allowed to every pod of the namespace)"})
 		}
 		if !c.HasPods {
 			continue
