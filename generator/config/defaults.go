@@ -41,8 +41,9 @@ func Defaults() Environment {
 			ClassName:           "nginx",
 			ClusterIssuer:       "letsencrypt-prod",
 			ControllerNamespace: "ingress-nginx",
-			ControllerLabels:    map[string]string{"app.kubernetes.io/name": "ingress-nginx"},
-			MaxUploadSize:       Q("50Gi"),
+			// component=controller: the chart's admission-webhook Jobs share the name label.
+			ControllerLabels: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
+			MaxUploadSize:    Q("50Gi"),
 		},
 		Storage: Storage{
 			ReadWriteOnceClass: "ceph-rbd",

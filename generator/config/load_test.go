@@ -494,7 +494,7 @@ func TestRepositoryDescription(t *testing.T) {
 		{"app.uwsgiThreads", func(e Environment) string { return fmt.Sprint(e.App.UWSGIThreads) }, all("4")},
 		{"secrets.app", func(e Environment) string { return string(e.Secrets.App) }, all("invenio-app")},
 		{"auth.saml.emailAttribute", func(e Environment) string { return e.Auth.SAML.EmailAttribute }, all("urn:oid:0.9.2342.19200300.100.1.3")},
-		{"ingress.controllerLabels", func(e Environment) string { return fmt.Sprint(e.Ingress.ControllerLabels) }, all("map[app.kubernetes.io/name:ingress-nginx]")},
+		{"ingress.controllerLabels", func(e Environment) string { return fmt.Sprint(e.Ingress.ControllerLabels) }, all("map[app.kubernetes.io/component:controller app.kubernetes.io/name:ingress-nginx]")},
 		// Optional workloads: enabling one does not enable the other, nor
 		// the same one in another environment.
 		{"workloads.dashboards.enabled", func(e Environment) string { return on(e.Workloads.Dashboards) }, map[string]string{"dev": "on", "test": "on", "prod": "off"}},
@@ -569,7 +569,7 @@ environments:
 	}
 	// The layers never share state: the Go defaults come out fresh.
 	d := Defaults()
-	if d.Workloads.Dashboards.On() || d.Workloads.PgAdmin.On() || len(d.Ingress.ControllerLabels) != 1 {
+	if d.Workloads.Dashboards.On() || d.Workloads.PgAdmin.On() || len(d.Ingress.ControllerLabels) != 2 {
 		t.Errorf("Defaults() was changed by a Parse: %+v %v", d.Workloads.Dashboards, d.Ingress.ControllerLabels)
 	}
 }

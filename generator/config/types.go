@@ -112,7 +112,7 @@ type Ingress struct {
 	ClassName           DNSLabel          `yaml:"className" doc:"IngressClass of the controller." default:"nginx"`
 	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
-	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/name: ingress-nginx}"`
+	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`
 	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest request body the ingress accepts (file uploads)." default:"50Gi"`
 }
 
