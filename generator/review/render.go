@@ -270,4 +270,3 @@ func decode(b []byte) ([]tree.Doc, error) {
 		}
 	}
 }
-
