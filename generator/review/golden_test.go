@@ -231,6 +231,8 @@ func scenarios(t *testing.T, repo tree.Tree) []struct {
 			{"overlays/prod/app/patches/ingress-invenio.yaml", "  rules:\n", "  rules:\n  - host: data.lbl.gov\n    http:\n      paths:\n      - backend:\n          service:\n            name: frontend\n            port:\n              name: http\n        path: /\n        pathType: Prefix\n"},
 			// security context loosened
 			{"overlays/prod/app/patches/deployment-worker.yaml", "      - name: worker\n", "      - name: worker\n        securityContext:\n          allowPrivilegeEscalation: true\n          capabilities:\n            add: [NET_ADMIN]\n"},
+			// a line of a configuration file (shown as a line diff, not flagged)
+			{"base/app/frontend.yaml", "    upstream api { server web-api:5000; }\n", "    upstream api { server web-api:5000 max_fails=3; }\n"},
 			// Flux
 			{"clusters/prod/prod.yaml", "  path: ./overlays/prod/app\n  prune: true\n", "  path: ./overlays/prod/app\n  prune: false\n"},
 			{"clusters/prod/prod.yaml", "  dependsOn:\n  - name: prod-data\n", "  dependsOn:\n  - name: prod-secrets\n"},
@@ -272,7 +274,11 @@ func TestScenarios(t *testing.T) {
 			if sc.base != nil {
 				base = sc.base
 			}
-			r, err := Diff(base, apply(t, repo, sc.edits), sc.env)
+			head := apply(t, repo, sc.edits)
+			if cmp.Equal(base, head) {
+				t.Fatal("fixture: the head revision has the same bytes as the base")
+			}
+			r, err := Diff(base, head, sc.env)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,6 +31,9 @@ type workload struct {
 type endpoint struct {
 	name string
 	w    *workload
+	// covers are the workloads of the revision a described endpoint
+	// includes (pods of every namespace include ours).
+	covers []*workload
 }
 
 // rule is one ingress or egress rule of a policy, resolved.
@@ -44,7 +47,7 @@ type netRule struct {
 // workloads.
 type policySet struct {
 	workloads  []*workload
-	namespaces map[string]labels.Set
+	namespaces map[string]labels.Set // the namespaces the revision creates, with their labels
 	// rules selecting each workload, by direction; a workload with an
 	// entry is isolated in that direction.
 	ingress, egress map[*workload][]netRule
@@ -65,7 +68,7 @@ func flows(objs Objects) map[string]any {
 		switch {
 		case id.Kind == "Namespace" && id.Group == "":
 			l := labelsOf(get(d, "metadata", "labels"))
-			l["kubernetes.io/metadata.name"] = id.Name
+			l["kubernetes.io/metadata.name"] = id.Name // set by the API server
 			ps.namespaces[id.Name] = l
 		case podTemplate(d) != nil:
 			ps.workloads = append(ps.workloads, &workload{name: id.Name, namespace: id.Namespace, labels: labelsOf(get(podTemplate(d), "metadata", "labels"))})
@@ -164,6 +167,11 @@ func (ps policySet) allows(rules map[*workload][]netRule, w, peer *workload, por
 			if p.w == peer {
 				return true
 			}
+			for _, c := range p.covers {
+				if c == peer {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -228,17 +236,16 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 	if err != nil {
 		return []endpoint{{name: "pods " + describeSelector(podSel) + " (invalid selector: " + err.Error() + ")"}}
 	}
+	// A namespace selector resolves to the revision's workloads only when
+	// it names one namespace the revision has; any other selector may
+	// match namespaces we cannot see, and is described instead.
 	namespaces := map[string]bool{ns: true}
+	named, _ := get(nsSel, "matchLabels", "kubernetes.io/metadata.name").(string)
+	exact := named != "" && len(nsSel) == 1 && len(get(nsSel, "matchLabels").(map[string]any)) == 1
 	if hasNS {
-		nsel, err := selector(nsSel)
-		if err != nil {
-			return []endpoint{{name: "namespaces " + describeSelector(nsSel) + " (invalid selector: " + err.Error() + ")"}}
-		}
 		namespaces = map[string]bool{}
-		for name, l := range ps.namespaces {
-			if nsel.Matches(l) {
-				namespaces[name] = true
-			}
+		if _, known := ps.namespaces[named]; exact && known {
+			namespaces[named] = true
 		}
 	}
 	var out []endpoint
@@ -264,16 +271,24 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 			return []endpoint{{name: "every pod of namespace " + ns}}
 		}
 		return []endpoint{{name: who}}
-	case len(nsSel) == 0:
-		return []endpoint{{name: who + " in every namespace"}}
-	}
-	if name, ok := get(nsSel, "matchLabels", "kubernetes.io/metadata.name").(string); ok && len(nsSel) == 1 && len(get(nsSel, "matchLabels").(map[string]any)) == 1 {
+	case exact:
 		if pods.Empty() {
-			return []endpoint{{name: "namespace " + name}}
+			return []endpoint{{name: "namespace " + named}}
 		}
-		return []endpoint{{name: who + " in namespace " + name}}
+		return []endpoint{{name: who + " in namespace " + named}}
 	}
-	return []endpoint{{name: who + " in namespaces " + describeSelector(nsSel)}}
+	e := endpoint{name: who + " in namespaces " + describeSelector(nsSel)}
+	if len(nsSel) == 0 {
+		e.name = who + " in every namespace"
+	}
+	if nsel, err := selector(nsSel); err == nil {
+		for _, w := range ps.workloads {
+			if l, ok := ps.namespaces[w.namespace]; ok && nsel.Matches(l) && pods.Matches(w.labels) {
+				e.covers = append(e.covers, w)
+			}
+		}
+	}
+	return []endpoint{e}
 }
 
 func selector(v any) (labels.Selector, error) {
