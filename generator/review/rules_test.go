@@ -203,7 +203,7 @@ spec: {encryptedData: {` + data + `}}
 		{name: "binding subject", old: binding("{kind: ServiceAccount, name: a, namespace: ns}"), new: binding("{kind: ServiceAccount, name: a, namespace: ns}, {kind: Group, name: admins}"),
 			want: []string{"rbac: Group admins gains Role r"}},
 		{name: "security: privileged, escalation, capability", old: deployment,
-			new: replaceOnce(with("allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true\n          privileged: true"), "capabilities: {drop: [ALL]}", "capabilities: {add: [SYS_ADMIN]}"),
+			new:  replaceOnce(with("allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true\n          privileged: true"), "capabilities: {drop: [ALL]}", "capabilities: {add: [SYS_ADMIN]}"),
 			want: []string{"security: container web: adds capability SYS_ADMIN", "security: container web: allowPrivilegeEscalation true", "security: container web: capabilities not all dropped (drop null)", "security: container web: privileged true"}},
 		{name: "security: root allowed", old: deployment, new: with("runAsNonRoot: true\n        runAsUser: 1000", "runAsUser: 0"),
 			want: []string{"security: container web: runAsNonRoot (none)", "security: container web: runAsUser 0 (root)"}},
