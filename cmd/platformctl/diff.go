@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +42,9 @@ func runDiff(args []string, stdout, stderr io.Writer) error {
 	output := fs.String("output", "text", "text, markdown or json")
 	color := fs.String("color", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
 	exitCode := fs.Bool("exit-code", false, "exit with 1 when there are changes")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return fail(err)
 	}
 	if fs.NArg() > 0 {
