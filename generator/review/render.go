@@ -3,6 +3,7 @@ package review
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,9 +35,10 @@ var Roots = []string{"base", "overlays", "secrets", flux.ClustersDir}
 func Render(repo tree.Tree, only string) (Revision, error) {
 	rev := Revision{}
 	covered := map[string]bool{}
+	builds := map[string][]tree.Doc{} // clusters share the infrastructure layers
 	var errs []error
 	for _, c := range dirs(repo, flux.ClustersDir) {
-		if err := renderCluster(repo, c, only, rev, covered); err != nil {
+		if err := renderCluster(repo, c, only, rev, covered, builds); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
 		}
 	}
@@ -60,7 +62,7 @@ func Render(repo tree.Tree, only string) (Revision, error) {
 }
 
 // renderCluster adds cluster c's objects to rev.
-func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[string]bool) error {
+func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[string]bool, builds map[string][]tree.Doc) error {
 	dir := path.Join(flux.ClustersDir, c)
 	own, err := clusterObjects(repo, dir)
 	if err != nil {
@@ -138,12 +140,25 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 		if _, ok := repo[path.Join(l.l.Path, "kustomization.yaml")]; !ok {
 			return fmt.Errorf("Kustomization %s: path ./%s has no kustomization.yaml", l.l.Name, l.l.Path)
 		}
-		m, err := generator.BuildLayer(repo, l.l)
+		key, err := json.Marshal([]any{l.l.Path, l.l.Patches})
 		if err != nil {
-			return fmt.Errorf("Kustomization %s: kustomize build ./%s: %w", l.l.Name, l.l.Path, err)
-		}
-		if err := add(rev, scope, m, "Kustomization "+l.l.Name); err != nil {
 			return err
+		}
+		docs, done := builds[string(key)]
+		if !done {
+			m, err := generator.BuildLayer(repo, l.l)
+			if err == nil {
+				docs, err = docsOf(m)
+			}
+			if err != nil {
+				return fmt.Errorf("Kustomization %s: kustomize build ./%s: %w", l.l.Name, l.l.Path, err)
+			}
+			builds[string(key)] = docs
+		}
+		for _, d := range docs {
+			if err := put(rev, scope, d, "Kustomization "+l.l.Name); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
