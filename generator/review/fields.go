@@ -66,9 +66,9 @@ func diffValue(path string, a, b any, out *[]Change) {
 	*out = append(*out, Change{Path: path, Old: a, New: b})
 }
 
-// diffList compares two lists element by element when their elements can
-// be matched (by a merge key, or by position for lists of objects of the
-// same length); it returns false when the list is best shown whole.
+// diffList compares two lists element by element: by merge key when the
+// elements have one, otherwise by value (diffUnkeyed). It returns false
+// when the list is best shown whole (it never is, for now).
 func diffList(path string, a, b []any, out *[]Change) bool {
 	if key := mergeKey(a, b); key != "" {
 		index := func(l []any) (map[string]any, []string) {
@@ -94,13 +94,69 @@ func diffList(path string, a, b []any, out *[]Change) bool {
 		}
 		return true
 	}
-	if len(a) == len(b) && len(a) > 0 && allMaps(a) && allMaps(b) {
-		for i := range a {
-			diffValue(fmt.Sprintf("%s[%d]", path, i), a[i], b[i], out)
-		}
-		return true
+	diffUnkeyed(path, a, b, out)
+	return true
+}
+
+// diffUnkeyed compares lists without a merge key: elements are matched by
+// value along their longest common subsequence; between matches, removed
+// and added elements are paired by position (and compared field by field),
+// and the rest are reported removed (at their old index) or added (at
+// their new one).
+func diffUnkeyed(path string, a, b []any, out *[]Change) {
+	x, y := canonical(a), canonical(b)
+	lcs := make([][]int, len(x)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(y)+1)
 	}
-	return false
+	for i := len(x) - 1; i >= 0; i-- {
+		for j := len(y) - 1; j >= 0; j-- {
+			if x[i] == y[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var dels, ins []int
+	flush := func() {
+		n := min(len(dels), len(ins))
+		for k := 0; k < n; k++ {
+			diffValue(fmt.Sprintf("%s[%d]", path, ins[k]), a[dels[k]], b[ins[k]], out)
+		}
+		for _, i := range dels[n:] {
+			*out = append(*out, Change{Path: fmt.Sprintf("%s[%d]", path, i), Old: a[i]})
+		}
+		for _, j := range ins[n:] {
+			*out = append(*out, Change{Path: fmt.Sprintf("%s[%d]", path, j), New: b[j]})
+		}
+		dels, ins = nil, nil
+	}
+	i, j := 0, 0
+	for i < len(x) || j < len(y) {
+		switch {
+		case i < len(x) && j < len(y) && x[i] == y[j]:
+			flush()
+			i, j = i+1, j+1
+		case i < len(x) && (j == len(y) || lcs[i+1][j] >= lcs[i][j+1]):
+			dels = append(dels, i)
+			i++
+		default:
+			ins = append(ins, j)
+			j++
+		}
+	}
+	flush()
+}
+
+// canonical is each element as JSON (map keys sorted), for matching.
+func canonical(l []any) []string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		b, _ := json.Marshal(e)
+		out[i] = string(b)
+	}
+	return out
 }
 
 func allMaps(l []any) bool {

@@ -26,7 +26,8 @@ func TestDiffObject(t *testing.T) {
 			want: []string{"spec.ports[containerPort=80].protocol: TCP → UDP"}},
 		{name: "keys with dots and slashes", old: "metadata: {labels: {app.kubernetes.io/version: a}}", new: "metadata: {labels: {app.kubernetes.io/version: b}}",
 			want: []string{"metadata.labels[app.kubernetes.io/version]: a → b"}},
-		{name: "list of scalars is one value", old: "args: [a, b]", new: "args: [b, a]", want: []string{`args: ["a","b"] → ["b","a"]`}},
+		{name: "unkeyed list: a moved element", old: "args: [a, b]", new: "args: [b, a]", want: []string{"args[0]: a → (none)", "args[1]: (none) → a"}},
+		{name: "unkeyed list: an inserted element", old: "from: [{p: a}, {p: b}]", new: "from: [{p: a}, {p: x}, {p: b}]", want: []string{`from[1]: (none) → {"p":"x"}`}},
 		{name: "unkeyed lists of objects by position", old: "rules: [{x: 1}, {x: 2}]", new: "rules: [{x: 1}, {x: 3}]", want: []string{"rules[1].x: 2 → 3"}},
 		{name: "a number is not a string", old: "port: 80", new: "port: '80'", want: []string{"port: 80 → 80"}},
 	}
