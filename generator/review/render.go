@@ -86,6 +86,9 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 		if err := yaml.Unmarshal(b, &k); err != nil {
 			return fmt.Errorf("Kustomization %s: %w", k.Name, err)
 		}
+		if f := unapplied(k.Spec); f != "" {
+			return fmt.Errorf("Kustomization %s sets spec.%s, which the diff does not apply: its build would not be what Flux applies", k.Name, f)
+		}
 		p := strings.TrimPrefix(path.Clean(k.Spec.Path), "./")
 		l := flux.Layer{Name: k.Name, Path: p, Env: envOfPath(p), Patches: k.Spec.Patches}
 		layers = append(layers, layer{doc: d, l: l})
@@ -162,6 +165,29 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 		}
 	}
 	return nil
+}
+
+// unapplied names a field of a Flux Kustomization that changes what it
+// applies beyond the build of its path and its patches (the only ones the
+// diff applies, and the only ones the generator writes), or "".
+func unapplied(s kustomizev1.KustomizationSpec) string {
+	switch {
+	case s.TargetNamespace != "":
+		return "targetNamespace"
+	case s.NamePrefix != "":
+		return "namePrefix"
+	case s.NameSuffix != "":
+		return "nameSuffix"
+	case len(s.Images) > 0:
+		return "images"
+	case len(s.Components) > 0:
+		return "components"
+	case s.PostBuild != nil:
+		return "postBuild"
+	case s.CommonMetadata != nil:
+		return "commonMetadata"
+	}
+	return ""
 }
 
 // clusterObjects are the objects Flux's bootstrap Kustomization applies
