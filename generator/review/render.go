@@ -140,15 +140,27 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 		if !wanted(scope) {
 			continue
 		}
-		if _, ok := repo[path.Join(l.l.Path, "kustomization.yaml")]; !ok {
-			return fmt.Errorf("Kustomization %s: path ./%s has no kustomization.yaml", l.l.Name, l.l.Path)
+		if l.l.Path == dir {
+			continue // flux bootstrap's own Kustomization: it applies this directory, whose objects are above
+		}
+		if len(repo.Under(l.l.Path)) == 0 {
+			return fmt.Errorf("Kustomization %s: path ./%s does not exist in the repository", l.l.Name, l.l.Path)
 		}
 		key, err := json.Marshal([]any{l.l.Path, l.l.Patches})
 		if err != nil {
 			return err
 		}
 		docs, done := builds[string(key)]
-		if !done {
+		_, hasKustomization := repo[path.Join(l.l.Path, "kustomization.yaml")]
+		switch {
+		case done:
+		case !hasKustomization && len(l.l.Patches) == 0:
+			// Flux generates a kustomization.yaml of every manifest there.
+			if docs, err = clusterObjects(repo, l.l.Path); err != nil {
+				return fmt.Errorf("Kustomization %s: %w", l.l.Name, err)
+			}
+			builds[string(key)] = docs
+		default:
 			m, err := generator.BuildLayer(repo, l.l)
 			if err == nil {
 				docs, err = docsOf(m)

@@ -19,8 +19,8 @@ func TestRenderRefuses(t *testing.T) {
 	}{
 		{"a field the diff does not apply", edit{"clusters/prod/prod.yaml", "  path: ./overlays/prod/app\n", "  path: ./overlays/prod/app\n  targetNamespace: elsewhere\n"},
 			"cluster prod: Kustomization prod-app sets spec.targetNamespace, which the diff does not apply"},
-		{"a path without kustomization.yaml", edit{"clusters/prod/prod.yaml", "  path: ./overlays/prod/app\n", "  path: ./overlays/prod/nothing\n"},
-			"cluster prod: Kustomization prod-app: path ./overlays/prod/nothing has no kustomization.yaml"},
+		{"a path that does not exist", edit{"clusters/prod/prod.yaml", "  path: ./overlays/prod/app\n", "  path: ./overlays/prod/nothing\n"},
+			"cluster prod: Kustomization prod-app: path ./overlays/prod/nothing does not exist in the repository"},
 		{"an object applied twice", edit{"overlays/prod/app/kustomization.yaml", "- ../../../base/app\n", "- ../../../base/app\n- ../../../base/namespace\n"},
 			"is applied twice"},
 	}
@@ -69,6 +69,45 @@ func TestRenderScopes(t *testing.T) {
 		}
 		if _, ok := rev["dev"][ID{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization", Namespace: "flux-system", Name: "dev-app"}]; !ok {
 			t.Errorf("%s: dev's scope lacks its Flux Kustomization dev-app", c.want)
+		}
+	}
+}
+
+// TestRenderBootstrappedCluster: after `flux bootstrap`, clusters/<cluster>/
+// holds flux-system/ (its own kustomization.yaml, the controllers, and a
+// Kustomization applying clusters/<cluster> itself); its objects are part
+// of the cluster, and the self-reference is not built again.
+func TestRenderBootstrappedCluster(t *testing.T) {
+	repo := repository(t)
+	repo = repo.With(tree.Tree{
+		"clusters/prod/flux-system/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gotk-components.yaml, gotk-sync.yaml]\n"),
+		"clusters/prod/flux-system/gotk-components.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n"),
+		"clusters/prod/flux-system/gotk-sync.yaml": []byte(`apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 1m, ref: {branch: main}, url: ssh://git@example.org/repo}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: flux-system, namespace: flux-system}
+spec: {interval: 10m, path: ./clusters/prod, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
+`),
+		// A layer path without kustomization.yaml: Flux takes every manifest.
+		"extra/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: invenio-prod}\n"),
+		"clusters/prod/extra.yaml": []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: extra, namespace: flux-system}\nspec: {path: ./extra, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}\n"),
+	})
+	rev, err := Render(repo, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []ID{
+		{Kind: "Namespace", Name: "flux-system"},
+		{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization", Namespace: "flux-system", Name: "flux-system"},
+		{Kind: "ConfigMap", Namespace: "invenio-prod", Name: "extra"},
+		{Group: "apps", Kind: "Deployment", Namespace: "invenio-prod", Name: "web-ui"},
+	} {
+		if _, ok := rev["prod"][id]; !ok {
+			t.Errorf("prod lacks %s", id)
 		}
 	}
 }
