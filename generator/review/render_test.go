@@ -80,7 +80,7 @@ func TestRenderScopes(t *testing.T) {
 func TestRenderBootstrappedCluster(t *testing.T) {
 	repo := repository(t)
 	repo = repo.With(tree.Tree{
-		"clusters/prod/flux-system/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gotk-components.yaml, gotk-sync.yaml]\n"),
+		"clusters/prod/flux-system/kustomization.yaml":   []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [gotk-components.yaml, gotk-sync.yaml]\n"),
 		"clusters/prod/flux-system/gotk-components.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}\n"),
 		"clusters/prod/flux-system/gotk-sync.yaml": []byte(`apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -93,7 +93,7 @@ metadata: {name: flux-system, namespace: flux-system}
 spec: {interval: 10m, path: ./clusters/prod, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}
 `),
 		// A layer path without kustomization.yaml: Flux takes every manifest.
-		"extra/cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: invenio-prod}\n"),
+		"extra/cm.yaml":            []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: invenio-prod}\n"),
 		"clusters/prod/extra.yaml": []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: extra, namespace: flux-system}\nspec: {path: ./extra, prune: true, sourceRef: {kind: GitRepository, name: flux-system}}\n"),
 	})
 	rev, err := Render(repo, "prod")
