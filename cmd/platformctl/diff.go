@@ -53,8 +53,8 @@ func runDiff(args []string, stdout, stderr io.Writer) error {
 	var style review.Style
 	switch *color {
 	case "auto":
-		_, noColor := os.LookupEnv("NO_COLOR")
-		style.Color = !noColor && isTerminal(stdout)
+		// no-color.org: set and not empty.
+		style.Color = os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
 	case "always":
 		style.Color = true
 	case "never":

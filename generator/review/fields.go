@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -261,7 +262,9 @@ func render(v any) string {
 			return string(b)
 		}
 		return x
-	case float64, int64, int, bool:
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64, int, bool:
 		return fmt.Sprint(x)
 	}
 	b, err := json.Marshal(v)

@@ -29,6 +29,7 @@ func TestDiffObject(t *testing.T) {
 		{name: "unkeyed list: a moved element", old: "args: [a, b]", new: "args: [b, a]", want: []string{"args[0]: a → (none)", "args[1]: (none) → a"}},
 		{name: "unkeyed list: an inserted element", old: "from: [{p: a}, {p: b}]", new: "from: [{p: a}, {p: x}, {p: b}]", want: []string{`from[1]: (none) → {"p":"x"}`}},
 		{name: "unkeyed lists of objects by position", old: "rules: [{x: 1}, {x: 2}]", new: "rules: [{x: 1}, {x: 3}]", want: []string{"rules[1].x: 2 → 3"}},
+		{name: "large numbers print as written", old: "spec: {count: 1000000}", new: "spec: {count: 2500000}", want: []string{"spec.count: 1000000 → 2500000"}},
 		{name: "a number is not a string", old: "port: 80", new: "port: '80'", want: []string{"port: 80 → 80"}},
 	}
 	for _, c := range cases {

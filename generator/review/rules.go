@@ -309,8 +309,16 @@ func describeClaim(spec any) string {
 	return s
 }
 
-// ingressRule: hosts, TLS, the ingress class and the certificate issuer.
+// ingressRule: hosts, TLS, the ingress class and the certificate issuer;
+// a Service reachable from outside the cluster (NodePort, LoadBalancer).
 func ingressRule(p pair) []Flag {
+	if p.id.Kind == "Service" && p.id.Group == "" && p.new != nil {
+		ot, nt := str(p.old, "spec", "type"), str(p.new, "spec", "type")
+		if nt != ot && (nt == "NodePort" || nt == "LoadBalancer") {
+			return []Flag{newFlag(Ingress, "Service type %s → %s: reachable from outside the cluster", orNone(ot), nt)}
+		}
+		return nil
+	}
 	if p.id.Kind != "Ingress" {
 		return nil
 	}
