@@ -92,7 +92,7 @@ spec: {encryptedData: {k: CIPHER-FRESH}}
 		}
 	}
 	// The changes are still reported, without their values.
-	for _, want := range []string{"re-sealed: dotted.key, resealed", "key added added", "key dropped removed", "spec.encryptedData[dotted.key]: re-sealed", "data.a: re-sealed"} {
+	for _, want := range []string{"re-sealed: dotted.key, resealed", "keys added: added", "keys removed: dropped", "new, keys k", "spec.encryptedData[dotted.key]: re-sealed", "data.a: re-sealed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -131,7 +131,8 @@ type Flag struct {
 	Object   *ID // nil for flows, which belong to no single object
 	Message  string
 
-	where string // the part of Object it is about, when flags of several objects merge
+	where       string // the part of Object it is about, when flags of several objects merge
+	consequence bool   // follows from another flag of its category, so listed after them
 }
 
 // Category is the kind of change a Flag reports, in the order reports list them.
@@ -227,7 +228,13 @@ func compareScope(name string, old, new Objects) Scope {
 		markChecksumConsequence(s.Changed)
 	}
 	s.Flags = append(s.Flags, flowFlags(old, new)...)
-	sort.SliceStable(s.Flags, func(i, j int) bool { return s.Flags[i].Category.rank() < s.Flags[j].Category.rank() })
+	sort.SliceStable(s.Flags, func(i, j int) bool {
+		a, b := s.Flags[i], s.Flags[j]
+		if a.Category != b.Category {
+			return a.Category.rank() < b.Category.rank()
+		}
+		return !a.consequence && b.consequence
+	})
 	return s
 }
 

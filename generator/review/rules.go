@@ -633,8 +633,26 @@ func secretsRule(p pair) []Flag {
 			return m
 		}
 		ok, nk := keys(p.old), keys(p.new)
+		var added, removed []string
 		for _, c := range setDiff(ok, nk) {
-			out = append(out, newFlag(Secrets, "key %s %s", c.item, c.verb("added", "removed")))
+			if c.added {
+				added = append(added, c.item)
+			} else {
+				removed = append(removed, c.item)
+			}
+		}
+		switch {
+		case p.old == nil:
+			out = append(out, newFlag(Secrets, "new, keys %s", strings.Join(added, ", ")))
+		case p.new == nil:
+			out = append(out, newFlag(Secrets, "removed, keys %s", strings.Join(removed, ", ")))
+		default:
+			if len(added) > 0 {
+				out = append(out, newFlag(Secrets, "keys added: %s", strings.Join(added, ", ")))
+			}
+			if len(removed) > 0 {
+				out = append(out, newFlag(Secrets, "keys removed: %s", strings.Join(removed, ", ")))
+			}
 		}
 		var resealed []string
 		for _, k := range sortedKeys(nk) {
@@ -657,7 +675,9 @@ func secretsRule(p pair) []Flag {
 		o := str(podTemplate(p.old), "metadata", "annotations", ChecksumAnnotation)
 		n := str(podTemplate(p.new), "metadata", "annotations", ChecksumAnnotation)
 		if o != n && o != "" && n != "" {
-			out = append(out, newFlag(Secrets, "pods restart: %s changed (follows the sealed secrets they read)", ChecksumAnnotation))
+			f := newFlag(Secrets, "pods restart: %s changed (follows the sealed secrets they read)", ChecksumAnnotation)
+			f.consequence = true
+			out = append(out, f)
 		}
 	}
 	return out
