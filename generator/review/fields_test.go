@@ -135,3 +135,27 @@ func TestSummaryAndExitStatus(t *testing.T) {
 		t.Errorf("summaries (-want +got):\n%s", diff)
 	}
 }
+
+func TestLayerMove(t *testing.T) {
+	d := objects(t, workloadYAML("web"))
+	id := ID{Group: "apps", Kind: "Deployment", Namespace: "ns", Name: "web"}
+	in := func(layer string) Objects { return Objects{id: {Doc: d[id].Doc, Layer: layer}} }
+	r := Compare(Revision{"prod": in("prod-data")}, Revision{"prod": in("prod-app")})
+	var b bytes.Buffer
+	if err := Text(&b, r, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"prod: 0 added, 0 removed, 1 changed (1 flagged)", "moves from Kustomization prod-data to prod-app", "metadata.labels[kustomize.toolkit.fluxcd.io/name]: prod-data → prod-app  (set by Flux)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+	for _, same := range []Report{
+		Compare(Revision{"prod": in("prod-app")}, Revision{"prod": in("prod-app")}),
+		Compare(Revision{"prod": in("")}, Revision{"prod": in("prod-app")}), // a revision without layers
+	} {
+		if same.Changes() {
+			t.Errorf("no move: %+v", same.Scopes)
+		}
+	}
+}

@@ -134,6 +134,40 @@ func split(t *testing.T, repo tree.Tree, dir, file string) []edit {
 	return edits
 }
 
+// moveDoc moves the document of kind from file into dir/moved.yaml, a
+// directory of another layer, listing it in that kustomization.yaml.
+func moveDoc(t *testing.T, repo tree.Tree, file, kind, dir string) []edit {
+	t.Helper()
+	docs, err := decode(repo[file])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep, moved []tree.Doc
+	for _, d := range docs {
+		if d["kind"] == kind {
+			moved = append(moved, d)
+		} else {
+			keep = append(keep, d)
+		}
+	}
+	if len(moved) != 1 {
+		t.Fatalf("fixture: %d %s in %s, want 1", len(moved), kind, file)
+	}
+	k, err := tree.Marshal(keep...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tree.Marshal(moved...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []edit{
+		{path: file, new: string(k)},
+		{path: dir + "/moved.yaml", new: string(m)},
+		{dir + "/kustomization.yaml", "resources:\n", "resources:\n- moved.yaml\n"},
+	}
+}
+
 // extraProd is a file of objects the generator does not write, added to
 // prod's app layer: an autoscaler, RBAC, and a flow from the worker to
 // the API.
@@ -253,6 +287,7 @@ func scenarios(t *testing.T, repo tree.Tree) []struct {
 			edit{"secrets/prod/kustomization.yaml", "- invenio-redis.yaml\n", "- redis/credentials.yaml\n"}),
 			// the Flux objects of the cluster, one file each (no kustomization.yaml there)
 			split(t, repo, "clusters/prod", "prod.yaml")...)},
+		{name: "other-layer", env: "prod", edits: moveDoc(t, repo, "base/app/web-ui.yaml", "PersistentVolumeClaim", "base/data")},
 		{name: "removed", env: "dev", edits: []edit{
 			{"overlays/dev/app/kustomization.yaml", "- ../../../base/components/pgadmin\n", ""},
 			{"overlays/dev/app/kustomization.yaml", "- path: patches/deployment-pgadmin.yaml\n", ""},

@@ -64,7 +64,7 @@ const (
 func flows(objs Objects) map[string]any {
 	ps := policySet{namespaces: map[string]labels.Set{}, ingress: map[*workload][]netRule{}, egress: map[*workload][]netRule{}}
 	for _, id := range objs.ids() {
-		d := objs[id]
+		d := objs[id].Doc
 		switch {
 		case id.Kind == "Namespace" && id.Group == "":
 			l := labelsOf(get(d, "metadata", "labels"))
@@ -83,7 +83,7 @@ func flows(objs Objects) map[string]any {
 		if id.Kind != "NetworkPolicy" || id.Group != "networking.k8s.io" {
 			continue
 		}
-		d := objs[id]
+		d := objs[id].Doc
 		targets := ps.resolve(id.Namespace, get(d, "spec", "podSelector"), nil, false)
 		types := map[string]bool{}
 		if l, ok := get(d, "spec", "policyTypes").([]any); ok {

@@ -17,7 +17,7 @@ func objects(t *testing.T, s string) Objects {
 	}
 	out := Objects{}
 	for _, d := range docs {
-		out[idOf(d)] = d
+		out[idOf(d)] = Object{Doc: d}
 	}
 	return out
 }

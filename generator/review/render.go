@@ -119,7 +119,7 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 	for _, l := range layers {
 		byLayer[fmt.Sprint(idOf(l.doc))] = true
 		if wanted(scopeOf(l.l.Env)) {
-			if err := put(rev, scopeOf(l.l.Env), l.doc, "Kustomization "+l.l.Name); err != nil {
+			if err := put(rev, scopeOf(l.l.Env), l.doc, "Kustomization "+l.l.Name, ""); err != nil {
 				return err
 			}
 		}
@@ -129,7 +129,7 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 			if byLayer[fmt.Sprint(idOf(d))] {
 				continue
 			}
-			if err := put(rev, clusterScope, d, dir); err != nil {
+			if err := put(rev, clusterScope, d, dir, ""); err != nil {
 				return err
 			}
 		}
@@ -171,7 +171,7 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 			builds[string(key)] = docs
 		}
 		for _, d := range docs {
-			if err := put(rev, scope, d, "Kustomization "+l.l.Name); err != nil {
+			if err := put(rev, scope, d, "Kustomization "+l.l.Name, l.l.Name); err != nil {
 				return err
 			}
 		}
@@ -270,14 +270,14 @@ func add(rev Revision, scope string, m resmap.ResMap, from string) error {
 		return err
 	}
 	for _, d := range docs {
-		if err := put(rev, scope, d, from); err != nil {
+		if err := put(rev, scope, d, from, ""); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func put(rev Revision, scope string, d tree.Doc, from string) error {
+func put(rev Revision, scope string, d tree.Doc, from, layer string) error {
 	if rev[scope] == nil {
 		rev[scope] = Objects{}
 	}
@@ -288,7 +288,7 @@ func put(rev Revision, scope string, d tree.Doc, from string) error {
 	if _, dup := rev[scope][id]; dup {
 		return fmt.Errorf("%s: %s is applied twice", from, id)
 	}
-	rev[scope][id] = d
+	rev[scope][id] = Object{Doc: d, Layer: layer}
 	return nil
 }
 

@@ -54,7 +54,19 @@ func idOf(d tree.Doc) ID {
 }
 
 // Objects are the objects one scope applies, by identity.
-type Objects map[ID]tree.Doc
+type Objects map[ID]Object
+
+// Object is one object as built, and the Flux Kustomization that applies
+// it ("" when nothing in the revision says: its cluster's own objects, or
+// an environment built from overlays/<env> as a whole).
+type Object struct {
+	Doc   tree.Doc
+	Layer string
+}
+
+// LayerLabel is the label Flux sets on everything a Kustomization
+// applies; its garbage collection deletes only what carries its own name.
+const LayerLabel = "kustomize.toolkit.fluxcd.io/name"
 
 // Revision is one revision rendered: scope name → objects. A scope is an
 // environment (with its cluster's own objects when the cluster runs only
@@ -200,13 +212,23 @@ func compareScope(name string, old, new Objects) Scope {
 		case !inNew:
 			s.Removed = append(s.Removed, id)
 		default:
-			fields := diffObject(id, o, n)
+			fields := diffObject(id, o.Doc, n.Doc)
+			if moved := o.Layer != n.Layer && o.Layer != "" && n.Layer != ""; moved {
+				// Flux labels what each Kustomization applies: on the
+				// cluster, the object changes owner.
+				fields = append([]Change{{Path: "metadata.labels[" + LayerLabel + "]", Old: o.Layer, New: n.Layer, Note: "set by Flux"}}, fields...)
+				msg := fmt.Sprintf("moves from Kustomization %s to %s: should %s prune before %s applies, Flux deletes the object and %s creates it anew", o.Layer, n.Layer, o.Layer, n.Layer, n.Layer)
+				if str(o.Doc, "metadata", "annotations", PruneAnnotation) == "disabled" {
+					msg = fmt.Sprintf("moves from Kustomization %s to %s (prune disabled: %s leaves it, %s takes it over)", o.Layer, n.Layer, o.Layer, n.Layer)
+				}
+				s.Flags = append(s.Flags, Flag{Category: Flux, Object: &id, Message: msg})
+			}
 			if len(fields) == 0 {
 				continue
 			}
 			s.Changed = append(s.Changed, ObjectChange{ID: id, Fields: fields})
 		}
-		pairs = append(pairs, pair{id: id, old: o, new: n})
+		pairs = append(pairs, pair{id: id, old: o.Doc, new: n.Doc})
 	}
 	resealed := false
 	for _, p := range pairs {
