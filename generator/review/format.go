@@ -242,6 +242,7 @@ type jsonSummary struct {
 type jsonFlag struct {
 	Category Category `json:"category"`
 	Object   *ID      `json:"object,omitempty"`
+	Objects  []ID     `json:"objects,omitempty"`
 	Message  string   `json:"message"`
 }
 
@@ -269,7 +270,7 @@ func JSON(w io.Writer, r Report) error {
 			Objects: []jsonObject{},
 		}
 		for _, f := range sc.Flags {
-			js.Flagged = append(js.Flagged, jsonFlag{Category: f.Category, Object: f.Object, Message: f.Message})
+			js.Flagged = append(js.Flagged, jsonFlag{Category: f.Category, Object: f.Object, Objects: f.Objects, Message: f.Message})
 		}
 		for _, id := range sc.Added {
 			js.Objects = append(js.Objects, jsonObject{Change: "added", Object: id})

@@ -140,7 +140,8 @@ type Change struct {
 // Flag is a change a reviewer must not miss.
 type Flag struct {
 	Category Category
-	Object   *ID // nil for flows, which belong to no single object
+	Object   *ID  // nil for flows, and for one change in several objects (then Objects)
+	Objects  []ID // the objects of a merged flag (one image in several workloads)
 	Message  string
 
 	where       string // the part of Object it is about, when flags of several objects merge
@@ -278,13 +279,20 @@ func mergeFlags(flags []Flag) []Flag {
 			out = append(out, f)
 		}
 		where[key] = append(where[key], f.Object.Kind+" "+f.Object.Name+" ("+f.where+")")
+		m := &out[index[key]]
+		m.Objects = append(m.Objects, *f.Object)
 		if len(where[key]) == 1 {
-			out[index[key]].Message = f.where + ": " + f.Message
+			m.Message = f.where + ": " + f.Message
 		} else {
-			out[index[key]].Object = nil
-			out[index[key]].Message = f.Message + " in " + strings.Join(where[key], ", ")
+			m.Object = nil
+			m.Message = f.Message + " in " + strings.Join(where[key], ", ")
 		}
-		out[index[key]].where = ""
+		m.where = ""
+	}
+	for i := range out {
+		if len(out[i].Objects) == 1 {
+			out[i].Objects = nil // Object says it
+		}
 	}
 	return out
 }
