@@ -214,15 +214,9 @@ func compareScope(name string, old, new Objects) Scope {
 			s.Removed = append(s.Removed, id)
 		default:
 			fields := diffObject(id, o.Doc, n.Doc)
-			if moved := o.Layer != n.Layer && o.Layer != "" && n.Layer != ""; moved {
-				// Flux labels what each Kustomization applies: on the
-				// cluster, the object changes owner.
-				fields = append([]Change{{Path: "metadata.labels[" + LayerLabel + "]", Old: o.Layer, New: n.Layer, Note: "set by Flux"}}, fields...)
-				msg := fmt.Sprintf("moves from Kustomization %s to %s: should %s prune before %s applies, Flux deletes the object and %s creates it anew", o.Layer, n.Layer, o.Layer, n.Layer, n.Layer)
-				if str(o.Doc, "metadata", "annotations", PruneAnnotation) == "disabled" {
-					msg = fmt.Sprintf("moves from Kustomization %s to %s (prune disabled: %s leaves it, %s takes it over)", o.Layer, n.Layer, o.Layer, n.Layer)
-				}
-				s.Flags = append(s.Flags, Flag{Category: Flux, Object: &id, Message: msg})
+			if c, f, moved := layerMove(id, o, n); moved {
+				fields = append([]Change{c}, fields...)
+				s.Flags = append(s.Flags, f)
 			}
 			if len(fields) == 0 {
 				continue
@@ -295,6 +289,22 @@ func mergeFlags(flags []Flag) []Flag {
 		}
 	}
 	return out
+}
+
+// layerMove reports an object that another Flux Kustomization applies in
+// the new revision: Flux labels what each Kustomization applies and
+// garbage-collects only its own, so on the cluster the object changes
+// owner — and is deleted and recreated if the old layer prunes first.
+func layerMove(id ID, o, n Object) (Change, Flag, bool) {
+	if o.Layer == n.Layer || o.Layer == "" || n.Layer == "" {
+		return Change{}, Flag{}, false
+	}
+	c := Change{Path: "metadata.labels[" + LayerLabel + "]", Old: o.Layer, New: n.Layer, Note: "set by Flux"}
+	msg := fmt.Sprintf("moves from Kustomization %s to %s: should %s prune before %s applies, Flux deletes the object and %s creates it anew", o.Layer, n.Layer, o.Layer, n.Layer, n.Layer)
+	if str(o.Doc, "metadata", "annotations", PruneAnnotation) == "disabled" {
+		msg = fmt.Sprintf("moves from Kustomization %s to %s (prune disabled: %s leaves it, %s takes it over)", o.Layer, n.Layer, o.Layer, n.Layer)
+	}
+	return c, Flag{Category: Flux, Object: &id, Message: msg}, true
 }
 
 // pair is one object on both sides; old or new is nil when it is absent there.
