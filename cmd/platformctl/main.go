@@ -2,6 +2,7 @@
 //
 //	platformctl generate [-f platform.yaml] [-C dir]   write base/ and overlays/
 //	platformctl build <env> [-f platform.yaml]         print an environment's built manifests
+//	platformctl diff [--base rev] [--env env]          what a change puts on each cluster
 //
 // It only parses flags; the work is in package generator.
 package main
@@ -23,13 +24,22 @@ const usage = `usage:
   platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description
   platformctl build <env> [-f platform.yaml] [-C dir]   print the fully built manifests of one environment
   platformctl layers [-f platform.yaml]              print each cluster's Flux layers in dependency order
+  platformctl diff [--base <rev>] [--env <env>] [--output text|markdown|json] [--exit-code]
+                                                     what changes on each cluster, against main (platformctl diff -h)
   platformctl secrets fetch-cert|init|set|rotate|reencrypt|check …   seal and rotate credentials (platformctl secrets help)
 `
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		code := 1
+		var e *exitError
+		if errors.As(err, &e) {
+			code = e.code
+		}
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+		os.Exit(code)
 	}
 }
 
@@ -105,6 +115,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		_, err = stdout.Write(out)
 		return err
+	case "diff":
+		return runDiff(args[1:], stdout, stderr)
 	case "secrets":
 		return runSecrets(args[1:], os.Stdin, stdout, stderr)
 	case "layers":

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"lbl.gov/invenio-gitops/generator/review"
+	"lbl.gov/invenio-gitops/internal/gitrev"
+)
+
+const diffUsage = `usage: platformctl diff [--base <git-rev>] [--env <env>] [--output text|markdown|json] [--color auto|always|never] [--exit-code] [-C dir]
+
+Compares what each environment puts on its cluster at the base revision
+(default: the merge base of HEAD with main) and in the working tree, offline.
+Exit status: 0, or with --exit-code 1 when something changed; 2 on error.
+`
+
+// exitError ends the program with code, printing err when there is one.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func runDiff(args []string, stdout, stderr io.Writer) error {
+	fail := func(err error) error { return &exitError{code: 2, err: err} }
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, diffUsage); fs.PrintDefaults() }
+	dir := fs.String("C", ".", "the repository (its root, where base/ and overlays/ are)")
+	base := fs.String("base", "", "the revision to compare with (default: merge base of HEAD with main, origin/main, master)")
+	env := fs.String("env", "", "only this environment (or cluster)")
+	output := fs.String("output", "text", "text, markdown or json")
+	color := fs.String("color", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
+	exitCode := fs.Bool("exit-code", false, "exit with 1 when there are changes")
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return fail(err)
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), diffUsage))
+	}
+	var style review.Style
+	switch *color {
+	case "auto":
+		// no-color.org: set and not empty.
+		style.Color = os.Getenv("NO_COLOR") == "" && isTerminal(stdout)
+	case "always":
+		style.Color = true
+	case "never":
+	default:
+		return fail(fmt.Errorf("--color %q: write auto, always or never", *color))
+	}
+	write := map[string]func(io.Writer, review.Report) error{
+		"text":     func(w io.Writer, r review.Report) error { return review.Text(w, r, style) },
+		"markdown": review.Markdown,
+		"json":     review.JSON,
+	}[*output]
+	if write == nil {
+		return fail(fmt.Errorf("--output %q: write text, markdown or json", *output))
+	}
+
+	label, commit := *base, ""
+	var err error
+	if *base == "" {
+		label, commit, err = gitrev.DefaultBase(*dir)
+	} else {
+		commit, err = gitrev.Resolve(*dir, *base)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	old, err := gitrev.Read(*dir, commit, review.Roots)
+	if err != nil {
+		return fail(err)
+	}
+	new, err := gitrev.ReadDisk(*dir, review.Roots)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := review.Diff(old, new, *env)
+	if err != nil {
+		return fail(err)
+	}
+	r.Base = fmt.Sprintf("%s (%s)", label, commit[:12])
+	r.Head = "working tree"
+	if err := write(stdout, r); err != nil {
+		return fail(err)
+	}
+	if *exitCode && r.Changes() {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

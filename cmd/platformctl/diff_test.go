@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"lbl.gov/invenio-gitops/generator/review"
+	"lbl.gov/invenio-gitops/internal/gitrev"
+)
+
+// gitRepo makes a git repository holding the committed tree of this
+// repository (base/, overlays/, secrets/, clusters/) on branch main.
+func gitRepo(t *testing.T) string {
+	t.Helper()
+	files, err := gitrev.ReadDisk("../..", review.Roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for p, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "generated tree")
+	return dir
+}
+
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func commitAll(t *testing.T, dir, msg string) {
+	t.Helper()
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", msg)
+}
+
+// replaceIn edits a file of the repository at dir.
+func replaceIn(t *testing.T, dir, path, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, path)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), old) != 1 {
+		t.Fatalf("fixture: %q does not occur once in %s", old, path)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diff runs `platformctl diff` and returns its output and exit status.
+func diff(t *testing.T, args ...string) (string, int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(append([]string{"diff"}, args...), &stdout, &stderr)
+	code := 0
+	msg := ""
+	if err != nil {
+		var e *exitError
+		if !errors.As(err, &e) {
+			t.Fatalf("diff returned %v, not an exit status", err)
+		}
+		code, msg = e.code, e.Error()
+	}
+	return stdout.String(), code, msg
+}
+
+// TestDiffCommand runs `platformctl diff` on a real git repository: the
+// default base (merge base with main), --base, committed and uncommitted
+// changes, --exit-code and the error status.
+func TestDiffCommand(t *testing.T) {
+	dir := gitRepo(t)
+
+	out, code, _ := diff(t, "-C", dir, "--exit-code", "--env", "prod")
+	if code != 0 || !strings.Contains(out, "prod: no changes") {
+		t.Fatalf("unchanged tree: status %d, output:\n%s", code, out)
+	}
+
+	// A change committed on a branch: the default base is main.
+	git(t, dir, "checkout", "-q", "-b", "feature")
+	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 3\n  name: web-api\n", "- count: 4\n  name: web-api\n")
+	commitAll(t, dir, "more API replicas")
+	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--color", "always")
+	if code != 1 {
+		t.Errorf("committed change with --exit-code: status %d, want 1", code)
+	}
+	for _, want := range []string{"merge-base(HEAD, main)", "prod: 0 added, 0 removed, 1 changed (1 flagged)", "replicas 3 → 4", "\x1b["} {
+		if !strings.Contains(out, want) {
+			t.Errorf("committed change: output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, code, _ := diff(t, "-C", dir, "--env", "prod"); code != 0 || strings.Contains(out, "\x1b[") {
+		t.Errorf("without --exit-code: status %d (want 0); colour when not a terminal: %v", code, strings.Contains(out, "\x1b["))
+	}
+	if out, code, _ := diff(t, "-C", dir, "--exit-code", "--env", "prod", "--base", "HEAD"); code != 0 || !strings.Contains(out, "prod: no changes") {
+		t.Errorf("--base HEAD: status %d, output:\n%s", code, out)
+	}
+
+	// An uncommitted change in the working tree counts too.
+	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 4\n  name: web-api\n", "- count: 5\n  name: web-api\n")
+	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--base", "HEAD", "--output", "markdown")
+	if code != 1 || !strings.HasPrefix(out, review.Marker+"\n") || !strings.Contains(out, "replicas 4 → 5") {
+		t.Errorf("uncommitted change as Markdown: status %d, output:\n%s", code, out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--base", "no-such-rev"}, "no-such-rev is not a commit"},
+		{[]string{"--output", "xml"}, `--output "xml"`},
+		{[]string{"--color", "sometimes"}, `--color "sometimes"`},
+		{[]string{"--env", "staging"}, `no environment or cluster "staging": the repository has dev, prod, test`},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		_, code, msg := diff(t, append([]string{"-C", dir}, c.args...)...)
+		if code != 2 || !strings.Contains(msg, c.msg) {
+			t.Errorf("%v: status %d, message %q; want 2 and %q", c.args, code, msg, c.msg)
+		}
+	}
+}
+
+func TestDiffDefaultBaseNeedsAMainBranch(t *testing.T) {
+	dir := t.TempDir()
+	git(t, dir, "init", "-q", "-b", "trunk")
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commitAll(t, dir, "init")
+	_, code, msg := diff(t, "-C", dir)
+	if code != 2 || !strings.Contains(msg, "give --base <rev>") {
+		t.Errorf("no main branch: status %d, message %q", code, msg)
+	}
+	git(t, dir, "branch", "master")
+	if _, code, msg := diff(t, "-C", dir); code != 0 {
+		t.Errorf("with a master branch: status %d, message %q", code, msg)
+	}
+}
+
+// ciSteps are what each CI example must run.
+var ciSteps = []string{"make test", "make generate", "git diff --exit-code", "platformctl diff --base", "--output markdown", review.Marker}
+
+// checkCI parses a CI file as YAML and returns the steps it lacks.
+func checkCI(b []byte) ([]string, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, s := range ciSteps {
+		if !strings.Contains(string(b), s) {
+			missing = append(missing, s)
+		}
+	}
+	return missing, nil
+}
+
+func TestCIExamples(t *testing.T) {
+	for _, f := range []string{"github-actions.yml", "gitlab-ci.yml"} {
+		b, err := os.ReadFile(filepath.Join("../../docs/ci", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		missing, err := checkCI(b)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s does not run %q", f, missing)
+		}
+		var doc map[string]any
+		_ = yaml.Unmarshal(b, &doc)
+		switch f {
+		case "github-actions.yml":
+			// YAML 1.1 reads the key `on` as true.
+			if _, ok := doc["jobs"].(map[string]any)["review"]; !ok || (doc["on"] == nil && doc["true"] == nil) {
+				t.Errorf("%s: no review job or no trigger", f)
+			}
+		case "gitlab-ci.yml":
+			if script, _ := doc["review"].(map[string]any)["script"].([]any); len(script) == 0 {
+				t.Errorf("%s: no review job script", f)
+			}
+		}
+	}
+	// The check itself fails on an example that lacks a step, and on
+	// what is not YAML.
+	if missing, _ := checkCI([]byte("jobs: {review: {steps: [{run: make generate}]}}")); len(missing) == 0 {
+		t.Error("checkCI accepted a workflow without tests or diff")
+	}
+	if _, err := checkCI([]byte("jobs: [unclosed")); err == nil {
+		t.Error("checkCI accepted invalid YAML")
+	}
+}

@@ -1,0 +1,697 @@
+package review
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+// objectRules flag what a reviewer must not miss in one object; each
+// looks at the object on both sides (either may be nil: added, removed).
+var objectRules = []func(pair) []Flag{
+	imageRule, replicasRule, resourcesRule, storageRule, ingressRule, rbacRule, securityRule, fluxRule, secretsRule,
+}
+
+// ChecksumAnnotation is the pod-template annotation that follows the sealed
+// secrets a pod reads, so that a re-seal restarts it.
+const ChecksumAnnotation = "checksum/secrets"
+
+// PruneAnnotation protects an object from Flux's garbage collection.
+const PruneAnnotation = "kustomize.toolkit.fluxcd.io/prune"
+
+func newFlag(c Category, format string, args ...any) Flag {
+	return Flag{Category: c, Message: fmt.Sprintf(format, args...)}
+}
+
+// podTemplate is the pod template of a workload (the pod itself for a
+// Pod), or nil.
+func podTemplate(d tree.Doc) map[string]any {
+	if d == nil {
+		return nil
+	}
+	var t any
+	switch d["kind"] {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController":
+		t = get(d, "spec", "template")
+	case "CronJob":
+		t = get(d, "spec", "jobTemplate", "spec", "template")
+	case "Pod":
+		t = map[string]any(d)
+	}
+	m, _ := t.(map[string]any)
+	return m
+}
+
+// container is one container of a pod, named as a reviewer reads it.
+type container struct {
+	label string // "container web" or "init container copy-static"
+	spec  map[string]any
+}
+
+// containers of a pod template, by label.
+func containers(template map[string]any) map[string]container {
+	out := map[string]container{}
+	for _, list := range []struct{ field, label string }{{"initContainers", "init container "}, {"containers", "container "}} {
+		l, _ := get(template, "spec", list.field).([]any)
+		for _, e := range l {
+			c, _ := e.(map[string]any)
+			label := list.label + str(c, "name")
+			out[label] = container{label: label, spec: c}
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// both calls f for each container present on both sides, in order.
+func bothContainers(p pair, f func(label string, old, new map[string]any)) {
+	oc, nc := containers(podTemplate(p.old)), containers(podTemplate(p.new))
+	for _, label := range sortedKeys(nc) {
+		if o, ok := oc[label]; ok {
+			f(label, o.spec, nc[label].spec)
+		}
+	}
+}
+
+// imageRule: a container's image, a HelmRelease's chart version.
+func imageRule(p pair) []Flag {
+	var out []Flag
+	bothContainers(p, func(label string, o, n map[string]any) {
+		oi, ni := str(o, "image"), str(n, "image")
+		if oi == ni {
+			return
+		}
+		or, ot := splitImage(oi)
+		nr, nt := splitImage(ni)
+		f := newFlag(Images, "image %s → %s", oi, ni)
+		if or == nr {
+			f = newFlag(Images, "%s tag %s → %s", nr, ot, nt)
+		}
+		f.where = label
+		out = append(out, f)
+	})
+	if p.old != nil && p.new != nil && p.id.Kind == "HelmRelease" {
+		ov, nv := str(p.old, "spec", "chart", "spec", "version"), str(p.new, "spec", "chart", "spec", "version")
+		if ov != nv {
+			out = append(out, newFlag(Images, "chart %s version %s → %s", str(p.new, "spec", "chart", "spec", "chart"), orNone(ov), orNone(nv)))
+		}
+	}
+	return out
+}
+
+// splitImage splits an image reference into repository and tag (or digest).
+func splitImage(ref string) (repo, tag string) {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "(none, i.e. latest)"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// replicasRule: replica counts and HorizontalPodAutoscaler bounds.
+func replicasRule(p pair) []Flag {
+	var out []Flag
+	fields := map[string][]string{
+		"Deployment": {"replicas"}, "StatefulSet": {"replicas"}, "ReplicaSet": {"replicas"},
+		"HorizontalPodAutoscaler": {"minReplicas", "maxReplicas"},
+	}[p.id.Kind]
+	switch {
+	case len(fields) == 0:
+	case p.old != nil && p.new != nil:
+		for _, f := range fields {
+			o, n := get(p.old, "spec", f), get(p.new, "spec", f)
+			if !reflect.DeepEqual(o, n) {
+				out = append(out, newFlag(Replicas, "%s %s → %s", f, unsetIs(o, "1"), unsetIs(n, "1")))
+			}
+		}
+	case p.id.Kind == "HorizontalPodAutoscaler" && p.new != nil:
+		out = append(out, newFlag(Replicas, "autoscales %s from %s to %s replicas", str(p.new, "spec", "scaleTargetRef", "name"), unsetIs(get(p.new, "spec", "minReplicas"), "1"), render(get(p.new, "spec", "maxReplicas"))))
+	case p.id.Kind == "HorizontalPodAutoscaler":
+		out = append(out, newFlag(Replicas, "autoscaling of %s removed", str(p.old, "spec", "scaleTargetRef", "name")))
+	}
+	return out
+}
+
+func unsetIs(v any, def string) string {
+	if v == nil {
+		return "unset (" + def + ")"
+	}
+	return render(v)
+}
+
+// resourcesRule: each container's requests and limits.
+func resourcesRule(p pair) []Flag {
+	var out []Flag
+	bothContainers(p, func(label string, o, n map[string]any) {
+		for _, kind := range []string{"requests", "limits"} {
+			om, _ := get(o, "resources", kind).(map[string]any)
+			nm, _ := get(n, "resources", kind).(map[string]any)
+			keys := map[string]any{}
+			for k := range om {
+				keys[k] = nil
+			}
+			for k := range nm {
+				keys[k] = nil
+			}
+			for _, k := range sortedKeys(keys) {
+				if !reflect.DeepEqual(om[k], nm[k]) {
+					out = append(out, newFlag(Resources, "%s: %s.%s %s → %s", label, kind, k, render(om[k]), render(nm[k])))
+				}
+			}
+		}
+	})
+	return out
+}
+
+// recreate is what a reviewer is told when Kubernetes forbids a change in
+// place.
+const recreate = "needs the volume recreated"
+
+// storageRule: claim sizes, classes and access modes, the StatefulSets'
+// claim templates (which the API server does not let change), and claims
+// Flux would delete.
+func storageRule(p pair) []Flag {
+	var out []Flag
+	switch p.id.Kind {
+	case "PersistentVolumeClaim":
+		switch {
+		case p.old != nil && p.new != nil:
+			out = append(out, claimChanges("", get(p.old, "spec"), get(p.new, "spec"), false)...)
+		case p.new != nil:
+			out = append(out, newFlag(Storage, "new claim: %s", describeClaim(get(p.new, "spec"))))
+		default:
+			if str(p.old, "metadata", "annotations", PruneAnnotation) == "disabled" {
+				out = append(out, newFlag(Storage, "claim removed from git (%s); Flux keeps it (prune disabled)", describeClaim(get(p.old, "spec"))))
+			} else {
+				out = append(out, newFlag(Storage, "claim removed (%s): Flux deletes it, and its data with it unless the volume is retained", describeClaim(get(p.old, "spec"))))
+			}
+		}
+	case "StatefulSet":
+		if p.old == nil || p.new == nil {
+			break
+		}
+		index := func(d tree.Doc) map[string]any {
+			m := map[string]any{}
+			l, _ := get(d, "spec", "volumeClaimTemplates").([]any)
+			for _, e := range l {
+				m[str(e, "metadata", "name")] = e
+			}
+			return m
+		}
+		om, nm := index(p.old), index(p.new)
+		all := map[string]any{}
+		for k := range om {
+			all[k] = nil
+		}
+		for k := range nm {
+			all[k] = nil
+		}
+		const sts = "the API server rejects changes to a StatefulSet's volumeClaimTemplates: needs the StatefulSet recreated (existing claims are not changed)"
+		for _, name := range sortedKeys(all) {
+			o, n := om[name], nm[name]
+			switch {
+			case reflect.DeepEqual(o, n):
+			case o == nil:
+				out = append(out, newFlag(Storage, "volumeClaimTemplates %s added (%s); %s", name, describeClaim(get(n, "spec")), sts))
+			case n == nil:
+				out = append(out, newFlag(Storage, "volumeClaimTemplates %s removed; %s", name, sts))
+			default:
+				changes := claimChanges("volumeClaimTemplates "+name+": ", get(o, "spec"), get(n, "spec"), true)
+				if len(changes) == 0 {
+					changes = []Flag{newFlag(Storage, "volumeClaimTemplates %s changed", name)}
+				}
+				for i := range changes {
+					changes[i].Message += "; " + sts
+				}
+				out = append(out, changes...)
+			}
+		}
+	}
+	return out
+}
+
+// claimChanges describes the differences of two claim specs; inTemplate
+// leaves out what the template note already says.
+func claimChanges(prefix string, o, n any, inTemplate bool) []Flag {
+	var out []Flag
+	os, ns := str(o, "resources", "requests", "storage"), str(n, "resources", "requests", "storage")
+	if os != ns {
+		msg := fmt.Sprintf("%ssize %s → %s", prefix, orNone(os), orNone(ns))
+		oq, err1 := resource.ParseQuantity(os)
+		nq, err2 := resource.ParseQuantity(ns)
+		switch {
+		case inTemplate:
+		case err1 == nil && err2 == nil && nq.Cmp(oq) < 0:
+			msg += ": a claim cannot shrink; " + recreate
+		case err1 == nil && err2 == nil:
+			msg += " (expands in place if the storage class allows volume expansion)"
+		}
+		out = append(out, newFlag(Storage, "%s", msg))
+	}
+	for _, f := range []struct{ field, name string }{{"storageClassName", "storage class"}, {"accessModes", "access modes"}, {"volumeMode", "volume mode"}} {
+		ov, nv := get(o, f.field), get(n, f.field)
+		if reflect.DeepEqual(ov, nv) {
+			continue
+		}
+		msg := fmt.Sprintf("%s%s %s → %s", prefix, f.name, orNone(joinList(ov)), orNone(joinList(nv)))
+		if !inTemplate {
+			msg += ": " + recreate
+		}
+		out = append(out, newFlag(Storage, "%s", msg))
+	}
+	return out
+}
+
+// joinList prints a list of scalars as "a, b".
+func joinList(v any) string {
+	l, ok := v.([]any)
+	if !ok {
+		return render(v)
+	}
+	var s []string
+	for _, e := range l {
+		s = append(s, render(e))
+	}
+	return strings.Join(s, ", ")
+}
+
+func describeClaim(spec any) string {
+	s := orNone(str(spec, "resources", "requests", "storage"))
+	if c := str(spec, "storageClassName"); c != "" {
+		s += ", class " + c
+	}
+	if m := get(spec, "accessModes"); m != nil {
+		s += ", " + joinList(m)
+	}
+	return s
+}
+
+// ingressRule: hosts, TLS, the ingress class and the certificate issuer;
+// a Service reachable from outside the cluster (NodePort, LoadBalancer).
+func ingressRule(p pair) []Flag {
+	if p.id.Kind == "Service" && p.id.Group == "" && p.new != nil {
+		ot, nt := str(p.old, "spec", "type"), str(p.new, "spec", "type")
+		if nt != ot && (nt == "NodePort" || nt == "LoadBalancer") {
+			return []Flag{newFlag(Ingress, "Service type %s → %s: reachable from outside the cluster", orNone(ot), nt)}
+		}
+		return nil
+	}
+	if p.id.Kind != "Ingress" {
+		return nil
+	}
+	hosts := func(d tree.Doc) map[string]any {
+		m := map[string]any{}
+		l, _ := get(d, "spec", "rules").([]any)
+		for _, r := range l {
+			m[orNone(str(r, "host"))] = nil
+		}
+		return m
+	}
+	// TLS entries by the Secret that holds their certificate.
+	tls := func(d tree.Doc) map[string]any {
+		m := map[string]any{}
+		l, _ := get(d, "spec", "tls").([]any)
+		for _, t := range l {
+			m[orNone(str(t, "secretName"))] = get(t, "hosts")
+		}
+		return m
+	}
+	var out []Flag
+	for _, h := range setDiff(hosts(p.old), hosts(p.new)) {
+		out = append(out, newFlag(Ingress, "host %s %s", h.item, h.verb("exposed", "no longer exposed")))
+	}
+	ot, nt := tls(p.old), tls(p.new)
+	for _, t := range setDiff(ot, nt) {
+		hosts := ot[t.item]
+		if t.added {
+			hosts = nt[t.item]
+		}
+		out = append(out, newFlag(Ingress, "TLS for %s (certificate in Secret %s) %s", joinList(hosts), t.item, t.verb("added", "removed")))
+	}
+	for _, secret := range sortedKeys(nt) {
+		if o, in := ot[secret]; in && !reflect.DeepEqual(o, nt[secret]) {
+			out = append(out, newFlag(Ingress, "TLS certificate in Secret %s: hosts %s → %s", secret, joinList(o), joinList(nt[secret])))
+		}
+	}
+	if p.old != nil && p.new != nil {
+		for _, f := range [][]string{{"spec", "ingressClassName"}, {"metadata", "annotations", "cert-manager.io/cluster-issuer"}, {"metadata", "annotations", "cert-manager.io/issuer"}} {
+			if o, n := str(p.old, f...), str(p.new, f...); o != n {
+				out = append(out, newFlag(Ingress, "%s %s → %s", f[len(f)-1], orNone(o), orNone(n)))
+			}
+		}
+	}
+	return out
+}
+
+// change is one element of a set difference.
+type change struct {
+	item  string
+	added bool
+}
+
+func (c change) verb(added, removed string) string {
+	if c.added {
+		return added
+	}
+	return removed
+}
+
+// setDiff lists what was removed from old, then what was added in new,
+// each sorted.
+func setDiff(old, new map[string]any) []change {
+	var out []change
+	for _, k := range sortedKeys(old) {
+		if _, ok := new[k]; !ok {
+			out = append(out, change{item: k})
+		}
+	}
+	for _, k := range sortedKeys(new) {
+		if _, ok := old[k]; !ok {
+			out = append(out, change{item: k, added: true})
+		}
+	}
+	return out
+}
+
+// rbacRule: the rules of Roles and ClusterRoles, the subjects and role of
+// bindings.
+func rbacRule(p pair) []Flag {
+	if p.id.Group != "rbac.authorization.k8s.io" {
+		return nil
+	}
+	var out []Flag
+	switch p.id.Kind {
+	case "Role", "ClusterRole":
+		rules := func(d tree.Doc) map[string]any {
+			m := map[string]any{}
+			l, _ := get(d, "rules").([]any)
+			for _, r := range l {
+				m[describeRule(r)] = nil
+			}
+			return m
+		}
+		for _, c := range setDiff(rules(p.old), rules(p.new)) {
+			out = append(out, newFlag(RBAC, "%s %s", c.verb("grants", "no longer grants"), c.item))
+		}
+	case "RoleBinding", "ClusterRoleBinding":
+		subjects := func(d tree.Doc) map[string]any {
+			m := map[string]any{}
+			l, _ := get(d, "subjects").([]any)
+			for _, s := range l {
+				name := str(s, "name")
+				if ns := str(s, "namespace"); ns != "" {
+					name = ns + "/" + name
+				}
+				m[str(s, "kind")+" "+name] = nil
+			}
+			return m
+		}
+		role := func(d tree.Doc) string { return str(d, "roleRef", "kind") + " " + str(d, "roleRef", "name") }
+		r := role(p.new)
+		if p.new == nil {
+			r = role(p.old)
+		}
+		if p.old != nil && p.new != nil && role(p.old) != role(p.new) {
+			out = append(out, newFlag(RBAC, "binds %s instead of %s", role(p.new), role(p.old)))
+		}
+		for _, c := range setDiff(subjects(p.old), subjects(p.new)) {
+			out = append(out, newFlag(RBAC, "%s %s %s", c.item, c.verb("gains", "loses"), r))
+		}
+	}
+	return out
+}
+
+func describeRule(r any) string {
+	list := func(f string) string {
+		l, _ := get(r, f).([]any)
+		var s []string
+		for _, e := range l {
+			if e == "" {
+				e = `""`
+			}
+			s = append(s, fmt.Sprint(e))
+		}
+		return strings.Join(s, ",")
+	}
+	if urls := list("nonResourceURLs"); urls != "" {
+		return fmt.Sprintf("%s on URLs %s", list("verbs"), urls)
+	}
+	s := fmt.Sprintf("%s on %s", list("verbs"), list("resources"))
+	if g := list("apiGroups"); g != `""` {
+		s += " (API groups " + g + ")"
+	}
+	if n := list("resourceNames"); n != "" {
+		s += " named " + n
+	}
+	return s
+}
+
+// securityRule: anything that loosens a pod's security context, as the
+// settings that are not at their restricted value on the new side and
+// were on the old one (all of them, for a new workload).
+func securityRule(p pair) []Flag {
+	if podTemplate(p.new) == nil {
+		return nil
+	}
+	old := looseSettings(podTemplate(p.old))
+	var out []Flag
+	loose := looseSettings(podTemplate(p.new))
+	for _, k := range sortedKeys(loose) {
+		if _, was := old[k]; !was {
+			out = append(out, newFlag(Security, "%s", loose[k]))
+		}
+	}
+	if len(out) > 0 && p.old == nil {
+		for i := range out {
+			out[i].Message = "new workload: " + out[i].Message
+		}
+	}
+	return out
+}
+
+// looseSettings lists, by a stable key, every setting of a pod template
+// that is looser than Pod Security "restricted" asks (and than the
+// generator writes).
+func looseSettings(t map[string]any) map[string]string {
+	out := map[string]string{}
+	if t == nil {
+		return out
+	}
+	spec, _ := get(t, "spec").(map[string]any)
+	for _, f := range []string{"hostNetwork", "hostPID", "hostIPC"} {
+		if spec[f] == true {
+			out[f] = "pod: " + f + " true"
+		}
+	}
+	// Unset inherits the ServiceAccount's setting, so only an explicit
+	// true is a loosening here.
+	if spec["automountServiceAccountToken"] == true {
+		out["automount"] = "pod: automountServiceAccountToken true"
+	}
+	vols, _ := spec["volumes"].([]any)
+	for _, v := range vols {
+		if hp := get(v, "hostPath", "path"); hp != nil {
+			out["hostPath "+str(v, "name")] = fmt.Sprintf("volume %s: hostPath %s", str(v, "name"), render(hp))
+		}
+	}
+	podSC, _ := spec["securityContext"].(map[string]any)
+	cs := containers(t)
+	for _, label := range sortedKeys(cs) {
+		sc, _ := cs[label].spec["securityContext"].(map[string]any)
+		eff := func(f string) any {
+			if v, ok := sc[f]; ok {
+				return v
+			}
+			return podSC[f]
+		}
+		loose := func(key, format string, args ...any) {
+			out[label+" "+key] = label + ": " + fmt.Sprintf(format, args...)
+		}
+		if v := eff("runAsNonRoot"); v != true {
+			loose("runAsNonRoot", "runAsNonRoot %s", render(v))
+		}
+		if v := eff("runAsUser"); v == 0.0 {
+			loose("runAsUser", "runAsUser 0 (root)")
+		}
+		if sc["privileged"] == true {
+			loose("privileged", "privileged true")
+		}
+		if v := sc["allowPrivilegeEscalation"]; v != false {
+			loose("allowPrivilegeEscalation", "allowPrivilegeEscalation %s", render(v))
+		}
+		if v := sc["readOnlyRootFilesystem"]; v != true {
+			loose("readOnlyRootFilesystem", "readOnlyRootFilesystem %s", render(v))
+		}
+		if t := str(eff("seccompProfile"), "type"); t != "RuntimeDefault" && t != "Localhost" {
+			loose("seccomp", "seccompProfile %s", orNone(t))
+		}
+		drop, _ := get(sc, "capabilities", "drop").([]any)
+		if !contains(drop, "ALL") {
+			loose("drop", "capabilities not all dropped (drop %s)", render(drop))
+		}
+		add, _ := get(sc, "capabilities", "add").([]any)
+		for _, c := range add {
+			loose("add "+fmt.Sprint(c), "adds capability %v", c)
+		}
+	}
+	return out
+}
+
+func contains(l []any, s string) bool {
+	for _, e := range l {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fluxRule: what Flux does with what it applies — a Kustomization's path,
+// prune, dependsOn, suspend and force; the source a cluster follows; a
+// HelmRelease suspended; an object's prune protection.
+func fluxRule(p pair) []Flag {
+	var out []Flag
+	switch {
+	case p.id.Group == "kustomize.toolkit.fluxcd.io" && p.id.Kind == "Kustomization":
+		switch {
+		case p.old == nil:
+			out = append(out, newFlag(Flux, "new Kustomization: applies %s (prune %s)", str(p.new, "spec", "path"), render(get(p.new, "spec", "prune"))))
+		case p.new == nil:
+			msg := "Kustomization removed"
+			if get(p.old, "spec", "prune") == true {
+				msg += ": Flux deletes everything it applied (" + str(p.old, "spec", "path") + ")"
+			}
+			out = append(out, newFlag(Flux, "%s", msg))
+		default:
+			for _, f := range []string{"path", "prune", "suspend", "force", "targetNamespace", "sourceRef"} {
+				if o, n := get(p.old, "spec", f), get(p.new, "spec", f); !reflect.DeepEqual(o, n) {
+					out = append(out, newFlag(Flux, "%s %s → %s", f, render(o), render(n)))
+				}
+			}
+			deps := func(d tree.Doc) map[string]any {
+				m := map[string]any{}
+				l, _ := get(d, "spec", "dependsOn").([]any)
+				for _, e := range l {
+					m[str(e, "name")] = nil
+				}
+				return m
+			}
+			for _, c := range setDiff(deps(p.old), deps(p.new)) {
+				out = append(out, newFlag(Flux, "%s %s", c.verb("now depends on", "no longer depends on"), c.item))
+			}
+		}
+	case p.id.Group == "source.toolkit.fluxcd.io" && p.old != nil && p.new != nil:
+		for _, f := range []string{"url", "ref"} {
+			if o, n := get(p.old, "spec", f), get(p.new, "spec", f); !reflect.DeepEqual(o, n) {
+				out = append(out, newFlag(Flux, "source %s %s → %s", f, render(o), render(n)))
+			}
+		}
+	case p.id.Group == "helm.toolkit.fluxcd.io" && p.old != nil && p.new != nil:
+		if o, n := get(p.old, "spec", "suspend"), get(p.new, "spec", "suspend"); !reflect.DeepEqual(o, n) {
+			out = append(out, newFlag(Flux, "suspend %s → %s", render(o), render(n)))
+		}
+	}
+	if p.old != nil && p.new != nil {
+		if o, n := str(p.old, "metadata", "annotations", PruneAnnotation), str(p.new, "metadata", "annotations", PruneAnnotation); o != n {
+			out = append(out, newFlag(Flux, "%s %s → %s", PruneAnnotation, orNone(o), orNone(n)))
+		}
+	}
+	return out
+}
+
+// secretsRule: SealedSecret keys added, removed or re-sealed (never a
+// value), a sealing scope changed, and the pods that restart because the
+// checksum of the secrets they read changed.
+func secretsRule(p pair) []Flag {
+	var out []Flag
+	if p.id.Kind == "SealedSecret" {
+		keys := func(d tree.Doc) map[string]any {
+			m, _ := get(d, "spec", "encryptedData").(map[string]any)
+			return m
+		}
+		ok, nk := keys(p.old), keys(p.new)
+		var added, removed []string
+		for _, c := range setDiff(ok, nk) {
+			if c.added {
+				added = append(added, c.item)
+			} else {
+				removed = append(removed, c.item)
+			}
+		}
+		switch {
+		case p.old == nil:
+			out = append(out, newFlag(Secrets, "new, keys %s", strings.Join(added, ", ")))
+		case p.new == nil:
+			out = append(out, newFlag(Secrets, "removed, keys %s", strings.Join(removed, ", ")))
+		default:
+			if len(added) > 0 {
+				out = append(out, newFlag(Secrets, "keys added: %s", strings.Join(added, ", ")))
+			}
+			if len(removed) > 0 {
+				out = append(out, newFlag(Secrets, "keys removed: %s", strings.Join(removed, ", ")))
+			}
+		}
+		var resealed []string
+		for _, k := range sortedKeys(nk) {
+			if o, in := ok[k]; in && o != nk[k] {
+				resealed = append(resealed, k)
+			}
+		}
+		if len(resealed) > 0 {
+			out = append(out, newFlag(Secrets, "re-sealed: %s", strings.Join(resealed, ", ")))
+		}
+		if p.old != nil && p.new != nil {
+			for _, a := range []string{"sealedsecrets.bitnami.com/namespace-wide", "sealedsecrets.bitnami.com/cluster-wide"} {
+				if o, n := str(p.old, "metadata", "annotations", a), str(p.new, "metadata", "annotations", a); o != n {
+					out = append(out, newFlag(Secrets, "sealing scope %s %s → %s", a, orNone(o), orNone(n)))
+				}
+			}
+		}
+	}
+	if p.old != nil && p.new != nil {
+		o := str(podTemplate(p.old), "metadata", "annotations", ChecksumAnnotation)
+		n := str(podTemplate(p.new), "metadata", "annotations", ChecksumAnnotation)
+		if o != n && o != "" && n != "" {
+			f := newFlag(Secrets, "pods restart: %s changed (follows the sealed secrets they read)", ChecksumAnnotation)
+			f.consequence = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// markChecksumConsequence notes, on each changed checksum annotation, that
+// it follows a change of sealed secrets in the same scope.
+func markChecksumConsequence(changed []ObjectChange) {
+	for i := range changed {
+		for j := range changed[i].Fields {
+			f := &changed[i].Fields[j]
+			if strings.HasSuffix(f.Path, "annotations."+ChecksumAnnotation) && f.Old != nil && f.New != nil {
+				f.Note = "consequence of the sealed-secret change"
+			}
+		}
+	}
+}
