@@ -422,6 +422,9 @@ func TestKinds(t *testing.T) {
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
 		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"},
 		{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmChart"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "HelmRepository"},
@@ -431,7 +434,7 @@ func TestKinds(t *testing.T) {
 	if diff := cmp.Diff(want, s.Kinds()); diff != "" {
 		t.Errorf("Kinds() (-want +got):\n%s", diff)
 	}
-	for _, g := range []string{"bitnami.com", "cert-manager.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"} {
+	for _, g := range []string{"bitnami.com", "cert-manager.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "monitoring.coreos.com", "source.toolkit.fluxcd.io"} {
 		if !s.HasGroup(g) {
 			t.Errorf("HasGroup(%q) = false", g)
 		}
