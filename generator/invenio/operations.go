@@ -28,7 +28,7 @@ const hostname = "kubernetes.io/hostname"
 //     and a preferred anti-affinity, both soft: one node still runs them all);
 //   - when it autoscales, a HorizontalPodAutoscaler owns the replica count and
 //     the Deployment carries none, so Flux's apply never resets what the HPA
-//     set (Flux's documented way to combine the two);
+//     set (as the Kubernetes documentation recommends under an HPA);
 //   - when it runs two pods or more, a PodDisruptionBudget lets one be
 //     evicted at a time, so a drain never takes every pod and never blocks.
 func (x env) scaling(c *component.Component, d *appsv1.Deployment, w config.Workload) []component.Object {

@@ -28,7 +28,8 @@ func LargestFilesArgs(file string, top int) []string {
 
 var reportResources = config.Resources{
 	Requests: config.CPUMemory{CPU: config.Q("50m"), Memory: config.Q("64Mi")},
-	Limits:   config.CPUMemory{CPU: config.Q("500m"), Memory: config.Q("256Mi")},
+	// Small enough that dev still fits its 12-CPU budget while it runs.
+	Limits: config.CPUMemory{CPU: config.Q("250m"), Memory: config.Q("256Mi")},
 }
 
 // largestFilesReport runs the largest-files query on schedule with the

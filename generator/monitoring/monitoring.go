@@ -98,7 +98,7 @@ func Rules(ns string) []Rule {
 			fmt.Sprintf(`time() - max by (cronjob) (kube_cronjob_status_last_successful_time{namespace=%q, cronjob=~"backup-.*"}) > 26 * 3600`, ns),
 			"15m", "critical",
 			"CronJob {{ $labels.cronjob }} has not succeeded for more than 26 hours",
-			"kubectl -n " + ns + " get jobs -l app.kubernetes.io/name={{ $labels.cronjob }}; a suspended CronJob or a failing run leaves the data without a backup."},
+			"kubectl -n " + ns + " get cronjob {{ $labels.cronjob }} (suspended? last schedule?) and kubectl -n " + ns + " get jobs: a suspended CronJob or failing runs leave the data without a backup."},
 		{"InvenioDatabaseDown",
 			fmt.Sprintf(`pg_up{namespace=%q} == 0`, ns),
 			"2m", "critical",
