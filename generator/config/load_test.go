@@ -178,6 +178,15 @@ environments:
       enabled: true
       prometheusLabels: {}
 `, "platform.yaml:10: environments[0].monitoring.prometheusLabels: is empty: name the labels of the Prometheus pods (e.g. {app.kubernetes.io/name: prometheus}), or the exporters' NetworkPolicies would let every pod of the namespace scrape them"},
+		{"monitoring interval with a fraction", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    monitoring: {enabled: true, interval: 1.5m}
+`, "platform.yaml:8: environments[0].monitoring.interval: \"1.5m\" is not a Prometheus duration: write whole units without fractions, e.g. 30s or 1m30s"},
 		{"report schedule not cron", `site:
   name: x
 environments:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -131,6 +132,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		if e.Monitoring.Enabled && len(e.Monitoring.PrometheusLabels) == 0 {
 			v.problem("monitoring.prometheusLabels", "is empty: name the labels of the Prometheus pods (e.g. {app.kubernetes.io/name: prometheus}), or the exporters' NetworkPolicies would let every pod of the namespace scrape them")
 		}
+		if iv := string(e.Monitoring.Interval); iv != "" && !promDuration.MatchString(iv) {
+			v.problem("monitoring.interval", fmt.Sprintf("%q is not a Prometheus duration: write whole units without fractions, e.g. 30s or 1m30s", iv))
+		}
 		if e.Reports.LargestFiles.Enabled && e.Reports.LargestFiles.Top < 1 {
 			v.problem("reports.largestFiles.top", "0 files: write how many of the largest files to list, from 1 to 100")
 		}
@@ -190,6 +194,10 @@ var optionalWorkloads = map[string]bool{"dashboards": true, "pgadmin": true}
 // scalable are the workloads that may autoscale: stateless, behind a
 // Service or a queue, with nothing that breaks when two run at once.
 var scalable = map[string]bool{"webUI": true, "webAPI": true, "frontend": true, "worker": true}
+
+// promDuration is the Prometheus Operator's duration pattern (its CRDs
+// reject anything else), for the units a scrape interval uses.
+var promDuration = regexp.MustCompile(`^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
 
 // maxStabilization is the HPA API's limit on a stabilization window.
 const maxStabilization = time.Hour
