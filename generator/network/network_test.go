@@ -143,6 +143,44 @@ func TestOptionalCallerBringsItsOwnAllowance(t *testing.T) {
 	}
 }
 
+// scrapes lists, as "component:port", the declared metrics ports, the
+// ports the NetworkPolicies let Prometheus (namespace and pod labels of
+// prom) reach, and the prometheus rows of the flow table.
+func scrapes(cs []*component.Component, prom network.Peer) (declared, policies, flows []string) {
+	for _, c := range cs {
+		for _, m := range c.Metrics {
+			port, _ := c.Port(m.Port)
+			declared = append(declared, fmt.Sprintf("%s:%d", c.Name, port.Port))
+		}
+		for _, o := range c.Objects {
+			np, ok := o.(*networkingv1.NetworkPolicy)
+			if !ok {
+				continue
+			}
+			for _, r := range np.Spec.Ingress {
+				for _, f := range r.From {
+					if f.NamespaceSelector == nil || f.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != prom.Namespace ||
+						f.PodSelector == nil || !cmp.Equal(prom.Labels, f.PodSelector.MatchLabels) {
+						continue
+					}
+					for _, pp := range r.Ports {
+						policies = append(policies, fmt.Sprintf("%s:%d", np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"], pp.Port.IntVal))
+					}
+				}
+			}
+		}
+	}
+	for _, f := range network.Flows(cs) {
+		if f.From == network.Prometheus {
+			flows = append(flows, fmt.Sprintf("%s:%d", f.To, f.Port))
+		}
+	}
+	sort.Strings(declared)
+	sort.Strings(policies)
+	sort.Strings(flows)
+	return declared, policies, flows
+}
+
 // TestPrometheusMayScrapeExactlyTheMetricsPorts: in every environment, the
 // NetworkPolicies let Prometheus (its namespace and pod labels) in on
 // exactly the ports components declare as metrics, and the flow table
@@ -159,58 +197,55 @@ func TestPrometheusMayScrapeExactlyTheMetricsPorts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want, flows, got []string
-			for _, c := range cs {
-				for _, m := range c.Metrics {
-					port, _ := c.Port(m.Port)
-					want = append(want, fmt.Sprintf("%s:%d", c.Name, port.Port))
-				}
-			}
-			for _, f := range network.Flows(cs) {
-				if f.From == network.Prometheus {
-					flows = append(flows, fmt.Sprintf("%s:%d", f.To, f.Port))
-				}
-			}
-			for _, c := range cs {
-				for _, o := range c.Objects {
-					np, ok := o.(*networkingv1.NetworkPolicy)
-					if !ok {
-						continue
-					}
-					for _, r := range np.Spec.Ingress {
-						for _, f := range r.From {
-							if f.NamespaceSelector == nil || f.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != string(e.Monitoring.PrometheusNamespace) {
-								continue
-							}
-							if d := cmp.Diff(e.Monitoring.PrometheusLabels, f.PodSelector.MatchLabels); d != "" {
-								t.Errorf("%s: Prometheus peer with other pod labels:\n%s", np.Name, d)
-							}
-							for _, pp := range r.Ports {
-								got = append(got, fmt.Sprintf("%s:%d", np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"], pp.Port.IntVal))
-							}
-						}
-					}
-				}
-			}
-			sort.Strings(want)
-			sort.Strings(flows)
-			sort.Strings(got)
-			if d := cmp.Diff(want, got); d != "" {
+			declared, policies, flows := scrapes(cs, network.Peer{Namespace: string(e.Monitoring.PrometheusNamespace), Labels: e.Monitoring.PrometheusLabels})
+			if d := cmp.Diff(declared, policies); d != "" {
 				t.Errorf("metrics ports and Prometheus ingress rules disagree (-declared +policies):\n%s", d)
 			}
-			if d := cmp.Diff(want, flows); d != "" {
+			if d := cmp.Diff(declared, flows); d != "" {
 				t.Errorf("metrics ports and the flow table disagree (-declared +flows):\n%s", d)
 			}
-			if e.Monitoring.Enabled != (len(want) > 0) {
-				t.Errorf("monitoring.enabled is %v but %d metrics endpoints are declared", e.Monitoring.Enabled, len(want))
+			if e.Monitoring.Enabled != (len(declared) > 0) {
+				t.Errorf("monitoring.enabled is %v but %d metrics endpoints are declared", e.Monitoring.Enabled, len(declared))
 			}
-			if len(want) > 0 {
+			if len(declared) > 0 {
 				monitored++
 			}
 		})
 	}
 	if monitored == 0 {
 		t.Fatal("no environment is monitored: the test would pass vacuously")
+	}
+}
+
+// TestScrapesSeesMissingRules: the comparison above notices a policy that
+// lacks the Prometheus rule, and one that admits other pods.
+func TestScrapesSeesMissingRules(t *testing.T) {
+	prom := network.Peer{Namespace: "monitoring", Labels: map[string]string{"app": "prometheus"}}
+	mk := func() []*component.Component {
+		c := &component.Component{Name: "exp", HasPods: true, Layer: component.LayerData,
+			Serves: []component.Port{{Name: "metrics", Port: 9187}}, Metrics: []component.Metrics{{Port: "metrics", Path: "/metrics"}}}
+		cs := []*component.Component{c}
+		if err := network.Derive(component.Meta{Instance: "x"}, network.Options{Prometheus: &prom}, cs); err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	declared, policies, _ := scrapes(mk(), prom)
+	if d := cmp.Diff([]string{"exp:9187"}, declared); d != "" || !cmp.Equal(declared, policies) {
+		t.Fatalf("derived policy does not admit Prometheus: declared %v, policies %v", declared, policies)
+	}
+	cs := mk()
+	for _, o := range cs[0].Objects {
+		if np, ok := o.(*networkingv1.NetworkPolicy); ok {
+			np.Spec.Ingress = nil
+		}
+	}
+	if _, policies, _ := scrapes(cs, prom); len(policies) != 0 {
+		t.Errorf("a policy without ingress rules still counts as admitting Prometheus: %v", policies)
+	}
+	other := network.Peer{Namespace: "monitoring", Labels: map[string]string{"app": "grafana"}}
+	if _, policies, _ := scrapes(mk(), other); len(policies) != 0 {
+		t.Errorf("a rule for Prometheus' labels counts for other pods: %v", policies)
 	}
 }
 
