@@ -12,9 +12,11 @@
 --
 -- A file is one stored file (files_files row): a new version of a record
 -- that keeps a file points at the same stored file, so it is counted once
--- and shown with the newest published version that has it. Drafts and
--- deleted records are left out; a record in no community is ranked overall
--- only, a record in several communities in each of them.
+-- and shown with the newest published version that has it. Drafts,
+-- deleted records and deleted communities are left out; a record in no
+-- community is ranked overall only, a record in several communities in each
+-- of them. Deletion status 'P' is "published" in both RecordDeletionStatusEnum
+-- (invenio-rdm-records) and CommunityDeletionStatusEnum (invenio-communities).
 WITH published AS (
     SELECT ff.id           AS file_id,
            ff.size         AS size,
@@ -51,6 +53,7 @@ ranked AS (
       JOIN rdm_parents_community pc ON pc.record_id = s.parent_id
       JOIN communities_metadata c ON c.id = pc.community_id
      WHERE c.json IS NOT NULL
+       AND c.deletion_status = 'P'
 )
 SELECT ranked.scope     AS community,
        ranked.rank      AS rank,

@@ -9,7 +9,8 @@
 --   bob    "Withdrawn": gone.nc (50 GB), deleted record, in climate.
 --   alice  an unpublished draft with unpublished.bin (30 GB), in no community.
 --   dave   "Reanalysis": era5.nc (5 GB, same size as detector.h5, uploaded
---          later), in climate. biology has no records.
+--          later), in climate. biology has no records; retired is a deleted
+--          community that still lists alice's record.
 INSERT INTO files_location VALUES (now(), now(), 1, 'default-location', '/opt/invenio/var/instance/data', true);
 INSERT INTO accounts_user (created, updated, id, username, email, active, version_id) VALUES
     (now(), now(), 1, 'alice', 'alice@lbl.gov', true, 1),
@@ -19,7 +20,8 @@ INSERT INTO accounts_user (created, updated, id, username, email, active, versio
 INSERT INTO communities_metadata VALUES
     (now(), now(), 'c0000000-0000-0000-0000-000000000001', '{"slug": "physics"}', 1, 'physics', NULL, 'P'),
     (now(), now(), 'c0000000-0000-0000-0000-000000000002', '{"slug": "climate"}', 1, 'climate', NULL, 'P'),
-    (now(), now(), 'c0000000-0000-0000-0000-000000000003', '{"slug": "biology"}', 1, 'biology', NULL, 'P');
+    (now(), now(), 'c0000000-0000-0000-0000-000000000003', '{"slug": "biology"}', 1, 'biology', NULL, 'P'),
+    (now(), now(), 'c0000000-0000-0000-0000-000000000004', '{"slug": "retired"}', 1, 'retired', NULL, 'D');
 
 CREATE FUNCTION pg_temp.bucket(n int) RETURNS uuid LANGUAGE sql AS $$
     INSERT INTO files_bucket VALUES (now(), now(), ('b0000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid, 1, 'S', 0, NULL, NULL, false, false)
@@ -64,7 +66,8 @@ BEGIN
     r := pg_temp.record('detec-tor02', p1, 2, b, 'P');
     PERFORM pg_temp.attach(r, 'detector.h5', pg_temp.object(b, 'detector.h5', detector));
     PERFORM pg_temp.attach(r, 'calib.h5', pg_temp.object(b, 'calib.h5', calib));
-    INSERT INTO rdm_parents_community VALUES ('c0000000-0000-0000-0000-000000000001', p1, NULL), ('c0000000-0000-0000-0000-000000000002', p1, NULL);
+    INSERT INTO rdm_parents_community VALUES ('c0000000-0000-0000-0000-000000000001', p1, NULL), ('c0000000-0000-0000-0000-000000000002', p1, NULL),
+        ('c0000000-0000-0000-0000-000000000004', p1, NULL);
 
     -- bob: one record in physics
     p2 := pg_temp.parent(2, 2);
