@@ -32,7 +32,9 @@ func Defaults() Environment {
 			Dashboards: Image{"opensearchproject/opensearch-dashboards", "2.17.1"},
 			Nginx:      Image{"nginxinc/nginx-unprivileged", "1.27.4-alpine"},
 			PgAdmin:    Image{"dpage/pgadmin4", "8.14"},
-			// Exporters (monitoring): current releases, pinned.
+			// Exporters (monitoring), pinned to releases of early 2025 whose
+			// flags and environment variables the generator uses; newer
+			// ones exist (docs/operations.md): bump deliberately.
 			PostgresExporter: Image{"quay.io/prometheuscommunity/postgres-exporter", "v0.17.1"},
 			RedisExporter:    Image{"oliver006/redis_exporter", "v1.67.0"},
 			NginxExporter:    Image{"nginx/nginx-prometheus-exporter", "1.4.1"},
