@@ -71,7 +71,7 @@ var chkExceptions = []chkException{
 		Why: "version-pinned tags: IfNotPresent keeps pod starts independent of the registry"},
 	// Polaris priorityClassNotSet: no PriorityClass exists on the cluster yet.
 	{Check: "polaris/priorityClassNotSet", Object: "*",
-		Why: "no PriorityClass is defined for the cluster yet (operations issue)"},
+		Why: "no PriorityClass is defined for the cluster yet (cluster-scoped: would belong to infrastructure:)"},
 	// Polaris topologySpreadConstraint and missingPodDisruptionBudget: the
 	// replicable workloads (web-ui, web-api, frontend, worker) always
 	// spread, and get a PodDisruptionBudget when they run two pods or
@@ -1159,7 +1159,7 @@ func chkJobTTL(b *chkBuild) []chkFinding {
 }
 
 // chkPDBs: a PodDisruptionBudget must allow disruptions and set
-// unhealthyPodEvictionPolicy (vacuous until the operations issue adds PDBs).
+// unhealthyPodEvictionPolicy.
 func chkPDBs(b *chkBuild) []chkFinding {
 	var out []chkFinding
 	for _, pdb := range b.PDBs {
@@ -1188,8 +1188,7 @@ func chkPDBs(b *chkBuild) []chkFinding {
 	return out
 }
 
-// chkHPAs: minReplicas >= 2 and maxReplicas > minReplicas (vacuous until
-// the operations issue adds HPAs).
+// chkHPAs: minReplicas >= 2 and maxReplicas > minReplicas.
 func chkHPAs(b *chkBuild) []chkFinding {
 	var out []chkFinding
 	for _, h := range b.HPAs {

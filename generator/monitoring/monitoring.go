@@ -27,7 +27,7 @@ type Options struct {
 // Alerts is the component holding the PrometheusRule.
 const Alerts = "alerts"
 
-var typeMeta = func(kind string) metav1.TypeMeta {
+func typeMeta(kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: kind}
 }
 
