@@ -17,6 +17,7 @@ package generator
 import (
 	"fmt"
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"reflect"
 	"regexp"
 	"sort"
@@ -70,22 +71,16 @@ var chkExceptions = []chkException{
 		Why: "version-pinned tags: IfNotPresent keeps pod starts independent of the registry"},
 	// Polaris priorityClassNotSet: no PriorityClass exists on the cluster yet.
 	{Check: "polaris/priorityClassNotSet", Object: "*",
-		Why: "no PriorityClass is defined for the cluster yet (operations issue)"},
-	// Polaris topologySpreadConstraint, missingPodDisruptionBudget and
-	// kube-linter no-anti-affinity: scheduling spread and disruption
-	// budgets are the operations issue's (PDB/HPA/spread together).
+		Why: "no PriorityClass is defined for the cluster yet (cluster-scoped: would belong to infrastructure:)"},
+	// Polaris topologySpreadConstraint and missingPodDisruptionBudget: the
+	// replicable workloads (web-ui, web-api, frontend, worker) always
+	// spread, and get a PodDisruptionBudget when they run two pods or
+	// more; singletons (one pod: a budget could only block drains or allow
+	// everything) and single-replica dev workloads have neither.
 	{Check: "polaris/topologySpreadConstraint", Object: "*",
-		Why: "spread constraints come with the operations issue (PDB/HPA/spread)"},
+		Why: "single-instance workloads (data services, beat, tools, exporters) have nothing to spread"},
 	{Check: "polaris/missingPodDisruptionBudget", Object: "*",
-		Why: "PodDisruptionBudgets come with the operations issue (PDB/HPA/spread)"},
-	{Check: "kube-linter/no-anti-affinity", Object: "Deployment/web-ui",
-		Why: "replicated in test/prod; anti-affinity/spread comes with the operations issue"},
-	{Check: "kube-linter/no-anti-affinity", Object: "Deployment/web-api",
-		Why: "replicated in test/prod; anti-affinity/spread comes with the operations issue"},
-	{Check: "kube-linter/no-anti-affinity", Object: "Deployment/frontend",
-		Why: "replicated in test/prod; anti-affinity/spread comes with the operations issue"},
-	{Check: "kube-linter/no-anti-affinity", Object: "Deployment/worker",
-		Why: "replicated in prod; anti-affinity/spread comes with the operations issue"},
+		Why: "a PodDisruptionBudget only for workloads running two pods or more (docs/operations.md)"},
 	// Polaris deploymentMissingReplicas: dev runs one of everything (it
 	// must fit the seed's 12 CPU / 30 GB), beat must never run twice, and
 	// pgAdmin/dashboards are single-user operator tools.
@@ -115,6 +110,8 @@ var chkExceptions = []chkException{
 		Why: "nothing calls beat: ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "Job/invenio-setup", Contains: "no ingress rule",
 		Why: "nothing calls the setup Job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/report-largest-files", Contains: "no ingress rule",
+		Why: "nothing calls the report: ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "Deployment/dashboards", Contains: "no ingress rule",
 		Why: "operators reach dashboards by port-forward only: pod ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "Deployment/pgadmin", Contains: "no ingress rule",
@@ -141,7 +138,7 @@ var chkScheme = func() *runtime.Scheme {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
 		policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme,
-		ssv1alpha1.AddToScheme,
+		ssv1alpha1.AddToScheme, monitoringv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
@@ -196,6 +193,8 @@ type chkBuild struct {
 	Ingresses       []*networkingv1.Ingress
 	PDBs            []*policyv1.PodDisruptionBudget
 	HPAs            []*autoscalingv2.HorizontalPodAutoscaler
+	ServiceMonitors []*monitoringv1.ServiceMonitor
+	PrometheusRules []*monitoringv1.PrometheusRule
 	// ListedSecrets are the Secret names the platform description lists
 	// for the environment (secrets:); nil skips that part of the check.
 	ListedSecrets map[string]bool
@@ -248,6 +247,10 @@ func chkIndex(env string, objs []runtime.Object) *chkBuild {
 			b.PDBs = append(b.PDBs, x)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			b.HPAs = append(b.HPAs, x)
+		case *monitoringv1.ServiceMonitor:
+			b.ServiceMonitors = append(b.ServiceMonitors, x)
+		case *monitoringv1.PrometheusRule:
+			b.PrometheusRules = append(b.PrometheusRules, x)
 		case *ssv1alpha1.SealedSecret:
 			if b.Sealed == nil {
 				b.Sealed = map[string]map[string]bool{}
@@ -331,6 +334,8 @@ var chkChecks = []chkCheck{
 	{"kube-linter/job-ttl-seconds-after-finished", "kube-linter job-ttl-seconds-after-finished", chkJobTTL},
 	{"pdb", "kube-linter pdb-max-unavailable, pdb-min-available, pdb-unhealthy-pod-eviction-policy; Polaris pdbDisruptionsIsZero", chkPDBs},
 	{"hpa", "Polaris hpaMinAvailability, hpaMaxAvailability", chkHPAs},
+	{"operations-references", "HPA scaleTargetRef, PDB selector, ServiceMonitor selector and port resolve", chkOperationsReferences},
+	{"pdb-hpa", "Polaris pdbMinAvailableGreaterThanHPAMinReplicas", chkPDBAgainstHPA},
 	{"polaris/missingPodDisruptionBudget", "Polaris missingPodDisruptionBudget", chkMissingPDB},
 	{"polaris/priorityClassNotSet", "Polaris priorityClassNotSet", chkPriorityClass},
 	{"polaris/topologySpreadConstraint", "Polaris topologySpreadConstraint", chkTopologySpread},
@@ -1154,7 +1159,7 @@ func chkJobTTL(b *chkBuild) []chkFinding {
 }
 
 // chkPDBs: a PodDisruptionBudget must allow disruptions and set
-// unhealthyPodEvictionPolicy (vacuous until the operations issue adds PDBs).
+// unhealthyPodEvictionPolicy.
 func chkPDBs(b *chkBuild) []chkFinding {
 	var out []chkFinding
 	for _, pdb := range b.PDBs {
@@ -1183,8 +1188,7 @@ func chkPDBs(b *chkBuild) []chkFinding {
 	return out
 }
 
-// chkHPAs: minReplicas >= 2 and maxReplicas > minReplicas (vacuous until
-// the operations issue adds HPAs).
+// chkHPAs: minReplicas >= 2 and maxReplicas > minReplicas.
 func chkHPAs(b *chkBuild) []chkFinding {
 	var out []chkFinding
 	for _, h := range b.HPAs {
@@ -1197,6 +1201,106 @@ func chkHPAs(b *chkBuild) []chkFinding {
 		}
 		if h.Spec.MaxReplicas <= min {
 			out = append(out, chkFinding{chkRef(h), fmt.Sprintf("maxReplicas %d <= minReplicas %d", h.Spec.MaxReplicas, min)})
+		}
+	}
+	return out
+}
+
+// chkOperationsReferences: every HorizontalPodAutoscaler scales a
+// Deployment of the build (by apps/v1 kind and name, in its namespace);
+// every PodDisruptionBudget selects the pods of exactly one workload; every
+// ServiceMonitor selects a Service of its namespace that has each endpoint's
+// port name.
+func chkOperationsReferences(b *chkBuild) []chkFinding {
+	var out []chkFinding
+	for _, h := range b.HPAs {
+		ref := h.Spec.ScaleTargetRef
+		found := false
+		for _, p := range b.Pods {
+			if p.Kind == ref.Kind && p.Name == ref.Name && p.Namespace == h.Namespace && ref.APIVersion == "apps/v1" {
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, chkFinding{chkRef(h), fmt.Sprintf("scaleTargetRef %s %s/%s is not a workload of the build", ref.APIVersion, ref.Kind, ref.Name)})
+		}
+	}
+	for _, pdb := range b.PDBs {
+		sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil || sel.Empty() {
+			out = append(out, chkFinding{chkRef(pdb), "no usable selector"})
+			continue
+		}
+		owners := map[string]bool{}
+		for _, p := range chkSelected(b, pdb.Namespace, sel) {
+			owners[p.ref()] = true
+		}
+		if len(owners) != 1 {
+			out = append(out, chkFinding{chkRef(pdb), fmt.Sprintf("selector %v selects the pods of %d workloads, want exactly one", pdb.Spec.Selector.MatchLabels, len(owners))})
+		}
+	}
+	for _, sm := range b.ServiceMonitors {
+		sel, err := metav1.LabelSelectorAsSelector(&sm.Spec.Selector)
+		if err != nil || sel.Empty() {
+			out = append(out, chkFinding{chkRef(sm), "no usable selector"})
+			continue
+		}
+		var svcs []*corev1.Service
+		for _, s := range b.Services {
+			if s.Namespace == sm.Namespace && sel.Matches(labels.Set(s.Labels)) {
+				svcs = append(svcs, s)
+			}
+		}
+		if len(svcs) == 0 {
+			out = append(out, chkFinding{chkRef(sm), fmt.Sprintf("selector %v selects no Service", sm.Spec.Selector.MatchLabels)})
+		}
+		for _, ep := range sm.Spec.Endpoints {
+			for _, s := range svcs {
+				has := false
+				for _, p := range s.Spec.Ports {
+					has = has || p.Name == ep.Port
+				}
+				if !has {
+					out = append(out, chkFinding{chkRef(sm), fmt.Sprintf("endpoint port %q is not a port of %s", ep.Port, chkRef(s))})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// chkPDBAgainstHPA: a PodDisruptionBudget over autoscaled pods must allow
+// a disruption at the HPA's minimum: minAvailable below minReplicas, or
+// maxUnavailable at least 1.
+func chkPDBAgainstHPA(b *chkBuild) []chkFinding {
+	var out []chkFinding
+	for _, h := range b.HPAs {
+		min := int32(1)
+		if h.Spec.MinReplicas != nil {
+			min = *h.Spec.MinReplicas
+		}
+		for _, pdb := range b.PDBs {
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			if err != nil || pdb.Namespace != h.Namespace {
+				continue
+			}
+			for _, p := range chkSelected(b, pdb.Namespace, sel) {
+				if p.Kind != h.Spec.ScaleTargetRef.Kind || p.Name != h.Spec.ScaleTargetRef.Name {
+					continue
+				}
+				if ma := pdb.Spec.MinAvailable; ma != nil {
+					v, err := intstr.GetScaledValueFromIntOrPercent(ma, int(min), true)
+					if err != nil || int32(v) >= min {
+						out = append(out, chkFinding{chkRef(pdb), fmt.Sprintf("minAvailable %s >= minReplicas %d of %s: no pod could ever be evicted", ma.String(), min, chkRef(h))})
+					}
+				}
+				if mu := pdb.Spec.MaxUnavailable; mu != nil {
+					v, err := intstr.GetScaledValueFromIntOrPercent(mu, int(min), false)
+					if err != nil || v < 1 {
+						out = append(out, chkFinding{chkRef(pdb), fmt.Sprintf("maxUnavailable %s allows no disruption at minReplicas %d of %s", mu.String(), min, chkRef(h))})
+					}
+				}
+			}
 		}
 	}
 	return out
@@ -1714,6 +1818,22 @@ func chkFixtureBuild(mutate func(objs []runtime.Object) []runtime.Object) *chkBu
 	return b
 }
 
+// chkHPA autoscales Deployment target of the fixture's namespace.
+func chkHPA(target string, min int32) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: metav1.ObjectMeta{Name: target, Namespace: "demo"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: &min, MaxReplicas: min + 2,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target}}}
+}
+
+// chkServiceMonitor scrapes port of the Services matching sel.
+func chkServiceMonitor(sel map[string]string, port string) *monitoringv1.ServiceMonitor {
+	return &monitoringv1.ServiceMonitor{TypeMeta: metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "ServiceMonitor"},
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "demo"},
+		Spec: monitoringv1.ServiceMonitorSpec{Selector: metav1.LabelSelector{MatchLabels: sel},
+			Endpoints: []monitoringv1.Endpoint{{Port: port, Path: "/metrics"}}}}
+}
+
 func chkDeploy(objs []runtime.Object) *appsv1.Deployment {
 	for _, o := range objs {
 		if d, ok := o.(*appsv1.Deployment); ok {
@@ -1906,6 +2026,40 @@ func TestCheckCatchesBadObjects(t *testing.T) {
 			return append(o, &autoscalingv2.HorizontalPodAutoscaler{TypeMeta: metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
 				ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "demo"}, Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: &one, MaxReplicas: 1}})
 		}, "minReplicas 1 < 2"},
+		{"operations-references", "HPA of a missing Deployment", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkHPA("nothing", 2))
+		}, "scaleTargetRef apps/v1 Deployment/nothing is not a workload"},
+		{"operations-references", "PDB selecting nothing", edit(func(o []runtime.Object) {
+			for _, x := range o {
+				if p, ok := x.(*policyv1.PodDisruptionBudget); ok {
+					p.Spec.Selector.MatchLabels = map[string]string{chkName: "nothing"}
+				}
+			}
+		}), "selects the pods of 0 workloads"},
+		{"operations-references", "ServiceMonitor selecting no Service", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkServiceMonitor(map[string]string{chkName: "nothing"}, "http"))
+		}, "selects no Service"},
+		{"operations-references", "ServiceMonitor on a port the Service lacks", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkServiceMonitor(map[string]string{chkName: "app"}, "metrics"))
+		}, `endpoint port "metrics" is not a port of Service/app`},
+		{"pdb-hpa", "minAvailable equal to the HPA minimum", func(o []runtime.Object) []runtime.Object {
+			for _, x := range o {
+				if p, ok := x.(*policyv1.PodDisruptionBudget); ok {
+					two := intstr.FromInt32(2)
+					p.Spec.MaxUnavailable, p.Spec.MinAvailable = nil, &two
+				}
+			}
+			return append(o, chkHPA("app", 2))
+		}, "minAvailable 2 >= minReplicas 2"},
+		{"pdb-hpa", "maxUnavailable 0% at the HPA minimum", func(o []runtime.Object) []runtime.Object {
+			for _, x := range o {
+				if p, ok := x.(*policyv1.PodDisruptionBudget); ok {
+					pct := intstr.FromString("10%")
+					p.Spec.MaxUnavailable = &pct
+				}
+			}
+			return append(o, chkHPA("app", 3))
+		}, "maxUnavailable 10% allows no disruption at minReplicas 3"},
 		{"polaris/missingPodDisruptionBudget", "no PDB", func(o []runtime.Object) []runtime.Object {
 			return chkWithout(o, func(x runtime.Object) bool { _, ok := x.(*policyv1.PodDisruptionBudget); return ok })
 		}, "no PodDisruptionBudget"},

@@ -22,6 +22,7 @@ import (
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/invenio"
+	"lbl.gov/invenio-gitops/generator/monitoring"
 	"lbl.gov/invenio-gitops/generator/network"
 	"lbl.gov/invenio-gitops/generator/overlay"
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -41,7 +42,15 @@ func Components(site config.Site, e config.Environment) ([]*component.Component,
 	cs := invenio.Components(site, e)
 	meta := component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)}
 	opt := network.Options{IngressNamespace: string(e.Ingress.ControllerNamespace), IngressLabels: e.Ingress.ControllerLabels}
+	mon := monitoring.Options{SelectorLabels: e.Monitoring.SelectorLabels, Interval: string(e.Monitoring.Interval)}
+	if e.Monitoring.Enabled {
+		opt.Prometheus = &network.Peer{Namespace: string(e.Monitoring.PrometheusNamespace), Labels: e.Monitoring.PrometheusLabels}
+		cs = append(cs, monitoring.AlertsComponent(meta, mon, string(e.Namespace)))
+	}
 	if err := network.Derive(meta, opt, cs); err != nil {
+		return nil, fmt.Errorf("environment %s: %w", e.Name, err)
+	}
+	if err := monitoring.Derive(meta, mon, cs); err != nil {
 		return nil, fmt.Errorf("environment %s: %w", e.Name, err)
 	}
 	return cs, nil

@@ -108,7 +108,8 @@ const (
 // environment's ingress settings plus the chart's component label),
 // CoreDNS as kubeadm deploys it (Deployment coredns, label
 // k8s-app: kube-dns, in kube-system), and cert-manager's HTTP-01 solver
-// pod with the labels cert-manager gives it. names maps each to its
+// pod with the labels cert-manager gives it, and Prometheus where the
+// environment is monitored. names maps each to its
 // flow-table name.
 func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[string]string) {
 	ingressNS := string(e.Ingress.ControllerNamespace)
@@ -159,6 +160,14 @@ func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[stri
 		ingressNS + "/ingress-nginx-controller": network.IngressController,
 		npKubeSystem + "/coredns":               network.KubeDNS,
 		string(e.Namespace) + "/" + npSolverPod: network.ACMESolver,
+	}
+	// Prometheus, with the pod labels the description gives, where the
+	// environment is monitored.
+	if m := e.Monitoring; m.Enabled {
+		promNS := string(m.PrometheusNamespace)
+		objs = append(objs, namespace(promNS), deployment(promNS, "prometheus", m.PrometheusLabels,
+			corev1.ContainerPort{Name: "web", ContainerPort: 9090, Protocol: corev1.ProtocolTCP}))
+		names[promNS+"/prometheus"] = network.Prometheus
 	}
 	return objs, names
 }

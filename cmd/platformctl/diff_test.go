@@ -99,13 +99,13 @@ func TestDiffCommand(t *testing.T) {
 
 	// A change committed on a branch: the default base is main.
 	git(t, dir, "checkout", "-q", "-b", "feature")
-	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 3\n  name: web-api\n", "- count: 4\n  name: web-api\n")
-	commitAll(t, dir, "more API replicas")
+	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 2\n  name: frontend\n", "- count: 3\n  name: frontend\n")
+	commitAll(t, dir, "more frontend replicas")
 	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--color", "always")
 	if code != 1 {
 		t.Errorf("committed change with --exit-code: status %d, want 1", code)
 	}
-	for _, want := range []string{"merge-base(HEAD, main)", "prod: 0 added, 0 removed, 1 changed (1 flagged)", "replicas 3 → 4", "\x1b["} {
+	for _, want := range []string{"merge-base(HEAD, main)", "prod: 0 added, 0 removed, 1 changed (1 flagged)", "replicas 2 → 3", "\x1b["} {
 		if !strings.Contains(out, want) {
 			t.Errorf("committed change: output lacks %q:\n%s", want, out)
 		}
@@ -118,9 +118,9 @@ func TestDiffCommand(t *testing.T) {
 	}
 
 	// An uncommitted change in the working tree counts too.
-	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 4\n  name: web-api\n", "- count: 5\n  name: web-api\n")
+	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 3\n  name: frontend\n", "- count: 4\n  name: frontend\n")
 	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--base", "HEAD", "--output", "markdown")
-	if code != 1 || !strings.HasPrefix(out, review.Marker+"\n") || !strings.Contains(out, "replicas 4 → 5") {
+	if code != 1 || !strings.HasPrefix(out, review.Marker+"\n") || !strings.Contains(out, "replicas 3 → 4") {
 		t.Errorf("uncommitted change as Markdown: status %d, output:\n%s", code, out)
 	}
 

@@ -110,7 +110,7 @@ func TestBadDescriptionChangesNothing(t *testing.T) {
 		{"empty", "", "the description is empty"},
 		{"unknown field", strings.Replace(string(good), "  name: lbnl-data-repository", "  name: lbnl-data-repository\n  nmae: x", 1), `did you mean "name"`},
 		{"bad size", strings.Replace(string(good), "files: 20Gi", "files: 20 GB", 1), `"20 GB" is not a Kubernetes quantity`},
-		{"beat replicas", strings.Replace(string(good), "      webUI:\n        replicas: 2", "      beat:\n        replicas: 2", 1), "Celery beat must run exactly one replica"},
+		{"beat replicas", strings.Replace(string(good), "      frontend:\n        replicas: 2", "      beat:\n        replicas: 2", 1), "Celery beat must run exactly one replica"},
 		{"duplicate namespace", strings.Replace(string(good), "namespace: invenio-test", "namespace: invenio-dev", 1), `namespace "invenio-dev" is already used`},
 		{"two documents", string(good) + "---\nsite: {}\n", "single YAML document"},
 		{"saml without idp", strings.Replace(string(good), "        idp: lbl\n", "", 1), "auth.saml.idp: is required"},

@@ -67,11 +67,21 @@ type Component struct {
 	External []External // the connections it opens to the outside world
 	// FromIngressController lets the ingress controller reach this port.
 	FromIngressController string
+	// Metrics are the served ports Prometheus scrapes, when the environment
+	// is monitored: the NetworkPolicy lets Prometheus in on them and a
+	// ServiceMonitor is derived for each (packages network and monitoring).
+	Metrics []Metrics
 
 	// HasPods is false for components that are only configuration.
 	HasPods bool
 
 	Objects []Object
+}
+
+// Metrics is a Prometheus endpoint on one of the component's served ports.
+type Metrics struct {
+	Port string // name of a port in Serves
+	Path string // HTTP path, e.g. /metrics
 }
 
 // Port returns the named port, or false.

@@ -5,9 +5,14 @@ package config
 // itself sets. Sizes are small-but-real (a test-sized platform); the
 // description sets production sizes.
 func Defaults() Environment {
+	// Seed 004's targets: 70 % CPU, 80 % memory; five minutes of low load
+	// before a pod is removed. Every workload carries them (the reference
+	// documents one shape); validation refuses autoscaling where it cannot work.
+	scaling := Autoscaling{MinReplicas: 2, MaxReplicas: 4, CPU: 70, Memory: 80, ScaleDownStabilization: "5m"}
 	w := func(replicas int32, reqCPU, reqMem, limCPU, limMem string) Workload {
 		return Workload{
-			Replicas: Replicas(replicas),
+			Autoscaling: scaling,
+			Replicas:    Replicas(replicas),
 			Resources: Resources{
 				Requests: CPUMemory{CPU: Q(reqCPU), Memory: Q(reqMem)},
 				Limits:   CPUMemory{CPU: Q(limCPU), Memory: Q(limMem)},
@@ -27,6 +32,12 @@ func Defaults() Environment {
 			Dashboards: Image{"opensearchproject/opensearch-dashboards", "2.17.1"},
 			Nginx:      Image{"nginxinc/nginx-unprivileged", "1.27.4-alpine"},
 			PgAdmin:    Image{"dpage/pgadmin4", "8.14"},
+			// Exporters (monitoring), pinned to releases of early 2025 whose
+			// flags and environment variables the generator uses; newer
+			// ones exist (docs/operations.md): bump deliberately.
+			PostgresExporter: Image{"quay.io/prometheuscommunity/postgres-exporter", "v0.17.1"},
+			RedisExporter:    Image{"oliver006/redis_exporter", "v1.67.0"},
+			NginxExporter:    Image{"nginx/nginx-prometheus-exporter", "1.4.1"},
 		},
 		Auth: Auth{
 			Mode: AuthPassword,
@@ -83,6 +94,13 @@ func Defaults() Environment {
 			ControllerName:      "sealed-secrets-controller",
 			ControllerNamespace: "kube-system",
 		},
+		Monitoring: Monitoring{
+			PrometheusNamespace: "monitoring",
+			PrometheusLabels:    map[string]string{"app.kubernetes.io/name": "prometheus"},
+			SelectorLabels:      map[string]string{"release": "kube-prometheus-stack"},
+			Interval:            "30s",
+		},
+		Reports: Reports{LargestFiles: LargestFiles{Schedule: "17 3 * * *", Top: 20}},
 		Secrets: Secrets{
 			App:        "invenio-app",
 			PostgreSQL: "invenio-postgresql",

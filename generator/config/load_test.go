@@ -24,7 +24,7 @@ environments:
       webUI:
         replicas: 2
         resorces: {}
-`, "platform.yaml:11: environments[0].workloads.webUI: unknown field \"resorces\": did you mean \"resources\"? (valid fields here are enabled, replicas, resources)"},
+`, "platform.yaml:11: environments[0].workloads.webUI: unknown field \"resorces\": did you mean \"resources\"? (valid fields here are enabled, replicas, resources, autoscaling)"},
 		{"unknown field far from any valid one", `site:
   name: x
   colour: blue
@@ -46,6 +46,168 @@ environments:
     images:
       redis: {repositry: redis}
 `, "platform.yaml:11: environments[0].images.redis: unknown field \"repositry\": did you mean \"repository\"? (valid fields here are repository, tag)"},
+		{"autoscaling on a singleton", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      beat:
+        autoscaling: {enabled: true}
+`, "platform.yaml:10: environments[0].workloads.beat.autoscaling: beat cannot autoscale: Celery beat must run exactly one replica, or tasks run twice; remove autoscaling (only webUI, webAPI, frontend and worker scale)"},
+		{"autoscaling on postgresql", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      postgresql:
+        autoscaling:
+          maxReplicas: 3
+`, "platform.yaml:11: environments[0].workloads.postgresql.autoscaling: postgresql cannot autoscale: PostgreSQL runs one instance (no replication configured); remove autoscaling (only webUI, webAPI, frontend and worker scale)"},
+		{"autoscaling min above max", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webUI:
+        autoscaling: {enabled: true, minReplicas: 5, maxReplicas: 3}
+`, "platform.yaml:10: environments[0].workloads.webUI.autoscaling.maxReplicas: 3 is not above minReplicas 5: the autoscaler would have nothing to do; raise maxReplicas or turn autoscaling off and set replicas"},
+		{"autoscaling min equal to max", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        autoscaling:
+          enabled: true
+          minReplicas: 3
+          maxReplicas: 3
+`, "platform.yaml:13: environments[0].workloads.worker.autoscaling.maxReplicas: 3 is not above minReplicas 3: the autoscaler would have nothing to do; raise maxReplicas or turn autoscaling off and set replicas"},
+		{"autoscaling to one pod", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webAPI:
+        autoscaling:
+          enabled: true
+          minReplicas: 1
+`, "platform.yaml:12: environments[0].workloads.webAPI.autoscaling.minReplicas: 1: an autoscaled workload runs at least 2 pods, so that a node can be drained without an outage; write 2 or more (or turn autoscaling off and set replicas)"},
+		{"autoscaling and replicas", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      frontend:
+        replicas: 3
+        autoscaling: {enabled: true}
+`, "platform.yaml:10: environments[0].workloads.frontend.replicas: replicas and autoscaling.enabled are both set: the HorizontalPodAutoscaler owns the replica count (between minReplicas 2 and maxReplicas 4); remove replicas"},
+		{"autoscaling percentage above 100", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webUI:
+        autoscaling: {enabled: true, cpu: 120}
+`, "platform.yaml:10: environments[0].workloads.webUI.autoscaling.cpu: \"120\" is not a percentage: write a whole number from 1 to 100, e.g. 70"},
+		{"autoscaling percentage zero", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webUI:
+        autoscaling:
+          memory: 0
+`, "platform.yaml:11: environments[0].workloads.webUI.autoscaling.memory: \"0\" is not a percentage: write a whole number from 1 to 100, e.g. 70"},
+		{"autoscaling max above 100", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      webUI:
+        autoscaling:
+          maxReplicas: 500
+`, "platform.yaml:11: environments[0].workloads.webUI.autoscaling.maxReplicas: \"500\" is not a count: write a whole number from 0 to 100"},
+		{"stabilization too long", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        autoscaling:
+          enabled: true
+          scaleDownStabilization: 2h
+`, "platform.yaml:12: environments[0].workloads.worker.autoscaling.scaleDownStabilization: 2h is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m"},
+		{"monitoring without prometheus labels", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    monitoring:
+      enabled: true
+      prometheusLabels: {}
+`, "platform.yaml:10: environments[0].monitoring.prometheusLabels: is empty: name the labels of the Prometheus pods (e.g. {app.kubernetes.io/name: prometheus}), or the exporters' NetworkPolicies would let every pod of the namespace scrape them"},
+		{"monitoring interval with a fraction", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    monitoring: {enabled: true, interval: 1.5m}
+`, "platform.yaml:8: environments[0].monitoring.interval: \"1.5m\" is not a Prometheus duration: write whole units without fractions, e.g. 30s or 1m30s"},
+		{"report schedule not cron", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    reports:
+      largestFiles:
+        schedule: every night
+`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a cron schedule: write five fields (minute hour day-of-month month day-of-week), e.g. \"17 3 * * *\" for 03:17 every day"},
+		{"report of no files", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    reports:
+      largestFiles: {enabled: true, top: 0}
+`, "platform.yaml:9: environments[0].reports.largestFiles.top: 0 files: write how many of the largest files to list, from 1 to 100"},
 		{"negative replicas", `site:
   name: x
 environments:
@@ -485,7 +647,16 @@ func TestRepositoryDescription(t *testing.T) {
 		{"storage.postgresql", func(e Environment) string { return e.Storage.PostgreSQL.String() }, map[string]string{"dev": "10Gi", "test": "20Gi", "prod": "50Gi"}},
 		{"app.logLevel", func(e Environment) string { return string(e.App.LogLevel) }, map[string]string{"dev": "DEBUG", "test": "INFO", "prod": "INFO"}},
 		{"auth.mode", func(e Environment) string { return string(e.Auth.Mode) }, map[string]string{"dev": "password", "test": "password", "prod": "saml"}},
-		{"workloads.webUI.replicas", func(e Environment) string { return fmt.Sprint(e.Workloads.WebUI.Replicas) }, map[string]string{"dev": "1", "test": "2", "prod": "3"}},
+		{"workloads.frontend.replicas", func(e Environment) string { return fmt.Sprint(e.Workloads.Frontend.Replicas) }, map[string]string{"dev": "1", "test": "2", "prod": "2"}},
+		{"workloads.webUI.autoscaling", func(e Environment) string {
+			a := e.Workloads.WebUI.Autoscaling
+			return fmt.Sprintf("%v %d-%d cpu %d%% memory %d%% %s", a.Enabled, a.MinReplicas, a.MaxReplicas, a.CPU, a.Memory, a.ScaleDownStabilization)
+		}, map[string]string{"dev": "false 2-4 cpu 70% memory 80% 5m", "test": "true 2-3 cpu 70% memory 80% 5m", "prod": "true 3-6 cpu 70% memory 80% 5m"}},
+		{"monitoring.enabled", func(e Environment) string { return fmt.Sprint(e.Monitoring.Enabled) }, map[string]string{"dev": "false", "test": "true", "prod": "true"}},
+		{"reports.largestFiles", func(e Environment) string {
+			r := e.Reports.LargestFiles
+			return fmt.Sprintf("%v %q top %d", r.Enabled, r.Schedule, r.Top)
+		}, all(`true "17 3 * * *" top 20`)},
 		// Setting limits only keeps the Go default requests, and the other way round.
 		{"workloads.opensearch.resources.limits.memory", func(e Environment) string { return e.Workloads.OpenSearch.Resources.Limits.Memory.String() }, map[string]string{"dev": "2Gi", "test": "2Gi", "prod": "8Gi"}},
 		// Untouched anywhere: keeps the Go default.

@@ -143,6 +143,8 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(Email("")):           "e-mail address",
 	reflect.TypeOf(HTTPSURL("")):        "https URL",
 	reflect.TypeOf(ChartVersion("")):    "chart version",
+	reflect.TypeOf(Percent(0)):          "percentage (1 to 100)",
+	reflect.TypeOf(Schedule("")):        "cron schedule",
 	reflect.TypeOf(""):                  "text",
 	reflect.TypeOf(false):               "`true` or `false`",
 }

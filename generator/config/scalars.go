@@ -365,3 +365,43 @@ func (c *ChartVersion) UnmarshalYAML(n *yaml.Node) error {
 	*c = ChartVersion(v)
 	return nil
 }
+
+// Percent is a whole percentage from 1 to 100.
+type Percent int32
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a percentage")
+	if err != nil {
+		return err
+	}
+	i, err := strconv.Atoi(strings.TrimSuffix(v, "%"))
+	if err != nil || i < 1 || i > 100 {
+		return bad(n.Line, "%q is not a percentage: write a whole number from 1 to 100, e.g. 70", v)
+	}
+	*p = Percent(i)
+	return nil
+}
+
+// Schedule is a five-field cron schedule, as a CronJob takes it.
+type Schedule string
+
+var cronField = regexp.MustCompile(`^(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a schedule")
+	if err != nil {
+		return err
+	}
+	fields := strings.Fields(v)
+	ok := len(fields) == 5
+	for _, f := range fields {
+		ok = ok && cronField.MatchString(f)
+	}
+	if !ok {
+		return bad(n.Line, "%q is not a cron schedule: write five fields (minute hour day-of-month month day-of-week), e.g. \"17 3 * * *\" for 03:17 every day", v)
+	}
+	*s = Schedule(strings.Join(fields, " "))
+	return nil
+}

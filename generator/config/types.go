@@ -37,17 +37,19 @@ type Environment struct {
 	Host      DNSName  `yaml:"host" doc:"Public host name of the web UI (Ingress, allowed hosts, site URLs)." example:"invenio.lbl.gov"`
 	Cluster   DNSLabel `yaml:"cluster" doc:"Cluster the environment runs in, i.e. clusters/<cluster>/ (default: the environment's name). Environments may share a cluster." example:"lab"`
 
-	Image     Image     `yaml:"image" doc:"The custom InvenioRDM v12 application image (web, worker, beat, setup, static files)."`
-	Images    Images    `yaml:"images" doc:"Upstream images of the supporting services, pinned by tag."`
-	Auth      Auth      `yaml:"auth" doc:"How users log in."`
-	Ingress   Ingress   `yaml:"ingress" doc:"How the web UI is exposed."`
-	Storage   Storage   `yaml:"storage" doc:"Storage classes and volume sizes."`
-	Database  Database  `yaml:"database" doc:"PostgreSQL database and role the application uses."`
-	Search    Search    `yaml:"search" doc:"OpenSearch settings."`
-	Workloads Workloads `yaml:"workloads" doc:"Replicas and resources of every workload."`
-	Secrets   Secrets   `yaml:"secrets" doc:"Names of the Secrets each part reads (the values arrive sealed)."`
-	App       App       `yaml:"app" doc:"InvenioRDM application settings."`
-	Sealing   Sealing   `yaml:"sealing" doc:"The sealed-secrets controller of the environment's cluster, and how each Secret is sealed."`
+	Image      Image      `yaml:"image" doc:"The custom InvenioRDM v12 application image (web, worker, beat, setup, static files)."`
+	Images     Images     `yaml:"images" doc:"Upstream images of the supporting services, pinned by tag."`
+	Auth       Auth       `yaml:"auth" doc:"How users log in."`
+	Ingress    Ingress    `yaml:"ingress" doc:"How the web UI is exposed."`
+	Storage    Storage    `yaml:"storage" doc:"Storage classes and volume sizes."`
+	Database   Database   `yaml:"database" doc:"PostgreSQL database and role the application uses."`
+	Search     Search     `yaml:"search" doc:"OpenSearch settings."`
+	Workloads  Workloads  `yaml:"workloads" doc:"Replicas and resources of every workload."`
+	Secrets    Secrets    `yaml:"secrets" doc:"Names of the Secrets each part reads (the values arrive sealed)."`
+	App        App        `yaml:"app" doc:"InvenioRDM application settings."`
+	Sealing    Sealing    `yaml:"sealing" doc:"The sealed-secrets controller of the environment's cluster, and how each Secret is sealed."`
+	Monitoring Monitoring `yaml:"monitoring" doc:"Prometheus monitoring: exporters, ServiceMonitors and alerts (needs the Prometheus Operator in the cluster)."`
+	Reports    Reports    `yaml:"reports" doc:"Scheduled reports for operators."`
 
 	// Line is where the environment starts in the file (for messages).
 	Line int `yaml:"-"`
@@ -76,6 +78,10 @@ type Images struct {
 	Dashboards Image `yaml:"dashboards" doc:"OpenSearch Dashboards (official image)."`
 	Nginx      Image `yaml:"nginx" doc:"nginx, unprivileged build (listens on 8080 as uid 101)."`
 	PgAdmin    Image `yaml:"pgadmin" doc:"pgAdmin 4."`
+	// Exporters, run only when monitoring is enabled.
+	PostgresExporter Image `yaml:"postgresExporter" doc:"Prometheus PostgreSQL exporter (prometheus-community)."`
+	RedisExporter    Image `yaml:"redisExporter" doc:"Prometheus Redis exporter (oliver006)."`
+	NginxExporter    Image `yaml:"nginxExporter" doc:"NGINX Prometheus exporter, a sidecar of the frontend reading stub_status on loopback."`
 }
 
 // AuthMode is how users log in.
@@ -169,9 +175,30 @@ type Workloads struct {
 
 // Workload is one workload's size, and whether an optional one runs.
 type Workload struct {
-	Enabled   *bool     `yaml:"enabled" doc:"Only for dashboards and pgadmin: run it in this environment."`
-	Replicas  Replicas  `yaml:"replicas" doc:"Pod replicas (0 to 100)."`
-	Resources Resources `yaml:"resources" doc:"CPU and memory requests and limits."`
+	Enabled     *bool       `yaml:"enabled" doc:"Only for dashboards and pgadmin: run it in this environment."`
+	Replicas    Replicas    `yaml:"replicas" doc:"Pod replicas (0 to 100). Leave it out when autoscaling is enabled: the HorizontalPodAutoscaler owns the count."`
+	Resources   Resources   `yaml:"resources" doc:"CPU and memory requests and limits."`
+	Autoscaling Autoscaling `yaml:"autoscaling" doc:"Only for webUI, webAPI, frontend and worker: a HorizontalPodAutoscaler (autoscaling/v2) instead of a fixed replica count."`
+}
+
+// Autoscaling is a HorizontalPodAutoscaler's range and targets.
+type Autoscaling struct {
+	Enabled                bool     `yaml:"enabled" doc:"Scale the workload between minReplicas and maxReplicas on CPU and memory use." default:"false"`
+	MinReplicas            Replicas `yaml:"minReplicas" doc:"Fewest pods (at least 2, so a PodDisruptionBudget can let a node drain without an outage)." default:"2"`
+	MaxReplicas            Replicas `yaml:"maxReplicas" doc:"Most pods (more than minReplicas)." default:"4"`
+	CPU                    Percent  `yaml:"cpu" doc:"Target average CPU use, in percent of the CPU request." default:"70"`
+	Memory                 Percent  `yaml:"memory" doc:"Target average memory use, in percent of the memory request." default:"80"`
+	ScaleDownStabilization Duration `yaml:"scaleDownStabilization" doc:"How long load must stay low before pods are removed (at most 1h), so uWSGI pods are not flapped." default:"5m"`
+}
+
+// Replicated is the fewest pods a workload runs while healthy, which its
+// disruption budget and spreading follow: the HPA's minimum when it
+// autoscales, else its replica count.
+func (w Workload) Replicated() int32 {
+	if w.Autoscaling.Enabled {
+		return int32(w.Autoscaling.MinReplicas)
+	}
+	return int32(w.Replicas)
 }
 
 // On reports whether an optional workload is enabled.
@@ -224,6 +251,29 @@ func (s Sealing) ScopeOf(secret string) SealingScope {
 		return sc
 	}
 	return ScopeStrict
+}
+
+// Monitoring is the environment's connection to a Prometheus run by the
+// Prometheus Operator (kube-prometheus-stack or similar).
+type Monitoring struct {
+	Enabled             bool              `yaml:"enabled" doc:"Run the exporters and emit ServiceMonitors and a PrometheusRule." default:"false"`
+	PrometheusNamespace DNSLabel          `yaml:"prometheusNamespace" doc:"Namespace Prometheus runs in (the NetworkPolicies let its pods scrape the exporters)." default:"monitoring"`
+	PrometheusLabels    map[string]string `yaml:"prometheusLabels" doc:"Labels of the Prometheus pods." default:"{app.kubernetes.io/name: prometheus}"`
+	SelectorLabels      map[string]string `yaml:"selectorLabels" doc:"Labels put on the ServiceMonitors and the PrometheusRule so that Prometheus selects them (kube-prometheus-stack: release: <its release name>)." default:"{release: kube-prometheus-stack}"`
+	Interval            Duration          `yaml:"interval" doc:"Scrape interval." default:"30s"`
+}
+
+// Reports are scheduled reports for operators.
+type Reports struct {
+	LargestFiles LargestFiles `yaml:"largestFiles" doc:"The largest uploaded files, overall and per community (docs/operations.md)."`
+}
+
+// LargestFiles is the largest-files report: a CronJob that queries the
+// database and writes the report to its log.
+type LargestFiles struct {
+	Enabled  bool     `yaml:"enabled" doc:"Run the report on schedule." default:"false"`
+	Schedule Schedule `yaml:"schedule" doc:"When to run it (cron syntax, the cluster's time zone)." default:"17 3 * * *"`
+	Top      Replicas `yaml:"top" doc:"How many files to list overall and per community (1 to 100)." default:"20"`
 }
 
 // GitOps says where Flux pulls this repository from and how it reconciles.

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -127,6 +129,15 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 				}
 			}
 		}
+		if e.Monitoring.Enabled && len(e.Monitoring.PrometheusLabels) == 0 {
+			v.problem("monitoring.prometheusLabels", "is empty: name the labels of the Prometheus pods (e.g. {app.kubernetes.io/name: prometheus}), or the exporters' NetworkPolicies would let every pod of the namespace scrape them")
+		}
+		if iv := string(e.Monitoring.Interval); iv != "" && !promDuration.MatchString(iv) {
+			v.problem("monitoring.interval", fmt.Sprintf("%q is not a Prometheus duration: write whole units without fractions, e.g. 30s or 1m30s", iv))
+		}
+		if e.Reports.LargestFiles.Enabled && e.Reports.LargestFiles.Top < 1 {
+			v.problem("reports.largestFiles.top", "0 files: write how many of the largest files to list, from 1 to 100")
+		}
 		heap := e.Search.HeapSize.Quantity
 		half := e.Workloads.OpenSearch.Resources.Limits.Memory.Quantity.DeepCopy()
 		half = *resource.NewQuantity(half.Value()/2, resource.BinarySI)
@@ -180,6 +191,17 @@ var singletons = map[string]string{
 
 var optionalWorkloads = map[string]bool{"dashboards": true, "pgadmin": true}
 
+// scalable are the workloads that may autoscale: stateless, behind a
+// Service or a queue, with nothing that breaks when two run at once.
+var scalable = map[string]bool{"webUI": true, "webAPI": true, "frontend": true, "worker": true}
+
+// promDuration is the Prometheus Operator's duration pattern (its CRDs
+// reject anything else), for the units a scrape interval uses.
+var promDuration = regexp.MustCompile(`^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
+
+// maxStabilization is the HPA API's limit on a stabilization window.
+const maxStabilization = time.Hour
+
 func (v envValidator) workloads(w *Workloads) {
 	rv := reflect.ValueOf(w).Elem()
 	rt := rv.Type()
@@ -193,6 +215,7 @@ func (v envValidator) workloads(w *Workloads) {
 		if why, single := singletons[name]; single && wl.Replicas > 1 {
 			v.problem(field+".replicas", fmt.Sprintf("%d replicas: %s; write 1 (or 0 to stop it)", wl.Replicas, why))
 		}
+		v.autoscaling(name, field, wl)
 		r := wl.Resources
 		for _, c := range []struct {
 			what     string
@@ -209,6 +232,43 @@ func (v envValidator) workloads(w *Workloads) {
 			}
 		}
 	}
+}
+
+// autoscaling checks a workload's HorizontalPodAutoscaler settings.
+func (v envValidator) autoscaling(name, field string, wl Workload) {
+	a := wl.Autoscaling
+	set := v.isSet(field + ".autoscaling")
+	if !scalable[name] {
+		if set {
+			why := singletons[name]
+			if why == "" {
+				why = "it runs one instance"
+			}
+			v.problem(field+".autoscaling", fmt.Sprintf("%s cannot autoscale: %s; remove autoscaling (only webUI, webAPI, frontend and worker scale)", name, why))
+		}
+		return
+	}
+	if !a.Enabled {
+		return
+	}
+	if v.isSet(field + ".replicas") {
+		v.problem(field+".replicas", fmt.Sprintf("replicas and autoscaling.enabled are both set: the HorizontalPodAutoscaler owns the replica count (between minReplicas %d and maxReplicas %d); remove replicas", a.MinReplicas, a.MaxReplicas))
+	}
+	if a.MinReplicas < 2 {
+		v.problem(field+".autoscaling.minReplicas", fmt.Sprintf("%d: an autoscaled workload runs at least 2 pods, so that a node can be drained without an outage; write 2 or more (or turn autoscaling off and set replicas)", a.MinReplicas))
+	}
+	if a.MaxReplicas <= a.MinReplicas {
+		v.problem(field+".autoscaling.maxReplicas", fmt.Sprintf("%d is not above minReplicas %d: the autoscaler would have nothing to do; raise maxReplicas or turn autoscaling off and set replicas", a.MaxReplicas, a.MinReplicas))
+	}
+	if d, err := time.ParseDuration(string(a.ScaleDownStabilization)); err == nil && d > maxStabilization {
+		v.problem(field+".autoscaling.scaleDownStabilization", fmt.Sprintf("%s is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m", a.ScaleDownStabilization))
+	}
+}
+
+// isSet reports whether the description itself (the environment or
+// defaults:) sets a field, as opposed to the Go defaults.
+func (v envValidator) isSet(field string) bool {
+	return nodeAt(v.env, field) != nil || nodeAt(v.defaults, field) != nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,12 +1,13 @@
 // Package crds owns the CustomResourceDefinitions of the controllers the
 // generated GitOps tree is applied to — Flux (kustomize-, source- and
-// helm-controller), sealed-secrets and cert-manager, at the versions pinned
+// helm-controller), sealed-secrets, cert-manager and the Prometheus Operator
+// (ServiceMonitor, PodMonitor, PrometheusRule), at the versions pinned
 // in go.mod and scripts/crds.sh — and validates objects against them the way
 // the Kubernetes API server does when the object is created with
 // fieldValidation=Strict.
 //
-// The CRDs are committed YAML files under flux/, sealed-secrets/ and
-// cert-manager/, embedded into the package so that tests need no network.
+// The CRDs are committed YAML files under flux/, sealed-secrets/,
+// cert-manager/ and prometheus-operator/, embedded into the package so that tests need no network.
 // `bash scripts/crds.sh` regenerates them; the first line of each file names
 // its source module@version.
 //
@@ -67,7 +68,7 @@ import (
 
 // files holds the CRDs written by scripts/crds.sh.
 //
-//go:embed flux/*.yaml sealed-secrets/*.yaml cert-manager/*.yaml
+//go:embed flux/*.yaml sealed-secrets/*.yaml cert-manager/*.yaml prometheus-operator/*.yaml
 var files embed.FS
 
 // Set is the parsed CRDs, ready to validate objects. It is immutable and

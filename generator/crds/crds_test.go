@@ -151,6 +151,28 @@ spec:
     - http01:
         ingress: {ingressClassName: nginx}
 `},
+	{"ServiceMonitor v1", `
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: postgresql-exporter, namespace: invenio, labels: {release: kube-prometheus-stack}}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: postgresql-exporter}}
+  endpoints: [{port: metrics, path: /metrics, interval: 30s}]
+`},
+	{"PrometheusRule v1", `
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: invenio, namespace: invenio}
+spec:
+  groups:
+  - name: invenio
+    rules:
+    - alert: InvenioDatabaseDown
+      expr: pg_up == 0
+      for: 2m
+      labels: {severity: critical}
+      annotations: {summary: down}
+`},
 	{"ClusterIssuer v1 with metadata.namespace, which the server ignores", `
 apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
@@ -368,6 +390,29 @@ spec: {interval: 5m, prune: true, sourceRef: {kind: GitRepository, name: flux-sy
 			want: []string{`Kustomization flux-system/apps (kustomize.toolkit.fluxcd.io/v1beta2): version "v1beta2" is not served by CRD kustomizations.kustomize.toolkit.fluxcd.io (served: v1)`},
 		},
 		{
+			name: "ServiceMonitor interval in words",
+			doc: `
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: {name: x, namespace: invenio}
+spec:
+  selector: {matchLabels: {app: x}}
+  endpoints: [{port: metrics, interval: 30 seconds}]
+`,
+			want: []string{`ServiceMonitor invenio/x (monitoring.coreos.com/v1): spec.endpoints[0].interval: Invalid value: "30 seconds": spec.endpoints[0].interval in body should match '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$'`},
+		},
+		{
+			name: "PrometheusRule without expr",
+			doc: `
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: x, namespace: invenio}
+spec:
+  groups: [{name: g, rules: [{alert: A, for: 5m}]}]
+`,
+			want: []string{"PrometheusRule invenio/x (monitoring.coreos.com/v1): spec.groups[0].rules[0].expr: Required value"},
+		},
+		{
 			name: "no apiVersion",
 			doc:  `{kind: Kustomization, metadata: {name: apps}}`,
 			want: []string{`object has no apiVersion or kind (apiVersion: <nil>, kind: Kustomization)`},
@@ -422,6 +467,9 @@ func TestKinds(t *testing.T) {
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
 		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"},
 		{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"},
+		{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "Bucket"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "ExternalArtifact"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"},
@@ -433,7 +481,7 @@ func TestKinds(t *testing.T) {
 	if diff := cmp.Diff(want, s.Kinds()); diff != "" {
 		t.Errorf("Kinds() (-want +got):\n%s", diff)
 	}
-	for _, g := range []string{"bitnami.com", "cert-manager.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "source.toolkit.fluxcd.io"} {
+	for _, g := range []string{"bitnami.com", "cert-manager.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "monitoring.coreos.com", "source.toolkit.fluxcd.io"} {
 		if !s.HasGroup(g) {
 			t.Errorf("HasGroup(%q) = false", g)
 		}

@@ -188,7 +188,8 @@ func (x env) web(name string) *component.Component {
 	}
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, volumes)
 	spec.TerminationGracePeriodSeconds = ptr(int64(60))
-	c.Objects = []component.Object{x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)}
+	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
+	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
 	if name == WebUI {
 		c.Objects = append(c.Objects, x.filesClaim(c))
 	}
@@ -218,7 +219,7 @@ func (x env) frontend() *component.Component {
 	static.SecurityContext.RunAsUser = &appUser.UID // the image's files belong to invenio
 	static.VolumeMounts = []corev1.VolumeMount{component.Mount("static", "/static")}
 	ctr := component.Container("nginx", x.e.Images.Nginx.Ref(), w.Resources)
-	ctr.Ports = component.Ports(c)
+	ctr.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP}}
 	ctr.Env = []corev1.EnvVar{component.Env("NGINX_ENTRYPOINT_QUIET_LOGS", "1")}
 	ctr.VolumeMounts = []corev1.VolumeMount{
 		component.ReadOnlyMount("static", "/static"),
@@ -228,15 +229,23 @@ func (x env) frontend() *component.Component {
 	}
 	ctr.LivenessProbe = component.HTTPProbe(liveness, "/nginx-health", "http")
 	ctr.ReadinessProbe = component.HTTPProbe(readiness, "/nginx-health", "http")
-	spec := component.PodSpec(c, component.User{UID: 101, GID: 101}, []corev1.Container{ctr}, []corev1.Volume{
+	containers := []corev1.Container{ctr}
+	if x.e.Monitoring.Enabled {
+		// In front: a strategic-merge patch puts what it adds first, so
+		// this keeps the monitored environments' patch to the one container.
+		containers = append([]corev1.Container{x.nginxExporter(c)}, containers...)
+	}
+	spec := component.PodSpec(c, component.User{UID: 101, GID: 101}, containers, []corev1.Volume{
 		component.Scratch("static", "1Gi"),
 		component.ConfigMapVolume("config", conf.Name, 0o444),
 		component.Scratch("tmp", "1Gi"),
 		component.Scratch("cache", "256Mi"),
 	})
 	spec.InitContainers = []corev1.Container{static}
-	dep := x.deployment(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), false)
-	c.Objects = []component.Object{conf, dep, x.ingress(c)}
+	// kubectl logs/exec pick nginx, not the metrics sidecar.
+	dep := x.deployment(c, w.Replicas, x.template(c, spec, map[string]string{
+		"checksum/config": checksum(conf), "kubectl.kubernetes.io/default-container": "nginx"}), false)
+	c.Objects = append([]component.Object{conf, dep, x.ingress(c)}, x.scaling(c, dep, w)...)
 	return c
 }
 
@@ -278,7 +287,12 @@ func nginxConf() string {
 	lines = append(lines, pass("api")...)
 	lines = append(lines, "  }", "  location / {")
 	lines = append(lines, pass("ui")...)
-	lines = append(lines, "  }", "}", "")
+	lines = append(lines, "  }", "}",
+		"# Connection counters for the metrics sidecar, on loopback only.",
+		"server {",
+		fmt.Sprintf("  listen 127.0.0.1:%d;", nginxStatusPort),
+		"  location = /stub_status { stub_status; access_log off; }",
+		"}", "")
 	return strings.Join(lines, "\n")
 }
 
@@ -328,7 +342,8 @@ func (x env) worker() *component.Component {
 	ctr.ReadinessProbe = component.ExecProbe(slowProbe, ping...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "4Gi"), filesVolume()})
 	spec.TerminationGracePeriodSeconds = ptr(int64(300)) // let running tasks finish
-	c.Objects = []component.Object{x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)}
+	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
+	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
 	return c
 }
 

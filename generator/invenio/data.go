@@ -153,7 +153,14 @@ func (x env) rabbitmq() *component.Component {
 	w := x.e.Workloads.RabbitMQ
 	c := &component.Component{Name: RabbitMQ, Role: "broker", Layer: component.LayerData, HasPods: true,
 		Version: string(x.e.Images.RabbitMQ.Tag),
-		Serves:  []component.Port{{Name: "amqp", Port: 5672}}}
+		// The official image enables the rabbitmq_prometheus plugin
+		// (docker-library/rabbitmq#419): metrics on 15692 in every build.
+		Serves: []component.Port{{Name: "amqp", Port: 5672}, {Name: "prometheus", Port: 15692}}}
+	if x.e.Monitoring.Enabled {
+		// /metrics/per-object: per-queue depths (the aggregated /metrics
+		// sums them over all queues).
+		c.Metrics = []component.Metrics{{Port: "prometheus", Path: "/metrics/per-object"}}
+	}
 	conf := x.configMap(c, "rabbitmq-config", map[string]string{
 		// Replaces the image's conf.d so /etc/rabbitmq can stay read-only.
 		"10-defaults.conf": strings.Join([]string{

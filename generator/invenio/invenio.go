@@ -78,6 +78,12 @@ func Components(site config.Site, e config.Environment) []*component.Component {
 		x.beat(),
 		x.setup(),
 	}
+	if e.Monitoring.Enabled {
+		cs = append(cs, x.postgresExporter(), x.redisExporter())
+	}
+	if e.Reports.LargestFiles.Enabled {
+		cs = append(cs, x.largestFilesReport())
+	}
 	if e.Workloads.Dashboards.On() {
 		cs = append(cs, x.dashboards())
 	}

@@ -21,6 +21,15 @@ import (
 type Options struct {
 	IngressNamespace string            // where the ingress controller runs
 	IngressLabels    map[string]string // its pods' labels
+	// Prometheus scrapes the components' metrics ports; nil when the
+	// environment is not monitored.
+	Prometheus *Peer
+}
+
+// Peer is a set of pods in another namespace.
+type Peer struct {
+	Namespace string
+	Labels    map[string]string
 }
 
 // Flow is one allowed connection.
@@ -38,6 +47,7 @@ func (f Flow) String() string {
 // IngressController and the other non-component ends of a flow.
 const (
 	IngressController = "ingress-controller"
+	Prometheus        = "prometheus"
 	KubeDNS           = "kube-dns"
 	Outside           = "outside"
 	// ACMESolver is the pod cert-manager starts in the namespace to answer
@@ -70,6 +80,16 @@ func Derive(meta component.Meta, opt Options, cs []*component.Component) error {
 				return fmt.Errorf("%s calls port %q of %s, which it does not serve", c.Name, call.Port, call.To)
 			}
 			callers[call.To] = append(callers[call.To], caller{c, p})
+		}
+	}
+	for _, c := range cs {
+		for _, m := range c.Metrics {
+			if _, ok := c.Port(m.Port); !ok {
+				return fmt.Errorf("%s declares metrics on port %q, which it does not serve", c.Name, m.Port)
+			}
+			if opt.Prometheus == nil {
+				return fmt.Errorf("%s declares metrics, but the environment names no Prometheus to scrape them", c.Name)
+			}
 		}
 	}
 	for _, c := range cs {
@@ -182,6 +202,23 @@ func namespacePolicies(meta component.Meta, opt Options, ns *component.Component
 	return []component.Object{deny, dns, acme}
 }
 
+func (p *Peer) peer() networkingv1.NetworkPolicyPeer {
+	return networkingv1.NetworkPolicyPeer{
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace}},
+		PodSelector:       &metav1.LabelSelector{MatchLabels: p.Labels},
+	}
+}
+
+// scraped reports whether Prometheus scrapes port p of c.
+func scraped(c *component.Component, p string) bool {
+	for _, m := range c.Metrics {
+		if m.Port == p {
+			return true
+		}
+	}
+	return false
+}
+
 func ingressControllerPeer(opt Options) networkingv1.NetworkPolicyPeer {
 	return networkingv1.NetworkPolicyPeer{
 		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": opt.IngressNamespace}},
@@ -204,6 +241,9 @@ func policy(meta component.Meta, opt Options, c *component.Component, callers []
 		var from []networkingv1.NetworkPolicyPeer
 		if c.FromIngressController == p.Name {
 			from = append(from, ingressControllerPeer(opt))
+		}
+		if scraped(c, p.Name) {
+			from = append(from, opt.Prometheus.peer())
 		}
 		seen := map[string]bool{}
 		for _, k := range callers {
@@ -272,6 +312,10 @@ func Flows(cs []*component.Component) []Flow {
 		if c.FromIngressController != "" {
 			p, _ := c.Port(c.FromIngressController)
 			fs = append(fs, Flow{From: IngressController, To: c.Name, Port: p.Port, Protocol: "TCP", Why: "public HTTPS traffic (TLS ends at the controller)"})
+		}
+		for _, m := range c.Metrics {
+			p, _ := c.Port(m.Port)
+			fs = append(fs, Flow{From: Prometheus, To: c.Name, Port: p.Port, Protocol: "TCP", Why: "metrics scrape (" + m.Path + ")"})
 		}
 		for _, call := range c.Calls {
 			p, _ := idx[call.To].Port(call.Port)

@@ -7,7 +7,9 @@
 // environment's objects are rendered in full, then compared with what base
 // and its components render to. Differences become kustomize's own
 // features — namespace, images, replicas — and what is left becomes the
-// smallest strategic-merge patch that turns one into the other. A test
+// smallest strategic-merge patch that turns one into the other. Objects
+// only the environment has (an autoscaler, monitoring) become resources of
+// its overlay, one file per component. A test
 // builds every overlay with kustomize and compares the result with the
 // rendered environment, so a patch that does not do what it should fails.
 package overlay

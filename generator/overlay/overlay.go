@@ -98,6 +98,7 @@ func Files(in Input) (tree.Tree, error) {
 var kindOrder = map[string]int{
 	"Namespace": 0, "ServiceAccount": 1, "ConfigMap": 2, "PersistentVolumeClaim": 3, "Service": 4,
 	"StatefulSet": 5, "Deployment": 5, "Job": 6, "CronJob": 6, "Ingress": 7, "NetworkPolicy": 8,
+	"HorizontalPodAutoscaler": 9, "PodDisruptionBudget": 9, "ServiceMonitor": 10, "PrometheusRule": 10,
 }
 
 func sortObjects(objs []Object) {
@@ -307,13 +308,15 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 		}
 		images := map[string]types.Image{}
 		var patches []string
+		var own []Object // what only this environment has
 		for _, o := range e.Model {
 			if o.Layer != layer {
 				continue
 			}
 			r, ok := ref[o.Key()]
 			if !ok {
-				return fmt.Errorf("%s is in the environment but neither in base nor in an enabled component", o.Key())
+				own = append(own, o)
+				continue
 			}
 			seen[o.Key()] = true
 			doc := withoutNamespace(o.Doc)
@@ -335,6 +338,17 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 				return err
 			}
 			patches = append(patches, file)
+		}
+		// Objects neither base nor an enabled component has (an
+		// autoscaler, a disruption budget, monitoring, a report): the
+		// overlay adds them as its own resources, one file per component.
+		groups, names := byComponent(own)
+		for _, n := range names {
+			file := n + ".yaml"
+			if err := writeObjects(t, path.Join(ldir, file), groups[n]); err != nil {
+				return err
+			}
+			k.Resources = append(k.Resources, file)
 		}
 		for _, img := range sortedImages(images) {
 			k.Images = append(k.Images, img)

@@ -174,11 +174,11 @@ func moveDoc(t *testing.T, repo tree.Tree, file, kind, dir string) []edit {
 const extraProd = `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
-  name: web-ui
+  name: frontend
 spec:
-  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web-ui}
-  minReplicas: 3
-  maxReplicas: 6
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: frontend}
+  minReplicas: 2
+  maxReplicas: 4
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -250,8 +250,10 @@ func scenarios(t *testing.T, repo tree.Tree) []struct {
 			// image tag
 			{"overlays/prod/app/kustomization.yaml", "kind: Kustomization\n", "images:\n- name: ghcr.io/lbnl/lbnl-data-repository\n  newTag: v12.0.11-lbnl.1\nkind: Kustomization\n"},
 			// replicas, and an autoscaler, RBAC and a flow (extraProd)
-			{"overlays/prod/app/kustomization.yaml", "- count: 3\n  name: web-api\n", "- count: 4\n  name: web-api\n"},
+			{"overlays/prod/app/kustomization.yaml", "- count: 2\n  name: frontend\n", "- count: 3\n  name: frontend\n"},
 			{"overlays/prod/app/kustomization.yaml", "- ../../../base/app\n", "- ../../../base/app\n- extra.yaml\n"},
+			// HPA bounds of an existing autoscaler
+			{"overlays/prod/app/web-ui.yaml", "  maxReplicas: 6\n", "  maxReplicas: 8\n"},
 			{"overlays/prod/app/extra.yaml", "", extraProd},
 			// resources
 			{"overlays/prod/app/patches/deployment-web-ui.yaml", "limits:\n            cpu: \"2\"\n            memory: 3Gi", "limits:\n            cpu: \"2\"\n            memory: 4Gi"},
