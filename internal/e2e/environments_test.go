@@ -252,6 +252,9 @@ func gitops(t *testing.T, r *repo, c flux.Cluster, key cluster.SealingKeyPair) {
 		if err := cl.StartStandIns(); err != nil {
 			t.Fatal(err)
 		}
+		if err := cl.EnsureStorageClasses(ctx, storageClasses(t, r, c)); err != nil {
+			t.Fatal(err)
+		}
 		if err := cl.StartKustomizeController(ctx, string(p.GitOps.Namespace)); err != nil {
 			t.Fatal(err)
 		}
@@ -309,6 +312,34 @@ func gitops(t *testing.T, r *repo, c flux.Cluster, key cluster.SealingKeyPair) {
 		t.Run("prune/"+env, func(t *testing.T) { f.prune(t, e) })
 		t.Run("drift/"+env, func(t *testing.T) { f.drift(t, env, ns) })
 	}
+}
+
+// storageClasses are the classes the cluster's environments claim storage
+// from (PersistentVolumeClaims and StatefulSet claim templates).
+func storageClasses(t *testing.T, r *repo, c flux.Cluster) []string {
+	t.Helper()
+	set := map[string]bool{}
+	for _, e := range c.Envs {
+		objs, err := cluster.Decode([]byte(r.cli(t, "build", string(e.Name))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			var claims []any
+			switch o.GetKind() {
+			case "PersistentVolumeClaim":
+				claims = []any{o.Object}
+			case "StatefulSet":
+				claims, _, _ = unstructured.NestedSlice(o.Object, "spec", "volumeClaimTemplates")
+			}
+			for _, cl := range claims {
+				if name, _, _ := unstructured.NestedString(cl.(map[string]any), "spec", "storageClassName"); name != "" {
+					set[name] = true
+				}
+			}
+		}
+	}
+	return sortedKeys(set)
 }
 
 // publishAndWait serves the working copy as a new revision and waits until

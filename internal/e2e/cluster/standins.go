@@ -127,15 +127,34 @@ func VolumeFor(pvc *corev1.PersistentVolumeClaim) *corev1.PersistentVolume {
 const StaticProvisioner = "e2e.invenio-gitops/static"
 
 // ensureStorageClass creates the claim's storage class if the cluster has
-// none of that name, as the lab's cluster has its Ceph classes.
+// none of that name.
 func (c *Cluster) ensureStorageClass(ctx context.Context, pvc *corev1.PersistentVolumeClaim, logLine func(string, ...any)) error {
 	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
 		return nil
 	}
-	name := *pvc.Spec.StorageClassName
+	created, err := c.createStorageClass(ctx, *pvc.Spec.StorageClassName)
+	if created {
+		logLine("StorageClass %s (provisioner %s)", *pvc.Spec.StorageClassName, StaticProvisioner)
+	}
+	return err
+}
+
+// EnsureStorageClasses creates the named storage classes (provisioner
+// StaticProvisioner, immediate binding) that do not exist yet, as the lab's
+// cluster has its Ceph classes before anything is deployed.
+func (c *Cluster) EnsureStorageClasses(ctx context.Context, names []string) error {
+	for _, n := range names {
+		if _, err := c.createStorageClass(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) createStorageClass(ctx context.Context, name string) (bool, error) {
 	_, err := c.Client.StorageV1().StorageClasses().Get(ctx, name, metav1.GetOptions{})
 	if err == nil || !apierrors.IsNotFound(err) {
-		return err
+		return false, err
 	}
 	immediate := storagev1.VolumeBindingImmediate
 	_, err = c.Client.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
@@ -143,13 +162,10 @@ func (c *Cluster) ensureStorageClass(ctx context.Context, pvc *corev1.Persistent
 		Provisioner:       StaticProvisioner,
 		VolumeBindingMode: &immediate,
 	}, metav1.CreateOptions{})
-	if err == nil {
-		logLine("StorageClass %s (provisioner %s)", name, StaticProvisioner)
-	}
 	if apierrors.IsAlreadyExists(err) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 func (c *Cluster) provisionVolumes(ctx context.Context, logLine func(string, ...any)) error {
