@@ -1,0 +1,18 @@
+#!/bin/sh
+# restic-fetch.sh: restore the latest backup of one tag into a directory
+# (restore check, first step; restic image).
+#
+# Environment: RESTIC_REPOSITORY RESTIC_PASSWORD RESTIC_CACHE_DIR (and AWS_*),
+#   BACKUP_TAG BACKUP_HOST  which series
+#   FETCH_TARGET            where to restore (paths keep their full name below it)
+#   RESULTS                 the file every step appends PASS/FAIL lines to
+set -u
+: "${BACKUP_TAG:?}" "${BACKUP_HOST:?}" "${FETCH_TARGET:?}" "${RESULTS:?}"
+step="fetch-$BACKUP_TAG"
+if out=$(restic restore latest --host "$BACKUP_HOST" --tag "$BACKUP_TAG" --target "$FETCH_TARGET" 2>&1); then
+  id=$(restic snapshots latest --host "$BACKUP_HOST" --tag "$BACKUP_TAG" --json 2>/dev/null | grep -o '"short_id":"[^"]*"' | head -n1 | cut -d'"' -f4)
+  echo "PASS $step: snapshot ${id:-?} restored" >>"$RESULTS"
+else
+  echo "FAIL $step: $(echo "$out" | tail -n1)" >>"$RESULTS"
+fi
+exit 0
