@@ -16,6 +16,7 @@ func Defaults() Environment {
 	}
 	// A fresh pointer each: decoding `enabled: true` writes through it.
 	optional := func(x Workload) Workload { off := false; x.Enabled = &off; return x }
+	off, on, on2, on3 := false, true, true, true
 	return Environment{
 		Images: Images{
 			// postgres:14.13 is what seed 000 runs today; the others are the
@@ -89,6 +90,24 @@ func Defaults() Environment {
 			Redis:      "invenio-redis",
 			PgAdmin:    "invenio-pgadmin",
 			SAML:       "invenio-saml",
+			Backup:     "invenio-backup",
+		},
+		Backup: Backup{
+			Enabled:   &off,
+			Schedule:  "0 2 * * *",
+			KeepDaily: 30,
+			Target:    BackupTarget{S3: S3Target{Region: "us-east-1"}},
+			Files:     &on,
+			OpenSearch: &on2,
+			RestoreCheck: RestoreCheck{
+				Enabled:     &on3,
+				Schedule:    "0 4 1 * *",
+				SampleFiles: 20,
+			},
+			Resources: Resources{
+				Requests: CPUMemory{CPU: Q("100m"), Memory: Q("256Mi")},
+				Limits:   CPUMemory{CPU: Q("1"), Memory: Q("1Gi")},
+			},
 		},
 	}
 }

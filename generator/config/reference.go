@@ -143,6 +143,10 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(Email("")):           "e-mail address",
 	reflect.TypeOf(HTTPSURL("")):        "https URL",
 	reflect.TypeOf(ChartVersion("")):    "chart version",
+	reflect.TypeOf(Cron("")):            "cron schedule",
+	reflect.TypeOf(Count(0)):            "count (1 to 3650)",
+	reflect.TypeOf(BucketName("")):      "bucket name",
+	reflect.TypeOf(S3Prefix("")):        "path",
 	reflect.TypeOf(""):                  "text",
 	reflect.TypeOf(false):               "`true` or `false`",
 }

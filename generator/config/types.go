@@ -48,6 +48,7 @@ type Environment struct {
 	Secrets   Secrets   `yaml:"secrets" doc:"Names of the Secrets each part reads (the values arrive sealed)."`
 	App       App       `yaml:"app" doc:"InvenioRDM application settings."`
 	Sealing   Sealing   `yaml:"sealing" doc:"The sealed-secrets controller of the environment's cluster, and how each Secret is sealed."`
+	Backup    Backup    `yaml:"backup" doc:"Daily backups of the database, the uploaded files and the OpenSearch indices to a target outside the cluster, with retention and a monthly restore check (docs/backup.md)."`
 
 	// Line is where the environment starts in the file (for messages).
 	Line int `yaml:"-"`
@@ -198,6 +199,7 @@ type Secrets struct {
 	Redis      DNSName `yaml:"redis" doc:"Redis password." default:"invenio-redis"`
 	PgAdmin    DNSName `yaml:"pgadmin" doc:"pgAdmin login password." default:"invenio-pgadmin"`
 	SAML       DNSName `yaml:"saml" doc:"SAML service-provider key and certificate." default:"invenio-saml"`
+	Backup     DNSName `yaml:"backup" doc:"The backup repository's encryption password and, for an S3 target, the access key." default:"invenio-backup"`
 }
 
 // Sealing says which sealed-secrets controller holds the environment's
@@ -261,3 +263,67 @@ type Chart struct {
 
 // On reports whether the chart is installed.
 func (c Chart) On() bool { return c.Install == nil || *c.Install }
+
+// Backup is what the backup CronJobs do in one environment.
+type Backup struct {
+	Enabled      *bool        `yaml:"enabled" doc:"Run the backups in this environment." default:"false"`
+	Schedule     Cron         `yaml:"schedule" doc:"When the daily backups start (cron, 5 fields, UTC)." default:"0 2 * * *"`
+	KeepDaily    Count        `yaml:"keepDaily" doc:"Daily backups kept of each kind (database, files, indices); older ones are deleted after a successful backup, never after a failed one." default:"30"`
+	Target       BackupTarget `yaml:"target" doc:"Where the backups go: exactly one of s3 or volume."`
+	Files        *bool        `yaml:"files" doc:"Back up the uploaded-files volume (incremental)." default:"true"`
+	OpenSearch   *bool        `yaml:"opensearch" doc:"Snapshot every OpenSearch index (the statistics indices exist nowhere else)." default:"true"`
+	RestoreCheck RestoreCheck `yaml:"restoreCheck" doc:"The automated restore test."`
+	Resources    Resources    `yaml:"resources" doc:"CPU and memory of each backup container."`
+}
+
+// On reports whether backups run.
+func (b Backup) On() bool { return b.Enabled != nil && *b.Enabled }
+
+// FilesOn reports whether the uploaded files are backed up.
+func (b Backup) FilesOn() bool { return b.On() && (b.Files == nil || *b.Files) }
+
+// OpenSearchOn reports whether OpenSearch is snapshotted.
+func (b Backup) OpenSearchOn() bool { return b.On() && (b.OpenSearch == nil || *b.OpenSearch) }
+
+// RestoreCheckOn reports whether the restore check runs.
+func (b Backup) RestoreCheckOn() bool {
+	return b.On() && (b.RestoreCheck.Enabled == nil || *b.RestoreCheck.Enabled)
+}
+
+// BackupTarget is an S3-compatible bucket or a volume: exactly one is
+// set. (Targets belong in the environments: one inherited from defaults:
+// cannot be unset.)
+type BackupTarget struct {
+	S3     S3Target     `yaml:"s3" doc:"An S3-compatible bucket (AWS, Ceph RGW, MinIO); the access key comes from the backup Secret."`
+	Volume VolumeTarget `yaml:"volume" doc:"A volume from a StorageClass, e.g. one of the NFS CSI driver pointing at a NAS outside the cluster."`
+}
+
+// IsS3 reports an S3 target (any of its own fields set).
+func (t BackupTarget) IsS3() bool {
+	return t.S3.Endpoint != "" || t.S3.Bucket != "" || t.S3.Prefix != "" || len(t.S3.EgressCIDRs) > 0
+}
+
+// IsVolume reports a volume target.
+func (t BackupTarget) IsVolume() bool { return t.Volume.StorageClass != "" || !t.Volume.Size.IsZero() }
+
+// S3Target is a bucket of an S3-compatible object store.
+type S3Target struct {
+	Endpoint    HTTPSURL   `yaml:"endpoint" doc:"HTTPS URL of the object store." example:"https://s3.lbl.gov"`
+	Bucket      BucketName `yaml:"bucket" doc:"Bucket name (S3 naming rules)." example:"invenio-backups"`
+	Prefix      S3Prefix   `yaml:"prefix" doc:"Path inside the bucket; each kind of backup is a restic repository below it." example:"prod"`
+	Region      string     `yaml:"region" doc:"Region of the bucket (most S3-compatible stores ignore it)." default:"us-east-1"`
+	EgressCIDRs []CIDR     `yaml:"egressCIDRs" doc:"Where the object store answers: the backup pods may open HTTPS (443) to these ranges only." example:"[128.3.0.0/16]"`
+}
+
+// VolumeTarget is a PersistentVolumeClaim the generator creates.
+type VolumeTarget struct {
+	StorageClass DNSName  `yaml:"storageClass" doc:"StorageClass of the backup volume (ReadWriteMany: every backup pod mounts it); point it outside the cluster, e.g. the NFS CSI driver's class for a NAS export." example:"nfs-backup"`
+	Size         Quantity `yaml:"size" doc:"Size of the backup volume." example:"200Gi"`
+}
+
+// RestoreCheck is the monthly restore test.
+type RestoreCheck struct {
+	Enabled     *bool    `yaml:"enabled" doc:"Run the restore check." default:"true"`
+	Schedule    Cron     `yaml:"schedule" doc:"When it runs (cron, UTC): after the daily backup, once a month." default:"0 4 1 * *"`
+	SampleFiles Replicas `yaml:"sampleFiles" doc:"Uploaded files whose checksum is verified against the restored database (0 to 100)." default:"20"`
+}
