@@ -93,11 +93,11 @@ func Defaults() Environment {
 			Backup:     "invenio-backup",
 		},
 		Backup: Backup{
-			Enabled:   &off,
-			Schedule:  "0 2 * * *",
-			KeepDaily: 30,
-			Target:    BackupTarget{S3: S3Target{Region: "us-east-1"}},
-			Files:     &on,
+			Enabled:    &off,
+			Schedule:   "0 2 * * *",
+			KeepDaily:  30,
+			Target:     BackupTarget{S3: S3Target{Region: "us-east-1"}},
+			Files:      &on,
 			OpenSearch: &on2,
 			RestoreCheck: RestoreCheck{
 				Enabled:     &on3,
