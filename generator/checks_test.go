@@ -100,6 +100,8 @@ var chkExceptions = []chkException{
 	// would delete it and Flux would re-create it, re-running setup.
 	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/invenio-setup",
 		Why: "Flux re-applies a Job deleted by its TTL, which would re-run setup on every reconcile"},
+	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/opensearch-snapshot-repository",
+		Why: "Flux re-applies a Job deleted by its TTL, which would re-register the repository on every reconcile"},
 	// pgAdmin's python carries the NET_BIND_SERVICE file capability and
 	// cannot start without it in the bounding set (pgadmin4 #5653). PSA
 	// restricted allows exactly this one added capability.
@@ -119,6 +121,18 @@ var chkExceptions = []chkException{
 		Why: "operators reach dashboards by port-forward only: pod ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "Deployment/pgadmin", Contains: "no ingress rule",
 		Why: "developers reach pgAdmin by port-forward only: pod ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-postgresql", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-files", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-opensearch", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "Job/opensearch-snapshot-repository", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/restore-check", Contains: "no ingress rule",
+		Why: "nothing calls the restore check: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-files", Contains: "no egress rule",
+		Why: "with a volume target the files backup reaches nothing but DNS: egress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "StatefulSet/postgresql", Contains: "no egress rule",
 		Why: "PostgreSQL calls nothing: egress (beyond DNS) stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "StatefulSet/redis", Contains: "no egress rule",

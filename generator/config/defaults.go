@@ -16,7 +16,7 @@ func Defaults() Environment {
 	}
 	// A fresh pointer each: decoding `enabled: true` writes through it.
 	optional := func(x Workload) Workload { off := false; x.Enabled = &off; return x }
-	off, on, on2, on3 := false, true, true, true
+	off, on, on2, on3, on4 := false, true, true, true, true
 	return Environment{
 		Images: Images{
 			// postgres:14.13 is what seed 000 runs today; the others are the
@@ -28,6 +28,7 @@ func Defaults() Environment {
 			Dashboards: Image{"opensearchproject/opensearch-dashboards", "2.17.1"},
 			Nginx:      Image{"nginxinc/nginx-unprivileged", "1.27.4-alpine"},
 			PgAdmin:    Image{"dpage/pgadmin4", "8.14"},
+			Restic:     Image{"restic/restic", "0.18.0"},
 		},
 		Auth: Auth{
 			Mode: AuthPassword,
@@ -97,6 +98,7 @@ func Defaults() Environment {
 			Schedule:   "0 2 * * *",
 			KeepDaily:  30,
 			Target:     BackupTarget{S3: S3Target{Region: "us-east-1"}},
+			Database:   &on4,
 			Files:      &on,
 			OpenSearch: &on2,
 			RestoreCheck: RestoreCheck{

@@ -57,6 +57,10 @@ type Environment struct {
 	// generator.ReadSealed). Pod templates carry a checksum of what they
 	// read, so a rotation restarts them.
 	Sealed map[string]string `yaml:"-"`
+	// Render, when set, says which optional components to render instead
+	// of the description's switches (not part of the description: the
+	// generator sets it to render base/ and each base/components/<name>).
+	Render map[string]bool `yaml:"-"`
 }
 
 // Image is a container image reference split into repository and tag.
@@ -77,6 +81,7 @@ type Images struct {
 	Dashboards Image `yaml:"dashboards" doc:"OpenSearch Dashboards (official image)."`
 	Nginx      Image `yaml:"nginx" doc:"nginx, unprivileged build (listens on 8080 as uid 101)."`
 	PgAdmin    Image `yaml:"pgadmin" doc:"pgAdmin 4."`
+	Restic     Image `yaml:"restic" doc:"restic (official image): encrypted, deduplicated backups, their retention and restores."`
 }
 
 // AuthMode is how users log in.
@@ -270,6 +275,7 @@ type Backup struct {
 	Schedule     Cron         `yaml:"schedule" doc:"When the daily backups start (cron, 5 fields, UTC)." default:"0 2 * * *"`
 	KeepDaily    Count        `yaml:"keepDaily" doc:"Daily backups kept of each kind (database, files, indices); older ones are deleted after a successful backup, never after a failed one." default:"30"`
 	Target       BackupTarget `yaml:"target" doc:"Where the backups go: exactly one of s3 or volume."`
+	Database     *bool        `yaml:"database" doc:"Dump the PostgreSQL database (pg_dump, custom format, with a manifest)." default:"true"`
 	Files        *bool        `yaml:"files" doc:"Back up the uploaded-files volume (incremental)." default:"true"`
 	OpenSearch   *bool        `yaml:"opensearch" doc:"Snapshot every OpenSearch index (the statistics indices exist nowhere else)." default:"true"`
 	RestoreCheck RestoreCheck `yaml:"restoreCheck" doc:"The automated restore test."`
@@ -278,6 +284,9 @@ type Backup struct {
 
 // On reports whether backups run.
 func (b Backup) On() bool { return b.Enabled != nil && *b.Enabled }
+
+// DatabaseOn reports whether the database is dumped.
+func (b Backup) DatabaseOn() bool { return b.On() && (b.Database == nil || *b.Database) }
 
 // FilesOn reports whether the uploaded files are backed up.
 func (b Backup) FilesOn() bool { return b.On() && (b.Files == nil || *b.Files) }

@@ -188,7 +188,7 @@ func manifestValue(t *testing.T, manifest, key string) string {
 func (r *scriptRig) restoreCheck(name string) (string, error) {
 	r.t.Helper()
 	work := r.mkdir("check-" + name)
-	results := filepath.Join(work, "results")
+	results := r.mkdir("check-" + name + "/results")
 	restored := filepath.Join(work, "restore")
 	dumpDir := filepath.Join(r.dir, "dump") // the path the backup was taken from
 	r.mustRun("restic-fetch.sh", "BACKUP_TAG=postgresql", "FETCH_TARGET="+restored, "RESULTS="+results)
@@ -334,9 +334,8 @@ func TestPostgreSQLBackupRetentionAndRestoreCheck(t *testing.T) {
 // TestRestoreCheckReportNeedsEveryStep: a step that never reported (its
 // container died) fails the check even when the others passed.
 func TestRestoreCheckReportNeedsEveryStep(t *testing.T) {
-	dir := t.TempDir()
-	results := filepath.Join(dir, "results")
-	if err := os.WriteFile(results, []byte("PASS fetch-postgresql: snapshot x restored\n"), 0o644); err != nil {
+	results := t.TempDir()
+	if err := os.WriteFile(filepath.Join(results, "fetch-postgresql"), []byte("PASS fetch-postgresql: snapshot x restored\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

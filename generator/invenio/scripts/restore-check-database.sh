@@ -8,11 +8,11 @@
 #   SCRATCH       an empty writable directory (data directory and socket)
 #   SAMPLE_FILES  how many uploaded files to pick for the files check
 #   SAMPLE_LIST   where to write "<uri> <md5>" lines for that check
-#   RESULTS       the file every step appends PASS/FAIL lines to
+#   RESULTS       the directory each step writes its PASS/FAIL lines to
 set -u
 : "${DUMP_DIR:?}" "${SCRATCH:?}" "${SAMPLE_FILES:?}" "${SAMPLE_LIST:?}" "${RESULTS:?}"
-pass() { echo "PASS database: $*" >>"$RESULTS"; }
-fail() { echo "FAIL database: $*" >>"$RESULTS"; stop; exit 0; }
+pass() { echo "PASS database: $*" >>"$RESULTS/database"; }
+fail() { echo "FAIL database: $*" >>"$RESULTS/database"; stop; exit 0; }
 stop() { [ -f "$SCRATCH/data/postmaster.pid" ] && pg_ctl -D "$SCRATCH/data" -m fast -w stop >/dev/null 2>&1; return 0; }
 manifest="$DUMP_DIR/manifest"
 dump="$DUMP_DIR/database.dump"

@@ -6,11 +6,11 @@
 # Environment: RESTIC_REPOSITORY RESTIC_PASSWORD RESTIC_CACHE_DIR (and AWS_*),
 #   BACKUP_HOST   the series host
 #   SAMPLE_LIST   "<uri> <md5>" lines written by restore-check-database.sh
-#   RESULTS       the file every step appends PASS/FAIL lines to
+#   RESULTS       the directory each step writes its PASS/FAIL line to
 set -u
 : "${BACKUP_HOST:?}" "${SAMPLE_LIST:?}" "${RESULTS:?}"
 if [ ! -f "$SAMPLE_LIST" ]; then
-  echo "FAIL files: no sample (the database check did not run)" >>"$RESULTS"
+  echo "FAIL files: no sample (the database check did not run)" >>"$RESULTS/files"
   exit 0
 fi
 n=0
@@ -22,10 +22,10 @@ while read -r uri md5; do
   [ "$got" = "$md5" ] || bad="$bad $uri"
 done <"$SAMPLE_LIST"
 if [ -n "$bad" ]; then
-  echo "FAIL files: checksum differs from files_files for:$bad" >>"$RESULTS"
+  echo "FAIL files: checksum differs from files_files for:$bad" >>"$RESULTS/files"
 elif [ "$n" -eq 0 ]; then
-  echo "PASS files: the database has no files to sample" >>"$RESULTS"
+  echo "PASS files: the database has no files to sample" >>"$RESULTS/files"
 else
-  echo "PASS files: $n sampled files match the checksums in files_files" >>"$RESULTS"
+  echo "PASS files: $n sampled files match the checksums in files_files" >>"$RESULTS/files"
 fi
 exit 0

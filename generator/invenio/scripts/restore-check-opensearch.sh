@@ -7,11 +7,11 @@
 # copies have their own names and the repository is registered read-only.
 #
 # Environment: OPENSEARCH_URL  RESTORED_DIR (the fetched repository)
-#   STATS_INDICES  comma-separated patterns   RESULTS  PASS/FAIL lines
+#   STATS_INDICES  comma-separated patterns   RESULTS  directory of PASS/FAIL lines
 set -u
 : "${OPENSEARCH_URL:?}" "${RESTORED_DIR:?}" "${STATS_INDICES:?}" "${RESULTS:?}"
 os() { curl -fsS --max-time 3600 -H 'Content-Type: application/json' "$@"; }
-fail() { echo "FAIL opensearch: $*" >>"$RESULTS"; cleanup; exit 0; }
+fail() { echo "FAIL opensearch: $*" >>"$RESULTS/opensearch"; cleanup; exit 0; }
 repo="$OPENSEARCH_URL/_snapshot/restore-check"
 cleanup() {
   os -X DELETE "$OPENSEARCH_URL/restore-check-*" >/dev/null 2>&1
@@ -27,7 +27,7 @@ info=$(os "$repo/$latest") || fail "cannot read snapshot $latest"
 echo "$info" | grep -q '"state":"SUCCESS"' || fail "snapshot $latest is not SUCCESS"
 counts=$(echo "$info" | grep -o '"stats_counts":{[^}]*}' | sed 's/^"stats_counts":{//; s/}$//' | tr ',' '\n' | tr -d '"')
 if [ -z "$counts" ]; then
-  echo "PASS opensearch: snapshot $latest is complete; it holds no statistics indices yet" >>"$RESULTS"
+  echo "PASS opensearch: snapshot $latest is complete; it holds no statistics indices yet" >>"$RESULTS/opensearch"
   cleanup
   exit 0
 fi
@@ -46,6 +46,6 @@ for pair in $counts; do
   if [ -z "$got" ] || [ "$got" -lt "$want" ]; then bad="$bad $idx:${got:-missing}/$want"; fi
 done
 [ -z "$bad" ] || fail "restored statistics indices have fewer documents than recorded (index:restored/recorded):$bad"
-echo "PASS opensearch: $n statistics indices of $latest restored with all recorded documents" >>"$RESULTS"
+echo "PASS opensearch: $n statistics indices of $latest restored with all recorded documents" >>"$RESULTS/opensearch"
 cleanup
 exit 0

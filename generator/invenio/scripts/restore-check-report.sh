@@ -4,18 +4,19 @@
 # non-zero unless every expected step passed (the Job then fails: the
 # job controller records an Event and kube-state-metrics the failure).
 #
-# Environment: RESULTS  the PASS/FAIL lines of the steps
+# Environment: RESULTS  the directory of the steps' PASS/FAIL lines (one
+#   file per step: the steps run as different users)
 #   EXPECTED  the steps that must have reported, e.g. "fetch-postgresql database"
 set -u
 : "${RESULTS:?}" "${EXPECTED:?}"
-touch "$RESULTS" 2>/dev/null || true
-cat "$RESULTS" 2>/dev/null
+all=$(cat "$RESULTS"/* 2>/dev/null)
+[ -n "$all" ] && echo "$all"
 missing=""
 for s in $EXPECTED; do
-  grep -q "^[A-Z]* $s:" "$RESULTS" 2>/dev/null || missing="$missing $s"
+  echo "$all" | grep -q "^[A-Z]* $s:" || missing="$missing $s"
 done
-failed=$(grep -c '^FAIL' "$RESULTS" 2>/dev/null || true)
-passed=$(grep -c '^PASS' "$RESULTS" 2>/dev/null || true)
+failed=$(echo "$all" | grep -c '^FAIL' || true)
+passed=$(echo "$all" | grep -c '^PASS' || true)
 if [ "${failed:-0}" -eq 0 ] && [ -z "$missing" ]; then
   summary="restore-check: OK: ${passed} checks passed"
   code=0
