@@ -388,7 +388,7 @@ func (x env) restoreCheck() *component.Component {
 		fetchOS.VolumeMounts = append(fetchOS.VolumeMounts, component.Mount("work", workPath), component.Mount("snapshots", snapshotsPath))
 		check := x.opensearchContainer("opensearch", "restore-check-opensearch.sh", b.Resources)
 		check.Env = append(check.Env, component.Env("RESTORED_DIR", snapshotFetchDir+snapshotRepoDir), results)
-		check.VolumeMounts = append(check.VolumeMounts, component.Mount("work", workPath))
+		check.VolumeMounts = append(check.VolumeMounts, component.Mount("work", workPath), component.Mount("snapshots", snapshotsPath))
 		steps = append(steps, fetchOS, check)
 		expected = append(expected, "fetch-opensearch", "opensearch")
 		volumes = append(volumes, claimVolume("snapshots", snapshotClaim, false))

@@ -267,6 +267,12 @@ func TestOpenSearchSnapshotAndRestoreCheck(t *testing.T) {
 		t.Error("the live statistics index was changed")
 	}
 
+	if _, err := os.Stat(fetched); !os.IsNotExist(err) {
+		t.Errorf("the fetched repository copy was not removed: %v", err)
+	}
+	if err := os.MkdirAll(fetched, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f.lose = true
 	got, _ = check(t, fetched)
 	if !strings.HasPrefix(got, "FAIL opensearch: restored statistics indices have fewer documents than recorded") {

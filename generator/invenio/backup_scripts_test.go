@@ -188,12 +188,12 @@ func manifestValue(t *testing.T, manifest, key string) string {
 func (r *scriptRig) restoreCheck(name string) (string, error) {
 	r.t.Helper()
 	work := r.mkdir("check-" + name)
-	results := r.mkdir("check-" + name + "/results")
+	results := filepath.Join(work, "results") // the first step creates it
 	restored := filepath.Join(work, "restore")
 	dumpDir := filepath.Join(r.dir, "dump") // the path the backup was taken from
 	r.mustRun("restic-fetch.sh", "BACKUP_TAG=postgresql", "FETCH_TARGET="+restored, "RESULTS="+results)
 	r.mustRun("restore-check-database.sh", "DUMP_DIR="+restored+dumpDir, "SCRATCH="+r.mkdir("check-"+name+"/scratch"),
-		"SAMPLE_FILES=10", "SAMPLE_LIST="+filepath.Join(work, "sample"), "RESULTS="+results)
+		"SAMPLE_FILES=20", "SAMPLE_LIST="+filepath.Join(work, "sample"), "RESULTS="+results)
 	r.mustRun("restore-check-files.sh", "SAMPLE_LIST="+filepath.Join(work, "sample"), "RESULTS="+results)
 	return r.run("restore-check-report.sh", "RESULTS="+results, "EXPECTED=fetch-postgresql database files")
 }

@@ -22,7 +22,10 @@ os -X PUT "$repo" -d "{\"type\":\"fs\",\"settings\":{\"location\":\"$SNAPSHOT_DI
 log "repository $SNAPSHOT_REPOSITORY at $SNAPSHOT_DIR registered"
 if [ "${MODE:-snapshot}" = register ]; then exit 0; fi
 
-counts=$(os "$OPENSEARCH_URL/_cat/indices/$STATS_INDICES?h=index,docs.count&expand_wildcards=open" | awk 'NF==2 {printf "%s\"%s\":%s", sep, $1, $2; sep=","}')
+# Only sh, curl, grep, sed and coreutils (no awk, no jq): the least an image has.
+counts=$(os "$OPENSEARCH_URL/_cat/indices/$STATS_INDICES?h=index,docs.count&expand_wildcards=open" |
+  while read -r idx n; do [ -n "$n" ] && printf '"%s":%s,' "$idx" "$n"; done)
+counts=${counts%,}
 name="daily-$(date -u +%Y%m%d-%H%M%S)"
 start=$(date +%s)
 out=$(os -X PUT "$repo/$name?wait_for_completion=true" \

@@ -8,6 +8,8 @@
 #   RESULTS                 the directory each step writes its PASS/FAIL line to
 set -u
 : "${BACKUP_TAG:?}" "${BACKUP_HOST:?}" "${FETCH_TARGET:?}" "${RESULTS:?}"
+# The steps run as different users: the results directory is shared.
+mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 step="fetch-$BACKUP_TAG"
 # A previous run's copy would mix with this one.
 rm -rf "$FETCH_TARGET"

@@ -11,6 +11,8 @@
 #   RESULTS       the directory each step writes its PASS/FAIL lines to
 set -u
 : "${DUMP_DIR:?}" "${SCRATCH:?}" "${SAMPLE_FILES:?}" "${SAMPLE_LIST:?}" "${RESULTS:?}"
+# The steps run as different users: the results directory is shared.
+mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 pass() { echo "PASS database: $*" >>"$RESULTS/database"; }
 fail() { echo "FAIL database: $*" >>"$RESULTS/database"; stop; exit 0; }
 stop() { [ -f "$SCRATCH/data/postmaster.pid" ] && pg_ctl -D "$SCRATCH/data" -m fast -w stop >/dev/null 2>&1; return 0; }

@@ -9,6 +9,8 @@
 #   RESULTS       the directory each step writes its PASS/FAIL line to
 set -u
 : "${BACKUP_HOST:?}" "${SAMPLE_LIST:?}" "${RESULTS:?}"
+# The steps run as different users: the results directory is shared.
+mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 if [ ! -f "$SAMPLE_LIST" ]; then
   echo "FAIL files: no sample (the database check did not run)" >>"$RESULTS/files"
   exit 0

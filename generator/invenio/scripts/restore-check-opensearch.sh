@@ -12,10 +12,13 @@ set -u
 : "${OPENSEARCH_URL:?}" "${RESTORED_DIR:?}" "${STATS_INDICES:?}" "${RESULTS:?}"
 os() { curl -fsS --max-time 3600 -H 'Content-Type: application/json' "$@"; }
 fail() { echo "FAIL opensearch: $*" >>"$RESULTS/opensearch"; cleanup; exit 0; }
+# The steps run as different users: the results directory is shared.
+mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 repo="$OPENSEARCH_URL/_snapshot/restore-check"
 cleanup() {
   os -X DELETE "$OPENSEARCH_URL/restore-check-*" >/dev/null 2>&1
   os -X DELETE "$repo" >/dev/null 2>&1
+  rm -rf "$RESTORED_DIR" # the fetched copy: as large as the indices
   return 0
 }
 [ -d "$RESTORED_DIR" ] || fail "nothing fetched at $RESTORED_DIR (fetch failed?)"
@@ -40,7 +43,7 @@ n=0
 for pair in $counts; do
   idx=${pair%%:*}
   want=${pair#*:}
-  got=$(os "$OPENSEARCH_URL/_cat/count/restore-check-$idx?h=count" 2>/dev/null | awk '{print $NF}')
+  got=$(os "$OPENSEARCH_URL/_cat/count/restore-check-$idx?h=count" 2>/dev/null | tr -dc '0-9')
   n=$((n + 1))
   # Statistics only grow: the snapshot holds at least what was counted before it.
   if [ -z "$got" ] || [ "$got" -lt "$want" ]; then bad="$bad $idx:${got:-missing}/$want"; fi
