@@ -303,7 +303,7 @@ func (x env) backupOpenSearch() *component.Component {
 	// by every backup): an operator can snapshot by hand from day one.
 	reg := x.opensearchContainer("register", "opensearch-snapshot.sh", registrationResources)
 	reg.Env = append(reg.Env, snapshotEnv...)
-	reg.Env = append(reg.Env, component.Env("MODE", "register"))
+	reg.Env = append(reg.Env, component.Env("MODE", "register"), component.Env("OPENSEARCH_WAIT", "1500"))
 	regSpec := component.PodSpec(c, backupUser, []corev1.Container{reg}, []corev1.Volume{
 		component.ConfigMapVolume("scripts", conf.Name, 0o555), component.Scratch("tmp", "64Mi")})
 	regSpec.RestartPolicy = corev1.RestartPolicyNever
@@ -311,9 +311,10 @@ func (x env) backupOpenSearch() *component.Component {
 		TypeMeta:   x.typeMeta("Job"),
 		ObjectMeta: x.workloadMeta(c, SnapshotRepositoryJob),
 		Spec: batchv1.JobSpec{
-			// OpenSearch may still be starting: retry for about ten minutes.
-			BackoffLimit:          ptr(int32(6)),
-			ActiveDeadlineSeconds: ptr(int64(1800)),
+			// The script waits up to 25 minutes for OpenSearch to start
+			// (its startup probe allows 10), then a few retries.
+			BackoffLimit:          ptr(int32(3)),
+			ActiveDeadlineSeconds: ptr(int64(3600)),
 			Template:              x.template(c, regSpec, annotations),
 		},
 	}

@@ -38,6 +38,7 @@ type fakeOpenSearch struct {
 	snapshots map[string][]*fakeSnapshot // location → snapshots
 	failNext  bool                       // the next snapshot fails
 	lose      bool                       // restores lose a document per index
+	down      bool                       // the cluster does not answer
 }
 
 func matches(patterns, name string) bool {
@@ -56,6 +57,12 @@ func (f *fakeOpenSearch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	reply := func(v any) { _ = json.NewEncoder(w).Encode(v) }
 	switch {
+	case parts[0] == "_cluster" && parts[1] == "health":
+		if f.down {
+			http.Error(w, `{"error":"cluster_block_exception"}`, http.StatusServiceUnavailable)
+			return
+		}
+		reply(map[string]string{"status": "green"})
 	case parts[0] == "_snapshot" && len(parts) == 2 && r.Method == http.MethodPut:
 		var req struct {
 			Settings struct{ Location string } `json:"settings"`
@@ -202,6 +209,12 @@ func TestOpenSearchSnapshotAndRestoreCheck(t *testing.T) {
 	common := []string{"OPENSEARCH_URL=" + srv.URL, "STATS_INDICES=lbnl-events-stats-*,lbnl-stats-*"}
 	snapshotEnv := append(common, "SNAPSHOT_REPOSITORY=backup", "SNAPSHOT_DIR=/snapshots/repository", "KEEP_DAILY=2")
 
+	// OpenSearch not up within OPENSEARCH_WAIT: the Job fails, saying so.
+	f.down = true
+	if out, err := runOpenSearchScript(t, "opensearch-snapshot.sh", append(snapshotEnv, "MODE=register", "OPENSEARCH_WAIT=0")...); err == nil || !strings.Contains(out, "did not answer") || len(f.repos) != 0 {
+		t.Errorf("register with OpenSearch down: %v, repositories %v\n%s", err, f.repos, out)
+	}
+	f.down = false
 	if out, err := runOpenSearchScript(t, "opensearch-snapshot.sh", append(snapshotEnv, "MODE=register")...); err != nil || f.repos["backup"] != "/snapshots/repository" {
 		t.Fatalf("register: %v, repositories %v\n%s", err, f.repos, out)
 	}

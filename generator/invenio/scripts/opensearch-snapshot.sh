@@ -13,11 +13,22 @@
 #   SNAPSHOT_REPOSITORY  repository name       SNAPSHOT_DIR  its location
 #   STATS_INDICES        comma-separated patterns of the statistics indices
 #   KEEP_DAILY           snapshots to keep     MODE  register (only) or snapshot
+#   OPENSEARCH_WAIT      seconds to wait for OpenSearch to come up (default 600):
+#                        the repository Job starts with the data layer
 set -eu
 log() { echo "opensearch-snapshot: $*"; }
 : "${OPENSEARCH_URL:?}" "${SNAPSHOT_REPOSITORY:?}" "${SNAPSHOT_DIR:?}" "${STATS_INDICES:?}" "${KEEP_DAILY:?}"
 os() { curl -fsS --max-time 3600 -H 'Content-Type: application/json' "$@"; }
 repo="$OPENSEARCH_URL/_snapshot/$SNAPSHOT_REPOSITORY"
+waited=0
+until curl -fsS --max-time 15 "$OPENSEARCH_URL/_cluster/health?wait_for_status=yellow&timeout=10s" >/dev/null 2>&1; do
+  if [ "$waited" -ge "${OPENSEARCH_WAIT:-600}" ]; then
+    log "FAILED: OpenSearch at $OPENSEARCH_URL did not answer within ${OPENSEARCH_WAIT:-600} s"
+    exit 1
+  fi
+  sleep 10
+  waited=$((waited + 10))
+done
 os -X PUT "$repo" -d "{\"type\":\"fs\",\"settings\":{\"location\":\"$SNAPSHOT_DIR\",\"compress\":true}}" >/dev/null
 log "repository $SNAPSHOT_REPOSITORY at $SNAPSHOT_DIR registered"
 if [ "${MODE:-snapshot}" = register ]; then exit 0; fi
