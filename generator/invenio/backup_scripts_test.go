@@ -382,3 +382,46 @@ func TestRunbookDatabaseRestore(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptsRunAsUidWithoutName: the backup pods run as uid 1000, which the
+// postgres image's /etc/passwd does not know; pg_dump and psql must not
+// need a user name (PGUSER names the role).
+func TestScriptsRunAsUidWithoutName(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as a uid without a passwd entry")
+	}
+	const uid = 54321
+	if _, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		t.Skipf("uid %d has a passwd entry here", uid)
+	}
+	r := newScriptRig(t)
+	r.schema(10)
+	if err := os.Chmod(r.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dump := filepath.Join(r.dir, "nameless")
+	if err := os.MkdirAll(dump, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dump, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	r.cred = &syscall.Credential{Uid: uid, Gid: uid}
+	out, err := r.run("pg-dump.sh", "DUMP_DIR="+dump, "PGUSER="+r.pg.User, "HOME=/nonexistent")
+	if err != nil || !strings.Contains(out, "pg-dump: OK") {
+		t.Fatalf("pg-dump.sh as uid %d: %v\n%s", uid, err, out)
+	}
+	// restic too: its cache and repository are where the variables say.
+	work := filepath.Join(r.dir, "nameless-restic")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(work, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	out, err = r.run("restic-backup.sh", "BACKUP_PATH="+dump, "BACKUP_TAG=postgresql", "KEEP_DAILY=3", "HOME=/nonexistent",
+		"RESTIC_REPOSITORY="+filepath.Join(work, "repo"), "RESTIC_CACHE_DIR="+filepath.Join(work, "cache"))
+	if err != nil || !strings.Contains(out, "1 snapshots kept") {
+		t.Fatalf("restic-backup.sh as uid %d: %v\n%s", uid, err, out)
+	}
+}
