@@ -194,6 +194,7 @@ func runOpenSearchScript(t *testing.T, script string, env ...string) (string, er
 }
 
 func TestOpenSearchSnapshotAndRestoreCheck(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed (the opensearch image has it)")
 	}

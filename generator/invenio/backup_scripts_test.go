@@ -207,6 +207,7 @@ func (r *scriptRig) dumpAndBackup(when string, keep int) string {
 }
 
 func TestPostgreSQLBackupRetentionAndRestoreCheck(t *testing.T) {
+	t.Parallel()
 	r := newScriptRig(t)
 	r.schema(500)
 	r.upload("aa-file1", "first uploaded file")
@@ -334,6 +335,7 @@ func TestPostgreSQLBackupRetentionAndRestoreCheck(t *testing.T) {
 // TestRestoreCheckReportNeedsEveryStep: a step that never reported (its
 // container died) fails the check even when the others passed.
 func TestRestoreCheckReportNeedsEveryStep(t *testing.T) {
+	t.Parallel()
 	results := t.TempDir()
 	if err := os.WriteFile(filepath.Join(results, "fetch-postgresql"), []byte("PASS fetch-postgresql: snapshot x restored\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -359,6 +361,7 @@ func TestRestoreCheckReportNeedsEveryStep(t *testing.T) {
 // into the live database after rows were lost, brings back the counts of
 // the manifest.
 func TestRunbookDatabaseRestore(t *testing.T) {
+	t.Parallel()
 	r := newScriptRig(t)
 	r.schema(300)
 	dump := filepath.Join(r.dir, "dump")
@@ -387,6 +390,7 @@ func TestRunbookDatabaseRestore(t *testing.T) {
 // postgres image's /etc/passwd does not know; pg_dump and psql must not
 // need a user name (PGUSER names the role).
 func TestScriptsRunAsUidWithoutName(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run as a uid without a passwd entry")
 	}
