@@ -95,6 +95,8 @@ var chkExceptions = []chkException{
 	// would delete it and Flux would re-create it, re-running setup.
 	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/invenio-setup",
 		Why: "Flux re-applies a Job deleted by its TTL, which would re-run setup on every reconcile"},
+	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/opensearch-snapshot-repository",
+		Why: "Flux re-applies a Job deleted by its TTL, which would re-register the repository on every reconcile"},
 	// pgAdmin's python carries the NET_BIND_SERVICE file capability and
 	// cannot start without it in the bounding set (pgadmin4 #5653). PSA
 	// restricted allows exactly this one added capability.
@@ -116,6 +118,18 @@ var chkExceptions = []chkException{
 		Why: "operators reach dashboards by port-forward only: pod ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "Deployment/pgadmin", Contains: "no ingress rule",
 		Why: "developers reach pgAdmin by port-forward only: pod ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-postgresql", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-files", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-opensearch", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "Job/opensearch-snapshot-repository", Contains: "no ingress rule",
+		Why: "nothing calls a backup job: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/restore-check", Contains: "no ingress rule",
+		Why: "nothing calls the restore check: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-files", Contains: "no egress rule",
+		Why: "with a volume target the files backup reaches nothing but DNS: egress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "StatefulSet/postgresql", Contains: "no egress rule",
 		Why: "PostgreSQL calls nothing: egress (beyond DNS) stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "StatefulSet/redis", Contains: "no egress rule",
@@ -332,6 +346,7 @@ var chkChecks = []chkCheck{
 	{"api-versions", "kube-linter no-extensions-v1beta", chkAPIVersions},
 	{"kube-linter/no-anti-affinity", "kube-linter no-anti-affinity", chkAntiAffinity},
 	{"kube-linter/job-ttl-seconds-after-finished", "kube-linter job-ttl-seconds-after-finished", chkJobTTL},
+	{"job-limits", "Jobs and CronJobs are bounded (backups: issue 7)", chkJobLimits},
 	{"pdb", "kube-linter pdb-max-unavailable, pdb-min-available, pdb-unhealthy-pod-eviction-policy; Polaris pdbDisruptionsIsZero", chkPDBs},
 	{"hpa", "Polaris hpaMinAvailability, hpaMaxAvailability", chkHPAs},
 	{"operations-references", "HPA scaleTargetRef, PDB selector, ServiceMonitor selector and port resolve", chkOperationsReferences},
@@ -1144,6 +1159,60 @@ func chkAntiAffinity(b *chkBuild) []chkFinding {
 	return out
 }
 
+// chkJobLimits: every Job is bounded (backoffLimit, activeDeadlineSeconds);
+// every CronJob never overlaps itself (concurrencyPolicy Forbid), gives up
+// a missed start (startingDeadlineSeconds), keeps a bounded history, names
+// its time zone, and mounts the uploaded files read-only (a backup must
+// not be able to change what it backs up).
+func chkJobLimits(b *chkBuild) []chkFinding {
+	var out []chkFinding
+	for _, p := range b.Pods {
+		if p.Job == nil {
+			continue
+		}
+		if p.Job.BackoffLimit == nil {
+			out = append(out, chkFinding{p.ref(), "no backoffLimit"})
+		}
+		if p.Job.ActiveDeadlineSeconds == nil {
+			out = append(out, chkFinding{p.ref(), "no activeDeadlineSeconds: a hung run would hold its resources forever"})
+		}
+	}
+	for _, o := range b.Objects {
+		cj, ok := o.(*batchv1.CronJob)
+		if !ok {
+			continue
+		}
+		ref := chkRef(o)
+		s := cj.Spec
+		if s.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			out = append(out, chkFinding{ref, fmt.Sprintf("concurrencyPolicy %q, want Forbid", s.ConcurrencyPolicy)})
+		}
+		if s.StartingDeadlineSeconds == nil {
+			out = append(out, chkFinding{ref, "no startingDeadlineSeconds"})
+		}
+		if s.SuccessfulJobsHistoryLimit == nil || s.FailedJobsHistoryLimit == nil {
+			out = append(out, chkFinding{ref, "no successfulJobsHistoryLimit or failedJobsHistoryLimit"})
+		}
+		if s.TimeZone == nil {
+			out = append(out, chkFinding{ref, "no timeZone: the schedule would follow the controller's local time"})
+		}
+		spec := s.JobTemplate.Spec.Template.Spec
+		for _, v := range spec.Volumes {
+			if v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != "invenio-files" {
+				continue
+			}
+			for _, c := range chkContainers(&spec) {
+				for _, m := range c.VolumeMounts {
+					if m.Name == v.Name && !m.ReadOnly && !v.PersistentVolumeClaim.ReadOnly {
+						out = append(out, chkFinding{ref, fmt.Sprintf("container %s mounts the uploaded files read-write", c.Name)})
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // chkJobTTL is kube-linter job-ttl-seconds-after-finished.
 func chkJobTTL(b *chkBuild) []chkFinding {
 	var out []chkFinding
@@ -1764,6 +1833,7 @@ func chkFixture() []runtime.Object {
 	}
 	two := int32(2)
 	ttl := int32(600)
+	backoff, deadline := int32(2), int64(3600)
 	netpol := func(name string) *networkingv1.NetworkPolicy {
 		port := intstr.FromInt32(8080)
 		peer := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: sel("app")}}}
@@ -1788,7 +1858,7 @@ func chkFixture() []runtime.Object {
 			Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: sel("app")},
 				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: lbl("app", true)}, Spec: podSpec("app", true)}}},
 		&batchv1.Job{TypeMeta: tm("batch/v1", "Job"), ObjectMeta: meta("setup", lbl("setup", true)),
-			Spec: batchv1.JobSpec{TTLSecondsAfterFinished: &ttl,
+			Spec: batchv1.JobSpec{TTLSecondsAfterFinished: &ttl, BackoffLimit: &backoff, ActiveDeadlineSeconds: &deadline,
 				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: lbl("setup", true)}, Spec: podSpec("setup", false)}}},
 		&corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: meta("app", lbl("app", false)),
 			Spec: corev1.ServiceSpec{Selector: sel("app"), Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}}}},
@@ -1850,6 +1920,23 @@ func chkJob(objs []runtime.Object) *batchv1.Job {
 		}
 	}
 	panic("fixture has no Job")
+}
+
+// chkCronJob is a compliant CronJob running the fixture's Job, changed by
+// mutate (the fixture itself has none: only the job-limits cases add one).
+func chkCronJob(objs []runtime.Object, mutate func(*batchv1.CronJob)) *batchv1.CronJob {
+	j := chkJob(objs).DeepCopy()
+	j.Spec.TTLSecondsAfterFinished = nil
+	start, keep, tz := int64(600), int32(3), "Etc/UTC"
+	cj := &batchv1.CronJob{TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"}, ObjectMeta: j.ObjectMeta,
+		Spec: batchv1.CronJobSpec{Schedule: "0 2 * * *", TimeZone: &tz, ConcurrencyPolicy: batchv1.ForbidConcurrent,
+			StartingDeadlineSeconds: &start, SuccessfulJobsHistoryLimit: &keep, FailedJobsHistoryLimit: &keep,
+			JobTemplate: batchv1.JobTemplateSpec{Spec: j.Spec}}}
+	cj.Name = "nightly"
+	if mutate != nil {
+		mutate(cj)
+	}
+	return cj
 }
 
 func chkMain(objs []runtime.Object) *corev1.Container {
@@ -2014,6 +2101,29 @@ func TestCheckCatchesBadObjects(t *testing.T) {
 		{"kube-linter/job-ttl-seconds-after-finished", "job without ttl", edit(func(o []runtime.Object) {
 			chkJob(o).Spec.TTLSecondsAfterFinished = nil
 		}), "ttlSecondsAfterFinished"},
+		{"job-limits", "job without deadline", edit(func(o []runtime.Object) {
+			chkJob(o).Spec.ActiveDeadlineSeconds = nil
+		}), "no activeDeadlineSeconds"},
+		{"job-limits", "overlapping cronjob", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkCronJob(o, func(cj *batchv1.CronJob) { cj.Spec.ConcurrencyPolicy = batchv1.AllowConcurrent }))
+		}, "want Forbid"},
+		{"job-limits", "cronjob without starting deadline", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkCronJob(o, func(cj *batchv1.CronJob) { cj.Spec.StartingDeadlineSeconds = nil }))
+		}, "no startingDeadlineSeconds"},
+		{"job-limits", "cronjob without history limits", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkCronJob(o, func(cj *batchv1.CronJob) { cj.Spec.FailedJobsHistoryLimit = nil }))
+		}, "HistoryLimit"},
+		{"job-limits", "cronjob without time zone", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkCronJob(o, func(cj *batchv1.CronJob) { cj.Spec.TimeZone = nil }))
+		}, "no timeZone"},
+		{"job-limits", "backup writes the uploaded files", func(o []runtime.Object) []runtime.Object {
+			return append(o, chkCronJob(o, func(cj *batchv1.CronJob) {
+				spec := &cj.Spec.JobTemplate.Spec.Template.Spec
+				spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "files", VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "invenio-files"}}})
+				spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "files", MountPath: "/data"})
+			}))
+		}, "mounts the uploaded files read-write"},
 		{"pdb", "maxUnavailable 0", edit(func(o []runtime.Object) {
 			for _, x := range o {
 				if p, ok := x.(*policyv1.PodDisruptionBudget); ok {

@@ -39,11 +39,15 @@ type npFlow struct{ From, To, Port string }
 
 func (f npFlow) String() string { return f.From + " → " + f.To + " " + f.Port }
 
-// npRows are flows as the lines a diff shows.
+// npRows are flows as the lines a diff shows, each once: two workloads of
+// one component (the backup-opensearch CronJob and its repository Job) are
+// one row of the flow table.
 func npRows(fs []npFlow) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.String())
+		if r := f.String(); len(out) == 0 || out[len(out)-1] != r {
+			out = append(out, r)
+		}
 	}
 	return out
 }

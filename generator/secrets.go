@@ -23,14 +23,17 @@ const (
 )
 
 // generatedLength is the one rule for who supplies a key: the platform
-// generates the application's secret key and salts and every service
-// password (a random value of this length); everything else (0) comes
-// from the operator — today the SAML service provider's key pair, whose
-// certificate the IdP must know. A key added later is the operator's
+// generates the application's secret key and salts, every service
+// password and the backup encryption password (a random value of this
+// length); everything else (0) comes from the operator — today the SAML
+// service provider's key pair, whose certificate the IdP must know, and
+// the S3 access key of the backup bucket, which the object store issues. A key added later is the operator's
 // until this rule says otherwise, so nothing is ever made up by mistake.
 func generatedLength(e config.Environment, secret, key string) int {
 	switch {
 	case secret == string(e.Secrets.App):
+		return AppSecretLength
+	case secret == string(e.Secrets.Backup) && key == invenio.ResticPasswordKey:
 		return AppSecretLength
 	case key == invenio.PasswordKey && secret != string(e.Secrets.SAML):
 		return PasswordLength
@@ -102,6 +105,8 @@ func RotationNote(e config.Environment, secret string) string {
 		return "redis takes requirepass from the Secret at every start; it and the application pods restart with it"
 	case string(e.Secrets.PgAdmin):
 		return "pgAdmin restarts; its login password is set at first start only: see docs/secrets.md"
+	case string(e.Secrets.Backup):
+		return "the backup jobs read it at their next run; a new restic-password cannot open the existing repositories: add it to them first (restic key add, see docs/backup.md); a new S3 key must be valid before the old one is revoked"
 	case string(e.Secrets.SAML):
 		return "the web UI restarts with the new key pair; give the IdP the new SP metadata (https://" + string(e.Host) + "/saml/metadata/" + string(e.Auth.SAML.IdP) + ")"
 	}

@@ -91,6 +91,12 @@ func TestSecretKeys(t *testing.T) {
 				"invenio-app/security-remember-salt 64",
 				"invenio-app/security-reset-salt 64",
 			}
+			if e.Backup.On() {
+				want = append(want, "invenio-backup/restic-password 64")
+				if e.Backup.Target.IsS3() {
+					want = append(want, "invenio-backup/s3-access-key-id operator", "invenio-backup/s3-secret-access-key operator")
+				}
+			}
 			if e.Workloads.PgAdmin.On() {
 				want = append(want, "invenio-pgadmin/password 32")
 			}
@@ -111,7 +117,7 @@ func TestSecretKeyErrors(t *testing.T) {
 	p := secDescription(t)
 	for _, tc := range []struct{ env, secret, key, want string }{
 		{"staging", "invenio-app", "secret-key", `no environment "staging" in ../platform.yaml (it has [dev test prod])`},
-		{"dev", "invenio-saml", "sp.key", `no manifest of environment dev reads a Secret "invenio-saml": its Secrets are [invenio-app invenio-pgadmin invenio-postgresql invenio-rabbitmq invenio-redis]`},
+		{"dev", "invenio-saml", "sp.key", `no manifest of environment dev reads a Secret "invenio-saml": its Secrets are [invenio-app invenio-backup invenio-pgadmin invenio-postgresql invenio-rabbitmq invenio-redis]`},
 		{"prod", "invenio-redis", "passwd", `no manifest of environment prod reads key "passwd" of Secret invenio-redis: its keys are [password]`},
 	} {
 		_, err := SecretKey(p, tc.env, tc.secret, tc.key)

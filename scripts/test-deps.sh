@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages `make test` runs for real (a PostgreSQL server
-# for the SQL tests), when they are missing. Idempotent and quiet when
+# for the SQL tests, restic for the backup scripts), when they are missing. Idempotent and quiet when
 # everything is there; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v restic >/dev/null 2>&1 || need+=(restic)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing test dependencies: ${need[*]}" >&2
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
-# The package starts a system cluster we do not use; tests start their own.
+# The postgresql package starts a system cluster we do not use; tests start their own.
 $sudo systemctl disable --now postgresql >/dev/null 2>&1 || $sudo service postgresql stop >/dev/null 2>&1 || true

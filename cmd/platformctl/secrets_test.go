@@ -143,6 +143,7 @@ func TestSecretsInitIsIdempotent(t *testing.T) {
 	dir := secRepo(t, kp, "dev")
 	out := secMust(t, dir, "", "init", "dev")
 	want := `wrote secrets/dev/invenio-app.yaml
+wrote secrets/dev/invenio-backup.yaml
 wrote secrets/dev/invenio-pgadmin.yaml
 wrote secrets/dev/invenio-postgresql.yaml
 wrote secrets/dev/invenio-rabbitmq.yaml
@@ -156,23 +157,24 @@ sealed invenio-app/security-login-salt: 64 random characters
 sealed invenio-app/security-password-salt: 64 random characters
 sealed invenio-app/security-remember-salt: 64 random characters
 sealed invenio-app/security-reset-salt: 64 random characters
+sealed invenio-backup/restic-password: 64 random characters
 sealed invenio-pgadmin/password: 32 random characters
 sealed invenio-postgresql/password: 32 random characters
 sealed invenio-rabbitmq/password: 32 random characters
 sealed invenio-redis/password: 32 random characters
-dev: 12 keys sealed now, 0 were sealed already, 0 to supply
+dev: 13 keys sealed now, 0 were sealed already, 0 to supply
 `
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 	values := secUnseal(t, dir, "dev", kp)
-	if len(values) != 12 {
-		t.Errorf("%d values sealed, want 12", len(values))
+	if len(values) != 13 {
+		t.Errorf("%d values sealed, want 13", len(values))
 	}
 	seen := map[string]bool{}
 	for k, v := range values {
 		wantLen := 32
-		if strings.HasPrefix(k, "invenio-app/") {
+		if strings.HasPrefix(k, "invenio-app/") || k == "invenio-backup/restic-password" {
 			wantLen = 64
 		}
 		if len(v) != wantLen || !base62.MatchString(v) {
@@ -191,7 +193,7 @@ dev: 12 keys sealed now, 0 were sealed already, 0 to supply
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"invenio-app.yaml", "invenio-pgadmin.yaml", "invenio-postgresql.yaml", "invenio-rabbitmq.yaml", "invenio-redis.yaml"} {
+	for _, f := range []string{"invenio-app.yaml", "invenio-backup.yaml", "invenio-pgadmin.yaml", "invenio-postgresql.yaml", "invenio-rabbitmq.yaml", "invenio-redis.yaml"} {
 		if !strings.Contains(string(k), "- "+f+"\n") {
 			t.Errorf("kustomization.yaml does not list %s:\n%s", f, k)
 		}
@@ -203,7 +205,7 @@ dev: 12 keys sealed now, 0 were sealed already, 0 to supply
 
 	before := snapshot(t, dir)
 	out = secMust(t, dir, "", "init", "dev")
-	if want := "dev: 0 keys sealed now, 12 were sealed already, 0 to supply\n"; out != want {
+	if want := "dev: 0 keys sealed now, 13 were sealed already, 0 to supply\n"; out != want {
 		t.Errorf("second init:\n%s\nwant\n%s", out, want)
 	}
 	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
@@ -222,18 +224,19 @@ func TestSecretsProdWorkflow(t *testing.T) {
 	for _, line := range []string{
 		"to supply: invenio-saml/sp.crt (platformctl secrets set prod invenio-saml/sp.crt --from-file <file>)\n",
 		"to supply: invenio-saml/sp.key (platformctl secrets set prod invenio-saml/sp.key --from-file <file>)\n",
-		"prod: 11 keys sealed now, 0 were sealed already, 2 to supply\n",
+		"to supply: invenio-backup/s3-access-key-id (platformctl secrets set prod invenio-backup/s3-access-key-id --from-file <file>)\n",
+		"prod: 12 keys sealed now, 0 were sealed already, 4 to supply\n",
 	} {
 		if !strings.Contains(out, line) {
 			t.Errorf("init output lacks %q:\n%s", line, out)
 		}
 	}
 	out, err := secRun(t, dir, "", "check", "prod")
-	if err == nil || err.Error() != "secrets check failed: prod: not sealed: invenio-saml/sp.crt, invenio-saml/sp.key" {
+	if err == nil || err.Error() != "secrets check failed: prod: not sealed: invenio-backup/s3-access-key-id, invenio-backup/s3-secret-access-key, invenio-saml/sp.crt, invenio-saml/sp.key" {
 		t.Errorf("check: %v", err)
 	}
 	for _, re := range []string{
-		`(?m)^prod \(namespace invenio-prod\): 11 of 13 keys sealed; sealing key SHA256:\S+, certificate valid until \d{4}-\d\d-\d\d$`,
+		`(?m)^prod \(namespace invenio-prod\): 12 of 16 keys sealed; sealing key SHA256:\S+, certificate valid until \d{4}-\d\d-\d\d$`,
 		`(?m)^  MISSING +invenio-saml/sp\.key +operator +platformctl secrets set prod invenio-saml/sp\.key --from-file <file>$`,
 		`(?m)^  sealed +invenio-redis/password +generated$`,
 	} {
@@ -261,12 +264,15 @@ func TestSecretsProdWorkflow(t *testing.T) {
 	if values["invenio-saml/sp.key"] != spKey || values["invenio-saml/sp.crt"] != spCrt {
 		t.Errorf("SAML values unsealed as %q, %q (multi-line values are kept exactly)", values["invenio-saml/sp.key"], values["invenio-saml/sp.crt"])
 	}
+	// The bucket's access key: from the object store, through stdin.
+	secMust(t, dir, "TEST-PLAINTEXT-S3-KEY-ID", "set", "prod", "invenio-backup/s3-access-key-id")
+	secMust(t, dir, "TEST-PLAINTEXT-S3-SECRET", "set", "prod", "invenio-backup/s3-secret-access-key")
 	out, err = secRun(t, dir, "", "check")
 	if err == nil || !strings.HasPrefix(err.Error(), "secrets check failed: dev: not sealed: invenio-app/csrf-secret-salt") || strings.Contains(err.Error(), "prod:") {
 		t.Errorf("check of every environment: %v", err)
 	}
 	out3 := secMust(t, dir, "", "check", "prod")
-	if !strings.Contains(out3, "prod (namespace invenio-prod): 13 of 13 keys sealed") {
+	if !strings.Contains(out3, "prod (namespace invenio-prod): 16 of 16 keys sealed") {
 		t.Errorf("check:\n%s", out3)
 	}
 	secNoPlaintext(t, dir, map[string]string{"sp.key": "TEST-PLAINTEXT-SAML-SP-KEY", "sp.crt": "TEST-PLAINTEXT-SAML-SP-CRT"}, out, out1, out2, out3)
@@ -398,7 +404,7 @@ func TestSecretsBadInput(t *testing.T) {
 		{name: "no key", stdin: "TEST-PLAINTEXT-xyz", args: []string{"set", "dev", "invenio-redis"},
 			want: `"invenio-redis" is not <secret>/<key>, e.g. invenio-saml/sp.key`},
 		{name: "unknown secret", stdin: "TEST-PLAINTEXT-xyz", args: []string{"set", "dev", "invenio-saml/sp.key"},
-			want: `no manifest of environment dev reads a Secret "invenio-saml": its Secrets are [invenio-app invenio-pgadmin invenio-postgresql invenio-rabbitmq invenio-redis]`},
+			want: `no manifest of environment dev reads a Secret "invenio-saml": its Secrets are [invenio-app invenio-backup invenio-pgadmin invenio-postgresql invenio-rabbitmq invenio-redis]`},
 		{name: "unknown key", stdin: "TEST-PLAINTEXT-xyz", args: []string{"set", "dev", "invenio-redis/passwd"},
 			want: `no manifest of environment dev reads key "passwd" of Secret invenio-redis: its keys are [password]`},
 		{name: "a password with URL characters", stdin: "TEST-PLAINTEXT@x/y\n", args: []string{"set", "dev", "invenio-redis/password"},
@@ -496,7 +502,7 @@ func TestSecretsFetchCertAndReencrypt(t *testing.T) {
 
 	cluster.Renew(b)
 	out = secMust(t, dir, "", "reencrypt", "dev", "--kubeconfig", kubeconfig)
-	if !regexp.MustCompile(`(?m)^re-encrypted 5 SealedSecrets of dev with the controller's current key SHA256:\S+; the values are unchanged$`).MatchString(out) ||
+	if !regexp.MustCompile(`(?m)^re-encrypted 6 SealedSecrets of dev with the controller's current key SHA256:\S+; the values are unchanged$`).MatchString(out) ||
 		!strings.Contains(out, "wrote secrets/dev/sealing-cert.pem\n") {
 		t.Errorf("reencrypt:\n%s", out)
 	}

@@ -21,6 +21,7 @@ func Defaults() Environment {
 	}
 	// A fresh pointer each: decoding `enabled: true` writes through it.
 	optional := func(x Workload) Workload { off := false; x.Enabled = &off; return x }
+	off, on, on2, on3, on4 := false, true, true, true, true
 	return Environment{
 		Images: Images{
 			// postgres:14.13 is what seed 000 runs today; the others are the
@@ -38,6 +39,7 @@ func Defaults() Environment {
 			PostgresExporter: Image{"quay.io/prometheuscommunity/postgres-exporter", "v0.17.1"},
 			RedisExporter:    Image{"oliver006/redis_exporter", "v1.67.0"},
 			NginxExporter:    Image{"nginx/nginx-prometheus-exporter", "1.4.1"},
+			Restic:           Image{"restic/restic", "0.18.0"},
 		},
 		Auth: Auth{
 			Mode: AuthPassword,
@@ -108,6 +110,25 @@ func Defaults() Environment {
 			Redis:      "invenio-redis",
 			PgAdmin:    "invenio-pgadmin",
 			SAML:       "invenio-saml",
+			Backup:     "invenio-backup",
+		},
+		Backup: Backup{
+			Enabled:    &off,
+			Schedule:   "0 2 * * *",
+			KeepDaily:  30,
+			Target:     BackupTarget{S3: S3Target{Region: "us-east-1"}},
+			Database:   &on4,
+			Files:      &on,
+			OpenSearch: &on2,
+			RestoreCheck: RestoreCheck{
+				Enabled:     &on3,
+				Schedule:    "0 4 1 * *",
+				SampleFiles: 20,
+			},
+			Resources: Resources{
+				Requests: CPUMemory{CPU: Q("100m"), Memory: Q("256Mi")},
+				Limits:   CPUMemory{CPU: Q("1"), Memory: Q("1Gi")},
+			},
 		},
 	}
 }

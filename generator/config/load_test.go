@@ -197,7 +197,7 @@ environments:
     reports:
       largestFiles:
         schedule: every night
-`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a cron schedule: write five fields (minute hour day-of-month month day-of-week), e.g. \"17 3 * * *\" for 03:17 every day"},
+`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a cron schedule: it has 2 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
 		{"report of no files", `site:
   name: x
 environments:
@@ -575,9 +575,119 @@ environments:
     host: source.example.org
 `,
 			"platform.yaml:10: environments[0].ingress.clusterIssuer: \"letsencrypt\" is not one of the ClusterIssuers in infrastructure.acme.servers (letsencrypt-prod, letsencrypt-staging): use one of them or add it there\n" +
-				"platform.yaml:12: environments[0].sealing.scopes.invenio-ap: \"invenio-ap\" is not a Secret of this environment: scopes are set per Secret name (invenio-app, invenio-pgadmin, invenio-postgresql, invenio-rabbitmq, invenio-redis, invenio-saml)\n" +
+				"platform.yaml:12: environments[0].sealing.scopes.invenio-ap: \"invenio-ap\" is not a Secret of this environment: scopes are set per Secret name (invenio-app, invenio-backup, invenio-pgadmin, invenio-postgresql, invenio-rabbitmq, invenio-redis, invenio-saml)\n" +
 				"platform.yaml:17: environments[1].sealing.controllerNamespace: is \"shared-services\", but environment dev (line 6) in the same cluster \"lab\" has \"kube-system\": a cluster runs one such controller, so environments sharing it must agree\n" +
 				"platform.yaml:18: environments[2].name: \"source\" is reserved: clusters/<cluster>/source.yaml holds the cluster's own Flux objects; choose another environment name"},
+		{"backup values", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      schedule: "0 25 * * *"
+      keepDaily: 0
+      target:
+        s3:
+          endpoint: http://s3.example.org
+          bucket: Invenio_Backups
+          prefix: /prod/
+          egressCIDRs: [198.51.100.0/24]
+      restoreCheck: {schedule: "@monthly"}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    backup:
+      schedule: "*/0 2 * * 1-0"
+      keepDaily: 4000
+      target: {s3: {bucket: 192.168.1.10}}
+`,
+			"platform.yaml:11: environments[0].backup.schedule: \"0 25 * * *\" is not a cron schedule: the hour \"25\" is not a number from 0 to 23 (or a range, list or */step of them); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+				"platform.yaml:12: environments[0].backup.keepDaily: \"0\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
+				"platform.yaml:15: environments[0].backup.target.s3.endpoint: \"http://s3.example.org\" is not an https:// URL\n" +
+				"platform.yaml:16: environments[0].backup.target.s3.bucket: \"Invenio_Backups\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\"\n" +
+				"platform.yaml:17: environments[0].backup.target.s3.prefix: \"/prod/\" is not a path inside a bucket: use segments of letters, digits, '.', '_' and '-' separated by '/', without a leading or trailing '/', e.g. \"invenio/prod\"\n" +
+				"platform.yaml:19: environments[0].backup.restoreCheck.schedule: \"@monthly\" is not a cron schedule: it has 1 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+				"platform.yaml:24: environments[1].backup.schedule: \"*/0 2 * * 1-0\" is not a cron schedule: the minute step \"0\" is not a number from 1 to 59; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+				"platform.yaml:25: environments[1].backup.keepDaily: \"4000\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
+				"platform.yaml:26: environments[1].backup.target.s3.bucket: \"192.168.1.10\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\""},
+		{"backup targets", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  backup:
+    enabled: true
+    target:
+      volume: {storageClass: nfs-backup, size: 100Gi}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      target:
+        s3: {endpoint: https://s3.example.org, bucket: backups}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    backup:
+      target:
+        volume: {storageClass: nfs-backup}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    backup:
+      schedule: "0 2 * * 1-5/2,6"
+      target: {}
+      resources:
+        requests: {cpu: "2"}
+`,
+			"platform.yaml:15: environments[0].backup.target: sets both s3 (line 15) and volume (line 8): keep exactly one; a target inherited from defaults: cannot be unset, so set targets in the environments\n" +
+				"platform.yaml:29: environments[2].backup.resources.requests.cpu: request 2 is above the limit 1: lower the request or raise the limit"},
+		{"backward cron range", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: false
+      schedule: "0 3 * * 5-1"
+`,
+			"platform.yaml:11: environments[0].backup.schedule: \"0 3 * * 5-1\" is not a cron schedule: the day of week range \"5-1\" runs backwards; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
+		{"backup target missing fields", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        volume: {size: 10Gi}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    backup:
+      enabled: true
+      target:
+        s3: {prefix: test}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    backup: {enabled: true}
+`,
+			"platform.yaml:12: environments[0].backup.target.volume.storageClass: is required: name the StorageClass of the backup volume, e.g. nfs-backup\n" +
+				"platform.yaml:19: environments[1].backup.target.s3.endpoint: is required: give the object store's HTTPS URL, e.g. https://s3.example.org\n" +
+				"platform.yaml:19: environments[1].backup.target.s3.bucket: is required: name the bucket, e.g. invenio-backups\n" +
+				"platform.yaml:19: environments[1].backup.target.s3.egressCIDRs: is required: list the networks the object store answers from, e.g. [198.51.100.0/24]: the backup pods may reach nothing else outside\n" +
+				"platform.yaml:23: environments[2].backup.target: is required when backup.enabled is true: give exactly one of s3 (endpoint, bucket, prefix, egressCIDRs) or volume (storageClass, size)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := parseTest(c.yaml)

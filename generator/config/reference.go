@@ -144,7 +144,10 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(HTTPSURL("")):        "https URL",
 	reflect.TypeOf(ChartVersion("")):    "chart version",
 	reflect.TypeOf(Percent(0)):          "percentage (1 to 100)",
-	reflect.TypeOf(Schedule("")):        "cron schedule",
+	reflect.TypeOf(Cron("")):            "cron schedule",
+	reflect.TypeOf(Count(0)):            "count (1 to 3650)",
+	reflect.TypeOf(BucketName("")):      "bucket name",
+	reflect.TypeOf(S3Prefix("")):        "path",
 	reflect.TypeOf(""):                  "text",
 	reflect.TypeOf(false):               "`true` or `false`",
 }

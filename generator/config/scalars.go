@@ -383,25 +383,116 @@ func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Schedule is a five-field cron schedule, as a CronJob takes it.
-type Schedule string
+// Cron is a CronJob schedule: five fields (minute hour day-of-month month
+// day-of-week), each *, a number, a range a-b, a step */n or a-b/n, or a
+// comma-separated list of those.
+type Cron string
 
-var cronField = regexp.MustCompile(`^(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?(,(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?)*$`)
+var cronFields = []struct {
+	name     string
+	min, max int
+}{{"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 7}}
 
 // UnmarshalYAML implements yaml.Unmarshaler.
-func (s *Schedule) UnmarshalYAML(n *yaml.Node) error {
-	v, err := scalar(n, "a schedule")
+func (c *Cron) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a cron schedule")
 	if err != nil {
 		return err
 	}
-	fields := strings.Fields(v)
-	ok := len(fields) == 5
-	for _, f := range fields {
-		ok = ok && cronField.MatchString(f)
+	if msg := checkCron(v); msg != "" {
+		return bad(n.Line, "%q is not a cron schedule: %s; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day", v, msg)
 	}
-	if !ok {
-		return bad(n.Line, "%q is not a cron schedule: write five fields (minute hour day-of-month month day-of-week), e.g. \"17 3 * * *\" for 03:17 every day", v)
+	*c = Cron(v)
+	return nil
+}
+
+func checkCron(v string) string {
+	f := strings.Fields(v)
+	if len(f) != len(cronFields) {
+		return fmt.Sprintf("it has %d fields, not 5 (no seconds, no @daily)", len(f))
 	}
-	*s = Schedule(strings.Join(fields, " "))
+	num := func(s string, lo, hi int) bool {
+		i, err := strconv.Atoi(s)
+		return err == nil && i >= lo && i <= hi
+	}
+	for i, field := range f {
+		spec := cronFields[i]
+		for _, part := range strings.Split(field, ",") {
+			rng, step, hasStep := strings.Cut(part, "/")
+			if hasStep && !num(step, 1, spec.max) {
+				return fmt.Sprintf("the %s step %q is not a number from 1 to %d", spec.name, step, spec.max)
+			}
+			if rng == "*" {
+				continue
+			}
+			a, b, isRange := strings.Cut(rng, "-")
+			if !num(a, spec.min, spec.max) || (isRange && !num(b, spec.min, spec.max)) {
+				return fmt.Sprintf("the %s %q is not a number from %d to %d (or a range, list or */step of them)", spec.name, part, spec.min, spec.max)
+			}
+			if isRange {
+				x, _ := strconv.Atoi(a)
+				y, _ := strconv.Atoi(b)
+				if x > y {
+					return fmt.Sprintf("the %s range %q runs backwards", spec.name, rng)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Count is a retention count, 1 to 3650.
+type Count int32
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (c *Count) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a count")
+	if err != nil {
+		return err
+	}
+	i, err := strconv.Atoi(v)
+	if err != nil || i < 1 || i > 3650 {
+		return bad(n.Line, "%q is not a count from 1 to 3650: keep at least one backup, e.g. 30", v)
+	}
+	*c = Count(i)
+	return nil
+}
+
+// BucketName is an S3 bucket name: 3 to 63 lower-case letters, digits,
+// '.' and '-', starting and ending with a letter or digit, no "..", not
+// an IP address.
+type BucketName string
+
+var bucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *BucketName) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a bucket name")
+	if err != nil {
+		return err
+	}
+	if !bucketPattern.MatchString(v) || strings.Contains(v, "..") || net.ParseIP(v) != nil {
+		return bad(n.Line, "%q is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. %q", v, "invenio-backups")
+	}
+	*b = BucketName(v)
+	return nil
+}
+
+// S3Prefix is a path inside a bucket: segments of letters, digits, '.',
+// '_' and '-' separated by '/', without a leading or trailing '/'.
+type S3Prefix string
+
+var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (p *S3Prefix) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a path")
+	if err != nil {
+		return err
+	}
+	if !prefixPattern.MatchString(v) || strings.Contains("/"+v+"/", "/../") || strings.Contains("/"+v+"/", "/./") {
+		return bad(n.Line, "%q is not a path inside a bucket: use segments of letters, digits, '.', '_' and '-' separated by '/', without a leading or trailing '/', e.g. %q", v, "invenio/prod")
+	}
+	*p = S3Prefix(v)
 	return nil
 }

@@ -50,6 +50,7 @@ type Environment struct {
 	Sealing    Sealing    `yaml:"sealing" doc:"The sealed-secrets controller of the environment's cluster, and how each Secret is sealed."`
 	Monitoring Monitoring `yaml:"monitoring" doc:"Prometheus monitoring: exporters, ServiceMonitors and alerts (needs the Prometheus Operator in the cluster)."`
 	Reports    Reports    `yaml:"reports" doc:"Scheduled reports for operators."`
+	Backup     Backup     `yaml:"backup" doc:"Daily backups of the database, the uploaded files and the OpenSearch indices to a target outside the cluster, with retention and a monthly restore check (docs/backup.md)."`
 
 	// Line is where the environment starts in the file (for messages).
 	Line int `yaml:"-"`
@@ -58,6 +59,10 @@ type Environment struct {
 	// generator.ReadSealed). Pod templates carry a checksum of what they
 	// read, so a rotation restarts them.
 	Sealed map[string]string `yaml:"-"`
+	// Render, when set, says which optional components to render instead
+	// of the description's switches (not part of the description: the
+	// generator sets it to render base/ and each base/components/<name>).
+	Render map[string]bool `yaml:"-"`
 }
 
 // Image is a container image reference split into repository and tag.
@@ -82,6 +87,7 @@ type Images struct {
 	PostgresExporter Image `yaml:"postgresExporter" doc:"Prometheus PostgreSQL exporter (prometheus-community)."`
 	RedisExporter    Image `yaml:"redisExporter" doc:"Prometheus Redis exporter (oliver006)."`
 	NginxExporter    Image `yaml:"nginxExporter" doc:"NGINX Prometheus exporter, a sidecar of the frontend reading stub_status on loopback."`
+	Restic           Image `yaml:"restic" doc:"restic (official image): encrypted, deduplicated backups, their retention and restores."`
 }
 
 // AuthMode is how users log in.
@@ -225,6 +231,7 @@ type Secrets struct {
 	Redis      DNSName `yaml:"redis" doc:"Redis password." default:"invenio-redis"`
 	PgAdmin    DNSName `yaml:"pgadmin" doc:"pgAdmin login password." default:"invenio-pgadmin"`
 	SAML       DNSName `yaml:"saml" doc:"SAML service-provider key and certificate." default:"invenio-saml"`
+	Backup     DNSName `yaml:"backup" doc:"The backup repository's encryption password and, for an S3 target, the access key." default:"invenio-backup"`
 }
 
 // Sealing says which sealed-secrets controller holds the environment's
@@ -272,7 +279,7 @@ type Reports struct {
 // database and writes the report to its log.
 type LargestFiles struct {
 	Enabled  bool     `yaml:"enabled" doc:"Run the report on schedule." default:"false"`
-	Schedule Schedule `yaml:"schedule" doc:"When to run it (cron syntax, the cluster's time zone)." default:"17 3 * * *"`
+	Schedule Cron     `yaml:"schedule" doc:"When to run it (cron, 5 fields, UTC)." default:"17 3 * * *"`
 	Top      Replicas `yaml:"top" doc:"How many files to list overall and per community (1 to 100)." default:"20"`
 }
 
@@ -311,3 +318,71 @@ type Chart struct {
 
 // On reports whether the chart is installed.
 func (c Chart) On() bool { return c.Install == nil || *c.Install }
+
+// Backup is what the backup CronJobs do in one environment.
+type Backup struct {
+	Enabled      *bool        `yaml:"enabled" doc:"Run the backups in this environment." default:"false"`
+	Schedule     Cron         `yaml:"schedule" doc:"When the daily backups start (cron, 5 fields, UTC)." default:"0 2 * * *"`
+	KeepDaily    Count        `yaml:"keepDaily" doc:"Daily backups kept of each kind (database, files, indices); older ones are deleted after a successful backup, never after a failed one." default:"30"`
+	Target       BackupTarget `yaml:"target" doc:"Where the backups go: exactly one of s3 or volume."`
+	Database     *bool        `yaml:"database" doc:"Dump the PostgreSQL database (pg_dump, custom format, with a manifest)." default:"true"`
+	Files        *bool        `yaml:"files" doc:"Back up the uploaded-files volume (incremental)." default:"true"`
+	OpenSearch   *bool        `yaml:"opensearch" doc:"Snapshot every OpenSearch index (the statistics indices exist nowhere else)." default:"true"`
+	RestoreCheck RestoreCheck `yaml:"restoreCheck" doc:"The automated restore test."`
+	Resources    Resources    `yaml:"resources" doc:"CPU and memory of each backup container."`
+}
+
+// On reports whether backups run.
+func (b Backup) On() bool { return b.Enabled != nil && *b.Enabled }
+
+// DatabaseOn reports whether the database is dumped.
+func (b Backup) DatabaseOn() bool { return b.On() && (b.Database == nil || *b.Database) }
+
+// FilesOn reports whether the uploaded files are backed up.
+func (b Backup) FilesOn() bool { return b.On() && (b.Files == nil || *b.Files) }
+
+// OpenSearchOn reports whether OpenSearch is snapshotted.
+func (b Backup) OpenSearchOn() bool { return b.On() && (b.OpenSearch == nil || *b.OpenSearch) }
+
+// RestoreCheckOn reports whether the restore check runs.
+func (b Backup) RestoreCheckOn() bool {
+	return b.On() && (b.RestoreCheck.Enabled == nil || *b.RestoreCheck.Enabled)
+}
+
+// BackupTarget is an S3-compatible bucket or a volume: exactly one is
+// set. (Targets belong in the environments: one inherited from defaults:
+// cannot be unset.)
+type BackupTarget struct {
+	S3     S3Target     `yaml:"s3" doc:"An S3-compatible bucket (AWS, Ceph RGW, MinIO); the access key comes from the backup Secret."`
+	Volume VolumeTarget `yaml:"volume" doc:"A volume from a StorageClass, e.g. one of the NFS CSI driver pointing at a NAS outside the cluster."`
+}
+
+// IsS3 reports an S3 target (any of its own fields set).
+func (t BackupTarget) IsS3() bool {
+	return t.S3.Endpoint != "" || t.S3.Bucket != "" || t.S3.Prefix != "" || len(t.S3.EgressCIDRs) > 0
+}
+
+// IsVolume reports a volume target.
+func (t BackupTarget) IsVolume() bool { return t.Volume.StorageClass != "" || !t.Volume.Size.IsZero() }
+
+// S3Target is a bucket of an S3-compatible object store.
+type S3Target struct {
+	Endpoint    HTTPSURL   `yaml:"endpoint" doc:"HTTPS URL of the object store." example:"https://s3.lbl.gov"`
+	Bucket      BucketName `yaml:"bucket" doc:"Bucket name (S3 naming rules)." example:"invenio-backups"`
+	Prefix      S3Prefix   `yaml:"prefix" doc:"Path inside the bucket; each kind of backup is a restic repository below it." example:"prod"`
+	Region      string     `yaml:"region" doc:"Region of the bucket (most S3-compatible stores ignore it)." default:"us-east-1"`
+	EgressCIDRs []CIDR     `yaml:"egressCIDRs" doc:"Where the object store answers: the backup pods may open HTTPS (443) to these ranges only." example:"[128.3.0.0/16]"`
+}
+
+// VolumeTarget is a PersistentVolumeClaim the generator creates.
+type VolumeTarget struct {
+	StorageClass DNSName  `yaml:"storageClass" doc:"StorageClass of the backup volume (ReadWriteMany: every backup pod mounts it); point it outside the cluster, e.g. the NFS CSI driver's class for a NAS export." example:"nfs-backup"`
+	Size         Quantity `yaml:"size" doc:"Size of the backup volume." example:"200Gi"`
+}
+
+// RestoreCheck is the monthly restore test.
+type RestoreCheck struct {
+	Enabled     *bool    `yaml:"enabled" doc:"Run the restore check." default:"true"`
+	Schedule    Cron     `yaml:"schedule" doc:"When it runs (cron, UTC): after the daily backup, once a month." default:"0 4 1 * *"`
+	SampleFiles Replicas `yaml:"sampleFiles" doc:"Uploaded files whose checksum is verified against the restored database (0 to 100)." default:"20"`
+}

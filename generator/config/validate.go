@@ -138,6 +138,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		if e.Reports.LargestFiles.Enabled && e.Reports.LargestFiles.Top < 1 {
 			v.problem("reports.largestFiles.top", "0 files: write how many of the largest files to list, from 1 to 100")
 		}
+		v.backup(&e.Backup)
 		heap := e.Search.HeapSize.Quantity
 		half := e.Workloads.OpenSearch.Resources.Limits.Memory.Quantity.DeepCopy()
 		half = *resource.NewQuantity(half.Value()/2, resource.BinarySI)
@@ -164,6 +165,31 @@ func (v envValidator) lineOf(field string) int {
 		return n.Line
 	}
 	return v.line
+}
+
+// nearLine is lineOf for a field that may be absent: the line of the
+// nearest enclosing mapping that is there.
+func (v envValidator) nearLine(field string) int {
+	for f := field; ; {
+		if n := nodeAt(v.env, f); n != nil {
+			return n.Line
+		}
+		if n := nodeAt(v.defaults, f); n != nil {
+			return n.Line
+		}
+		i := strings.LastIndex(f, ".")
+		if i < 0 {
+			return v.line
+		}
+		f = f[:i]
+	}
+}
+
+// requiredNear is required, reported at nearLine.
+func (v envValidator) requiredNear(field string, ok bool, fix string) {
+	if !ok {
+		v.l.add(v.nearLine(field), v.path+"."+field, "is required: "+fix)
+	}
 }
 
 func (v envValidator) problem(field, msg string) {
@@ -269,6 +295,37 @@ func (v envValidator) autoscaling(name, field string, wl Workload) {
 // defaults:) sets a field, as opposed to the Go defaults.
 func (v envValidator) isSet(field string) bool {
 	return nodeAt(v.env, field) != nil || nodeAt(v.defaults, field) != nil
+}
+
+// backup checks what the backup CronJobs need: exactly one target, and
+// everything that target needs.
+func (v envValidator) backup(b *Backup) {
+	if !b.On() {
+		return
+	}
+	t := b.Target
+	switch {
+	case !t.IsS3() && !t.IsVolume():
+		v.l.add(v.nearLine("backup.target"), v.path+".backup.target", "is required when backup.enabled is true: give exactly one of s3 (endpoint, bucket, prefix, egressCIDRs) or volume (storageClass, size)")
+	case t.IsS3() && t.IsVolume():
+		v.problem("backup.target", fmt.Sprintf("sets both s3 (line %d) and volume (line %d): keep exactly one; a target inherited from defaults: cannot be unset, so set targets in the environments", v.lineOf("backup.target.s3"), v.lineOf("backup.target.volume")))
+	case t.IsS3():
+		v.requiredNear("backup.target.s3.endpoint", t.S3.Endpoint != "", "give the object store's HTTPS URL, e.g. https://s3.example.org")
+		v.requiredNear("backup.target.s3.bucket", t.S3.Bucket != "", "name the bucket, e.g. invenio-backups")
+		v.requiredNear("backup.target.s3.egressCIDRs", len(t.S3.EgressCIDRs) > 0, "list the networks the object store answers from, e.g. [198.51.100.0/24]: the backup pods may reach nothing else outside")
+	case t.IsVolume():
+		v.requiredNear("backup.target.volume.storageClass", t.Volume.StorageClass != "", "name the StorageClass of the backup volume, e.g. nfs-backup")
+		v.requiredNear("backup.target.volume.size", !t.Volume.Size.IsZero(), "size the backup volume, e.g. 200Gi")
+	}
+	r := b.Resources
+	for _, c := range []struct {
+		what     string
+		req, lim Quantity
+	}{{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory}} {
+		if !c.req.IsZero() && !c.lim.IsZero() && c.req.Cmp(c.lim.Quantity) > 0 {
+			v.problem("backup.resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

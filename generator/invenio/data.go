@@ -221,8 +221,7 @@ func (x env) opensearch() *component.Component {
 			// certificates for the security plugin are issued in-cluster.
 			"plugins.security.disabled: true",
 			"action.auto_create_index: true",
-			"",
-		}, "\n"),
+		}, "\n") + x.opensearchRepoConfig(),
 	})
 	heapMB := x.e.Search.HeapSize.Value() / (1 << 20)
 	image := x.e.Images.OpenSearch.Ref()
@@ -248,18 +247,35 @@ func (x env) opensearch() *component.Component {
 		component.Mount("tmp", "/tmp"),
 	}
 	health := []string{"sh", "-c", "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=2s' >/dev/null"}
-	ctr.StartupProbe = component.ExecProbe(slowStart, health...)
-	ctr.LivenessProbe = component.TCPProbe(liveness, "http")
-	ctr.ReadinessProbe = component.ExecProbe(readiness, health...)
-	spec := component.PodSpec(c, component.User{UID: 1000, GID: 1000}, []corev1.Container{ctr}, []corev1.Volume{
+	volumes := []corev1.Volume{
 		component.ConfigMapVolume("config-src", conf.Name, 0o444),
 		component.Scratch("config", "64Mi"),
 		component.Scratch("logs", "1Gi"),
 		component.Scratch("tmp", "1Gi"),
-	})
+	}
+	if x.on(BackupOpenSearch) {
+		// The snapshot repository's volume, shared with the backup jobs
+		// (in front: where a kustomize merge patch puts what it adds).
+		ctr.VolumeMounts = append([]corev1.VolumeMount{component.Mount("snapshots", snapshotsPath)}, ctr.VolumeMounts...)
+		volumes = append([]corev1.Volume{claimVolume("snapshots", snapshotClaim, false)}, volumes...)
+	}
+	ctr.StartupProbe = component.ExecProbe(slowStart, health...)
+	ctr.LivenessProbe = component.TCPProbe(liveness, "http")
+	ctr.ReadinessProbe = component.ExecProbe(readiness, health...)
+	spec := component.PodSpec(c, component.User{UID: 1000, GID: 1000}, []corev1.Container{ctr}, volumes)
 	spec.InitContainers = []corev1.Container{initCtr}
 	spec.TerminationGracePeriodSeconds = ptr(int64(120))
 	sts := x.statefulSet(c, w.Replicas, x.template(c, spec, map[string]string{"checksum/config": checksum(conf)}), "data", x.e.Storage.OpenSearch)
 	c.Objects = []component.Object{conf, sts}
 	return c
+}
+
+// opensearchRepoConfig lets OpenSearch keep snapshots on the shared
+// snapshot volume (an fs repository must lie below path.repo) when the
+// OpenSearch backup is on.
+func (x env) opensearchRepoConfig() string {
+	if !x.on(BackupOpenSearch) {
+		return "\n"
+	}
+	return "\npath.repo: [\"" + snapshotsPath + "\"]\n"
 }

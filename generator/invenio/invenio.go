@@ -93,11 +93,41 @@ func Components(site config.Site, e config.Environment) []*component.Component {
 	if e.Auth.Mode == config.AuthSAML {
 		cs = append(cs, x.saml())
 	}
+	if x.on(BackupPostgreSQL) {
+		cs = append(cs, x.backupPostgreSQL())
+	}
+	if x.on(BackupFiles) {
+		cs = append(cs, x.backupFiles())
+	}
+	if x.on(BackupOpenSearch) {
+		cs = append(cs, x.backupOpenSearch())
+	}
+	if x.on(RestoreCheck) {
+		cs = append(cs, x.restoreCheck())
+	}
+	if x.on(BackupVolume) {
+		cs = append(cs, x.backupVolume())
+	}
 	return cs
 }
 
+// on reports whether the optional backup component name is rendered: as
+// the description says, or as SetOptional chose. The backup parts read
+// each other's switches (the restore check checks what is backed up), so
+// which of them are rendered must not change what each one contains:
+// base/components/<name> are added up by kustomize.
+func (x env) on(name string) bool {
+	if x.e.Render != nil {
+		return x.e.Render[name]
+	}
+	return Enabled(*x.e)[name]
+}
+
 // OptionalNames lists every optional component, whether or not on.
-var OptionalNames = []string{Dashboards, PgAdmin, SAML}
+var OptionalNames = []string{Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
+
+// backupNames are the optional components that make up the backups.
+var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
 
 // SetOptional returns e with the optional components in on switched on and
 // all others off: the generator renders bases and component patches with it.
@@ -122,15 +152,31 @@ func SetOptional(e config.Environment, on map[string]bool) config.Environment {
 	} else {
 		e.Auth.Mode = config.AuthPassword
 	}
+	// The backup parts: rendered as on says, each with the same target
+	// (an S3 placeholder unless defaults: has a bucket) and the same
+	// switches, whichever others are on (see env.on).
+	e.Render = map[string]bool{}
+	for _, n := range backupNames {
+		e.Render[n] = on[n]
+	}
+	if t := &e.Backup.Target; !t.IsS3() {
+		t.S3 = config.S3Target{Endpoint: "https://s3.example.org", Bucket: "backups", Region: t.S3.Region,
+			EgressCIDRs: []config.CIDR{"192.0.2.0/24"}}
+	}
 	return e
 }
 
 // Enabled reports the optional components e switches on.
 func Enabled(e config.Environment) map[string]bool {
 	return map[string]bool{
-		Dashboards: e.Workloads.Dashboards.On(),
-		PgAdmin:    e.Workloads.PgAdmin.On(),
-		SAML:       e.Auth.Mode == config.AuthSAML,
+		Dashboards:       e.Workloads.Dashboards.On(),
+		PgAdmin:          e.Workloads.PgAdmin.On(),
+		SAML:             e.Auth.Mode == config.AuthSAML,
+		BackupPostgreSQL: e.Backup.DatabaseOn(),
+		BackupFiles:      e.Backup.FilesOn(),
+		BackupOpenSearch: e.Backup.OpenSearchOn(),
+		RestoreCheck:     e.Backup.RestoreCheckOn(),
+		BackupVolume:     e.Backup.On() && e.Backup.Target.IsVolume(),
 	}
 }
 

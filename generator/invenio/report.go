@@ -4,7 +4,6 @@ import (
 	_ "embed"
 	"fmt"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -55,25 +54,9 @@ func (x env) largestFilesReport() *component.Component {
 	ctr.VolumeMounts = []corev1.VolumeMount{component.ReadOnlyMount("sql", "/etc/report")}
 	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr},
 		[]corev1.Volume{component.ConfigMapVolume("sql", conf.Name, 0o444)})
-	spec.RestartPolicy = corev1.RestartPolicyNever
-	tpl := x.template(c, spec, map[string]string{"checksum/config": checksum(conf)})
-	x.secretsChecksum(&tpl)
-	cj := &batchv1.CronJob{
-		TypeMeta:   x.typeMeta("CronJob"),
-		ObjectMeta: x.workloadMeta(c, LargestFilesReport),
-		Spec: batchv1.CronJobSpec{
-			Schedule:                   string(r.Schedule),
-			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-			StartingDeadlineSeconds:    ptr(int64(3600)),
-			SuccessfulJobsHistoryLimit: ptr(int32(3)), // the last three reports stay readable
-			FailedJobsHistoryLimit:     ptr(int32(3)),
-			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
-				BackoffLimit:          ptr(int32(2)),
-				ActiveDeadlineSeconds: ptr(int64(1800)),
-				Template:              tpl,
-			}},
-		},
-	}
+	// The backups' CronJob shape (never two at once, UTC, history kept);
+	// a report that has not finished in half an hour is stuck.
+	cj := x.cronJob(c, r.Schedule, 1800, spec, map[string]string{"checksum/config": checksum(conf)})
 	c.Objects = []component.Object{conf, cj}
 	return c
 }

@@ -128,18 +128,38 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 	if strings.Join(kept, "\x00") != strings.Join(keptInA, "\x00") {
 		return nil, false
 	}
-	var out []any
+	// kustomize's merge (kyaml) also moves every element the patch names
+	// to the front, in the patch's order, changed ones included. When that
+	// would reorder the list, the patch names every element (unchanged
+	// ones by key alone) so that the merge yields b's order.
+	patches := map[string]map[string]any{}
+	var front, rest []string
 	for _, k := range bk {
 		be := b[bidx[k]].(map[string]any)
 		ai, inA := aidx[k]
 		if !inA {
-			out = append(out, be)
+			patches[k] = be
+			front = append(front, k)
 			continue
 		}
-		d, changed := diffMap(with(path, "[]"), a[ai].(map[string]any), be)
-		if changed {
+		if d, changed := diffMap(with(path, "[]"), a[ai].(map[string]any), be); changed {
 			d[key] = be[key]
-			out = append(out, d)
+			patches[k] = d
+			front = append(front, k)
+		}
+	}
+	for _, k := range keptInA {
+		if _, named := patches[k]; !named {
+			rest = append(rest, k)
+		}
+	}
+	everything := strings.Join(append(front, rest...), "\x00") != strings.Join(bk, "\x00")
+	var out []any
+	for _, k := range bk {
+		if p, named := patches[k]; named {
+			out = append(out, p)
+		} else if everything {
+			out = append(out, map[string]any{key: b[bidx[k]].(map[string]any)[key]})
 		}
 	}
 	for _, k := range ak {

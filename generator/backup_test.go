@@ -1,0 +1,151 @@
+package generator
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/network"
+)
+
+// TestBackupFlows: the backup pods reach exactly the database, OpenSearch
+// and, with an S3 target, the object store's networks on 443 — nothing
+// else but DNS (the NetworkPolicies are derived from these flows and
+// TestPoliciesAllowExactlyTheFlows proves they allow no more).
+func TestBackupFlows(t *testing.T) {
+	p := loadPlatform(t)
+	s3 := []string{
+		"backup-files → outside:443/TCP",
+		"backup-opensearch → opensearch:9200/TCP",
+		"backup-opensearch → outside:443/TCP",
+		"backup-postgresql → outside:443/TCP",
+		"backup-postgresql → postgresql:5432/TCP",
+		"restore-check → opensearch:9200/TCP",
+		"restore-check → outside:443/TCP",
+	}
+	for _, tc := range []struct {
+		env  string
+		want []string
+	}{
+		{"dev", []string{
+			"backup-opensearch → opensearch:9200/TCP",
+			"backup-postgresql → postgresql:5432/TCP",
+			"restore-check → opensearch:9200/TCP",
+		}},
+		{"test", s3},
+		{"prod", s3},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			e, err := Environment(p, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := Components(p.Site, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range network.Flows(cs) {
+				if (strings.HasPrefix(f.From, "backup-") || f.From == "restore-check") && f.To != network.KubeDNS {
+					got = append(got, f.String())
+				}
+				if f.To == network.Outside && f.Port == 443 && strings.HasPrefix(f.From, "backup-") {
+					for _, c := range cs {
+						if c.Name == f.From && len(c.External) != 1 {
+							t.Errorf("%s: %d external destinations", c.Name, len(c.External))
+						}
+					}
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("backup flows (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBackupSwitches: each switch of backup: adds or removes exactly its
+// part, and the restore check checks only what is backed up.
+func TestBackupSwitches(t *testing.T) {
+	p := loadPlatform(t)
+	prod, err := Environment(p, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	for _, tc := range []struct {
+		name     string
+		change   func(b *config.Backup)
+		parts    []string // backup components
+		expected string   // EXPECTED of the restore check
+		pathRepo bool     // OpenSearch has the snapshot volume
+	}{
+		{"everything", func(*config.Backup) {},
+			[]string{"backup-files", "backup-opensearch", "backup-postgresql", "restore-check"},
+			"fetch-postgresql database files fetch-opensearch opensearch", true},
+		{"no files", func(b *config.Backup) { b.Files = &off },
+			[]string{"backup-opensearch", "backup-postgresql", "restore-check"},
+			"fetch-postgresql database fetch-opensearch opensearch", true},
+		{"no opensearch", func(b *config.Backup) { b.OpenSearch = &off },
+			[]string{"backup-files", "backup-postgresql", "restore-check"},
+			"fetch-postgresql database files", false},
+		{"no restore check", func(b *config.Backup) { b.RestoreCheck.Enabled = &off },
+			[]string{"backup-files", "backup-opensearch", "backup-postgresql"}, "", true},
+		{"volume target", func(b *config.Backup) {
+			b.Target = config.BackupTarget{Volume: config.VolumeTarget{StorageClass: "nfs-backup", Size: config.Q("1Ti")}}
+		}, []string{"backup-files", "backup-opensearch", "backup-postgresql", "backup-volume", "restore-check"},
+			"fetch-postgresql database files fetch-opensearch opensearch", true},
+		{"off", func(b *config.Backup) { b.Enabled = &off }, nil, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := prod
+			e.Backup.Files, e.Backup.OpenSearch, e.Backup.RestoreCheck.Enabled = nil, nil, nil
+			tc.change(&e.Backup)
+			cs, err := Components(p.Site, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			expected := ""
+			pathRepo := false
+			for _, c := range cs {
+				if c.Role == "backup" {
+					parts = append(parts, c.Name)
+				}
+				for _, o := range c.Objects {
+					switch x := o.(type) {
+					case *batchv1.CronJob:
+						if x.Name == "restore-check" {
+							for _, ctr := range x.Spec.JobTemplate.Spec.Template.Spec.Containers {
+								for _, v := range ctr.Env {
+									if v.Name == "EXPECTED" {
+										expected = v.Value
+									}
+								}
+							}
+						}
+					case *corev1.ConfigMap:
+						if x.Name == "opensearch-config" {
+							pathRepo = strings.Contains(x.Data["opensearch.yml"], "path.repo:")
+						}
+					}
+				}
+			}
+			sort.Strings(parts)
+			if diff := cmp.Diff(tc.parts, parts); diff != "" {
+				t.Errorf("backup parts (-want +got):\n%s", diff)
+			}
+			if expected != tc.expected {
+				t.Errorf("restore check expects %q, want %q", expected, tc.expected)
+			}
+			if pathRepo != tc.pathRepo {
+				t.Errorf("OpenSearch path.repo set: %v, want %v", pathRepo, tc.pathRepo)
+			}
+		})
+	}
+}
