@@ -2,10 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,7 +93,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		}
 		v.workloads(&e.Workloads)
 		if _, ok := p.Infrastructure.ACME.Servers[string(e.Ingress.ClusterIssuer)]; !ok {
-			v.problem("ingress.clusterIssuer", fmt.Sprintf("%q is not one of the ClusterIssuers in infrastructure.acme.servers (%s): use one of them or add it there", e.Ingress.ClusterIssuer, strings.Join(sortedKeys(p.Infrastructure.ACME.Servers), ", ")))
+			v.problem("ingress.clusterIssuer", fmt.Sprintf("%q is not one of the ClusterIssuers in infrastructure.acme.servers (%s): use one of them or add it there", e.Ingress.ClusterIssuer, strings.Join(slices.Sorted(maps.Keys(p.Infrastructure.ACME.Servers)), ", ")))
 		}
 		secretNames := map[string]bool{}
 		sv := reflect.ValueOf(e.Secrets)
@@ -101,7 +102,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		}
 		for name := range e.Sealing.Scopes {
 			if !secretNames[name] {
-				v.problem("sealing.scopes."+name, fmt.Sprintf("%q is not a Secret of this environment: scopes are set per Secret name (%s)", name, strings.Join(sortedKeys(secretNames), ", ")))
+				v.problem("sealing.scopes."+name, fmt.Sprintf("%q is not a Secret of this environment: scopes are set per Secret name (%s)", name, strings.Join(slices.Sorted(maps.Keys(secretNames)), ", ")))
 			}
 		}
 		facts := map[string]string{
@@ -110,7 +111,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			"ingress.controllerNamespace": string(e.Ingress.ControllerNamespace),
 			"ingress.className":           string(e.Ingress.ClassName),
 		}
-		for _, field := range sortedKeys(facts) {
+		for _, field := range slices.Sorted(maps.Keys(facts)) {
 			key := string(e.Cluster) + "\x00" + field
 			if prev, ok := clusterFacts[key]; ok && prev.what != facts[field] {
 				v.problem(field, fmt.Sprintf("is %q, but environment %s (line %d) in the same cluster %q has %q: a cluster runs one such controller, so environments sharing it must agree", facts[field], prev.env, prev.line, e.Cluster, prev.what))
@@ -326,13 +327,4 @@ func (v envValidator) backup(b *Backup) {
 			v.problem("backup.resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

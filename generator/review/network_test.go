@@ -1,6 +1,8 @@
 package review
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -103,7 +105,7 @@ func TestFlows(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := sortedKeys(flows(objects(t, c.objs)))
+			got := slices.Sorted(maps.Keys(flows(objects(t, c.objs))))
 			want := c.want
 			sort.Strings(want)
 			if diff := cmp.Diff(want, got, cmp.Transformer("nilIsEmpty", func(l []string) []string {

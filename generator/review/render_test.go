@@ -1,6 +1,8 @@
 package review
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +66,7 @@ func TestRenderScopes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(sortedKeys(rev), " "); got != c.want {
+		if got := strings.Join(slices.Sorted(maps.Keys(rev)), " "); got != c.want {
 			t.Errorf("scopes %q, want %q", got, c.want)
 		}
 		if _, ok := rev["dev"][ID{Group: "kustomize.toolkit.fluxcd.io", Kind: "Kustomization", Namespace: "flux-system", Name: "dev-app"}]; !ok {

@@ -2,8 +2,9 @@ package review
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -67,19 +68,10 @@ func containers(template map[string]any) map[string]container {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // both calls f for each container present on both sides, in order.
 func bothContainers(p pair, f func(label string, old, new map[string]any)) {
 	oc, nc := containers(podTemplate(p.old)), containers(podTemplate(p.new))
-	for _, label := range sortedKeys(nc) {
+	for _, label := range slices.Sorted(maps.Keys(nc)) {
 		if o, ok := oc[label]; ok {
 			f(label, o.spec, nc[label].spec)
 		}
@@ -176,7 +168,7 @@ func resourcesRule(p pair) []Flag {
 			for k := range nm {
 				keys[k] = nil
 			}
-			for _, k := range sortedKeys(keys) {
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
 				if !reflect.DeepEqual(om[k], nm[k]) {
 					out = append(out, newFlag(Resources, "%s: %s.%s %s → %s", label, kind, k, render(om[k]), render(nm[k])))
 				}
@@ -230,7 +222,7 @@ func storageRule(p pair) []Flag {
 			all[k] = nil
 		}
 		const sts = "the API server rejects changes to a StatefulSet's volumeClaimTemplates: needs the StatefulSet recreated (existing claims are not changed)"
-		for _, name := range sortedKeys(all) {
+		for _, name := range slices.Sorted(maps.Keys(all)) {
 			o, n := om[name], nm[name]
 			switch {
 			case reflect.DeepEqual(o, n):
@@ -351,7 +343,7 @@ func ingressRule(p pair) []Flag {
 		}
 		out = append(out, newFlag(Ingress, "TLS for %s (certificate in Secret %s) %s", joinList(hosts), t.item, t.verb("added", "removed")))
 	}
-	for _, secret := range sortedKeys(nt) {
+	for _, secret := range slices.Sorted(maps.Keys(nt)) {
 		if o, in := ot[secret]; in && !reflect.DeepEqual(o, nt[secret]) {
 			out = append(out, newFlag(Ingress, "TLS certificate in Secret %s: hosts %s → %s", secret, joinList(o), joinList(nt[secret])))
 		}
@@ -383,12 +375,12 @@ func (c change) verb(added, removed string) string {
 // each sorted.
 func setDiff(old, new map[string]any) []change {
 	var out []change
-	for _, k := range sortedKeys(old) {
+	for _, k := range slices.Sorted(maps.Keys(old)) {
 		if _, ok := new[k]; !ok {
 			out = append(out, change{item: k})
 		}
 	}
-	for _, k := range sortedKeys(new) {
+	for _, k := range slices.Sorted(maps.Keys(new)) {
 		if _, ok := old[k]; !ok {
 			out = append(out, change{item: k, added: true})
 		}
@@ -479,7 +471,7 @@ func securityRule(p pair) []Flag {
 	old := looseSettings(podTemplate(p.old))
 	var out []Flag
 	loose := looseSettings(podTemplate(p.new))
-	for _, k := range sortedKeys(loose) {
+	for _, k := range slices.Sorted(maps.Keys(loose)) {
 		if _, was := old[k]; !was {
 			out = append(out, newFlag(Security, "%s", loose[k]))
 		}
@@ -519,7 +511,7 @@ func looseSettings(t map[string]any) map[string]string {
 	}
 	podSC, _ := spec["securityContext"].(map[string]any)
 	cs := containers(t)
-	for _, label := range sortedKeys(cs) {
+	for _, label := range slices.Sorted(maps.Keys(cs)) {
 		sc, _ := cs[label].spec["securityContext"].(map[string]any)
 		eff := func(f string) any {
 			if v, ok := sc[f]; ok {
@@ -655,7 +647,7 @@ func secretsRule(p pair) []Flag {
 			}
 		}
 		var resealed []string
-		for _, k := range sortedKeys(nk) {
+		for _, k := range slices.Sorted(maps.Keys(nk)) {
 			if o, in := ok[k]; in && o != nk[k] {
 				resealed = append(resealed, k)
 			}

@@ -7,7 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,7 +158,7 @@ func Reencrypt(ctx context.Context, c Controller, ss *ssv1alpha1.SealedSecret) (
 	if err := json.Unmarshal(resp, &got); err != nil {
 		return nil, fmt.Errorf("%s/%s: the controller's answer is not a SealedSecret: %v", ss.Namespace, ss.Name, err)
 	}
-	if have, want := sortedKeys(got.Spec.EncryptedData), sortedKeys(ss.Spec.EncryptedData); strings.Join(have, ",") != strings.Join(want, ",") {
+	if have, want := slices.Sorted(maps.Keys(got.Spec.EncryptedData)), slices.Sorted(maps.Keys(ss.Spec.EncryptedData)); strings.Join(have, ",") != strings.Join(want, ",") {
 		return nil, fmt.Errorf("%s/%s: the controller returned the keys %v, not %v", ss.Namespace, ss.Name, have, want)
 	}
 	for k, v := range got.Spec.EncryptedData {
@@ -168,13 +169,4 @@ func Reencrypt(ctx context.Context, c Controller, ss *ssv1alpha1.SealedSecret) (
 	out := ss.DeepCopy()
 	out.Spec.EncryptedData = got.Spec.EncryptedData
 	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	l := make([]string, 0, len(m))
-	for k := range m {
-		l = append(l, k)
-	}
-	sort.Strings(l)
-	return l
 }

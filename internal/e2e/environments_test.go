@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,7 +146,7 @@ func admissionAndSecrets(t *testing.T, r *repo, clusterName, env string, key clu
 				if err != nil {
 					return fmt.Errorf("Secret %s: %w", name, err)
 				}
-				got[name] = sortedKeys(s.Data)
+				got[name] = slices.Sorted(maps.Keys(s.Data))
 			}
 			return nil
 		})
@@ -194,15 +195,6 @@ func inventory(t *testing.T, p *config.Platform, env string) map[string][]string
 		sort.Strings(want[n])
 	}
 	return want
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func waitFor(ctx context.Context, d time.Duration, what string, check func(context.Context) error) error {
@@ -297,7 +289,7 @@ func gitops(t *testing.T, r *repo, c flux.Cluster, key cluster.SealingKeyPair) {
 		start := time.Now()
 		readyAt = f.publishAndWait(t)
 		f.checkOrder(t, readyAt)
-		names := sortedKeys(readyAt)
+		names := slices.Sorted(maps.Keys(readyAt))
 		sort.SliceStable(names, func(i, j int) bool { return readyAt[names[i]].Before(readyAt[names[j]]) })
 		var lines []string
 		for _, n := range names {
@@ -308,6 +300,7 @@ func gitops(t *testing.T, r *repo, c flux.Cluster, key cluster.SealingKeyPair) {
 	for _, e := range c.Envs {
 		env, ns := string(e.Name), string(e.Namespace)
 		phase(t, env+": workloads Available, setup Job Complete", func() { checkWorkloads(t, ctx, cl, ns) })
+		t.Run("cronjobs/"+env, func(t *testing.T) { f.triggerCronJobs(t, ns) })
 		t.Run("rotation/"+env, func(t *testing.T) { f.rotation(t, p, env, ns) })
 		t.Run("prune/"+env, func(t *testing.T) { f.prune(t, e) })
 		t.Run("drift/"+env, func(t *testing.T) { f.drift(t, env, ns) })
@@ -339,7 +332,7 @@ func storageClasses(t *testing.T, r *repo, c flux.Cluster) []string {
 			}
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // publishAndWait serves the working copy as a new revision and waits until
@@ -386,7 +379,7 @@ func (f *fluxRun) publishAndWait(t *testing.T) map[string]time.Time {
 	})
 	if err != nil {
 		var lines []string
-		for _, n := range sortedKeys(status) {
+		for _, n := range slices.Sorted(maps.Keys(status)) {
 			lines = append(lines, n+": "+status[n])
 		}
 		t.Fatalf("%v\n  %s", err, strings.Join(lines, "\n  "))
@@ -479,6 +472,66 @@ func jobComplete(j *batchv1.Job) bool {
 	}
 	return false
 }
+
+// triggerCronJobs: every CronJob (backups, restore check, report) was
+// admitted with the layer; a Job made from each, as `kubectl create job
+// --from=cronjob/<name>` makes it, is scheduled onto a node and completes
+// on the simulated nodes.
+func (f *fluxRun) triggerCronJobs(t *testing.T, ns string) {
+	cs := f.cl.Client
+	cjs, err := cs.BatchV1().CronJobs(ns).List(f.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cjs.Items) == 0 {
+		t.Fatalf("no CronJob in %s", ns)
+	}
+	var names []string
+	phase(t, fmt.Sprintf("trigger %d CronJobs by hand", len(cjs.Items)), func() {
+		for _, cj := range cjs.Items {
+			job := &batchv1.Job{
+				ObjectMeta: metav1.ObjectMeta{
+					Name:        cj.Name + "-manual",
+					Namespace:   ns,
+					Labels:      cj.Spec.JobTemplate.Labels,
+					Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID,
+						Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
+				},
+				Spec: cj.Spec.JobTemplate.Spec,
+			}
+			if _, err := cs.BatchV1().Jobs(ns).Create(f.ctx, job, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("Job from CronJob %s: %v", cj.Name, err)
+			}
+			names = append(names, job.Name)
+		}
+		err := waitFor(f.ctx, 3*time.Minute, "the triggered Jobs", func(ctx context.Context) error {
+			for _, n := range names {
+				pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + n})
+				if err != nil {
+					return err
+				}
+				if len(pods.Items) == 0 || pods.Items[0].Spec.NodeName == "" {
+					return fmt.Errorf("Job %s: no pod scheduled yet", n)
+				}
+				j, err := cs.BatchV1().Jobs(ns).Get(ctx, n, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if !jobComplete(j) {
+					return fmt.Errorf("Job %s not Complete", n)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("scheduled and completed: %s", strings.Join(names, ", "))
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // rotation: `platformctl secrets rotate` + `generate`, served as a new
 // revision, changes the Secret in the cluster and restarts every Deployment
