@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs etcd and builds, with pinned versions, the real binaries that the
-# e2e tests run on loopback: kube-apiserver, kube-controller-manager,
+# Builds, with pinned versions, the real binaries that the e2e tests run on
+# loopback: etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok, kustomize-controller, sealed-secrets controller and
 # kubeseal. It also copies the kwok stage files and the CRD manifests the
 # tests apply out of the pinned Go modules. Everything lands in
@@ -11,7 +11,7 @@
 # (-mod=readonly) and need no GONOSUMDB. See docs/e2e-tools.md.
 #
 # Usage: scripts/e2e-tools.sh [--force] [--update-sums] [--print-env] [NAME...]
-#   NAME           build only these wrappers (kubernetes, kwok,
+#   NAME           build only these wrappers (etcd, kubernetes, kwok,
 #                  kustomize-controller, sealed-secrets, crds); default all
 #   --force        rebuild even when the cached binaries are up to date
 #   --update-sums  regenerate go.mod/go.sum of the wrappers first
@@ -36,13 +36,14 @@ BUILD_REV=1
 
 # Pinned versions. The wrapper go.mod files are the source of truth; these
 # are only used for -ldflags and messages and are checked against go.mod.
+ETCD_VERSION=v3.5.21
 K8S_VERSION=v1.32.6
 KWOK_VERSION=v0.8.0
 KUSTOMIZE_CONTROLLER_VERSION=v1.9.5
 SEALED_SECRETS_VERSION=v0.36.1
 SOURCE_CONTROLLER_VERSION=v1.9.6
 
-ALL=(kubernetes kwok kustomize-controller sealed-secrets crds)
+ALL=(etcd kubernetes kwok kustomize-controller sealed-secrets crds)
 
 force=0
 update_sums=0
@@ -76,30 +77,6 @@ unset GONOSUMDB GONOSUMCHECK GONOVERIFY
 GO_VERSION="$(go env GOVERSION)"
 GOOS_ARCH="$(go env GOOS)/$(go env GOARCH)"
 
-# etcd -------------------------------------------------------------------------
-ensure_etcd() {
-  local t0; t0=$(now)
-  if command -v etcd >/dev/null 2>&1; then
-    log "reusing etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p') at $(command -v etcd)"
-    return
-  fi
-  [ "$(id -u)" = 0 ] || die "etcd is missing; run as root or: apt-get install -y etcd-server"
-  log "installing etcd-server (Debian package)"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y --no-install-recommends etcd-server >"$LOGS/apt-etcd.log" 2>&1; then
-    apt-get update >>"$LOGS/apt-etcd.log" 2>&1
-    apt-get install -y --no-install-recommends etcd-server >>"$LOGS/apt-etcd.log" 2>&1 \
-      || { tail -20 "$LOGS/apt-etcd.log" >&2; die "apt-get install etcd-server failed"; }
-  fi
-  # The package starts a system etcd on the default ports (2379/2380); the
-  # tests start their own on free ports, so stop and disable it when possible.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-    systemctl disable --now etcd >/dev/null 2>&1 || true
-  fi
-  command -v etcd >/dev/null 2>&1 || die "etcd-server installed but no etcd on PATH"
-  log "installed etcd $(etcd --version | sed -n 's/^etcd Version: //p') in $(( $(now) - t0 ))s"
-}
-
 # Go builds --------------------------------------------------------------------
 # wrapper_hash DIR EXTRA: hash of what determines the binaries of a wrapper.
 wrapper_hash() {
@@ -119,7 +96,7 @@ update_sums() {
     return
   fi
   log "$1: regenerating go.mod/go.sum (go mod tidy, -mod=mod, GONOSUMDB)"
-  ( cd "$dir" && GONOSUMDB=k8s.io,sigs.k8s.io,github.com GOFLAGS=-mod=mod go mod tidy )
+  ( cd "$dir" && GONOSUMDB=k8s.io,sigs.k8s.io,github.com,go.etcd.io GOFLAGS=-mod=mod go mod tidy )
 }
 
 require_version() { # wrapper module version
@@ -227,6 +204,13 @@ do_wrapper() {
   local w="$1" t0; t0=$(now)
   [ "$update_sums" = 1 ] && update_sums "$w"
   case "$w" in
+    etcd)
+      # Debian's etcd 3.4.23 lacks watch progress requests, which the API
+      # server needs to serve streaming lists (kwok's client-go asks for
+      # them; without them its pod watch fails and retries with backoff).
+      require_version etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+      build etcd "" etcd=go.etcd.io/etcd/server/v3
+      ;;
     kubernetes)
       require_version kubernetes k8s.io/kubernetes "$K8S_VERSION"
       local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
@@ -267,6 +251,5 @@ do_wrapper() {
 }
 
 T0=$(now)
-ensure_etcd
 for w in "${selected[@]}"; do do_wrapper "$w"; done
 log "all done in $(( $(now) - T0 ))s; binaries in $BIN"

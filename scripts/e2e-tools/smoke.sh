@@ -56,7 +56,7 @@ eval "$("$ROOT/scripts/e2e-tools.sh" --print-env)"
 for b in kube-apiserver kube-controller-manager kube-scheduler kwok kustomize-controller sealed-secrets-controller kubeseal; do
   [ -x "$E2E_BIN/$b" ] || fail "$E2E_BIN/$b missing: run scripts/e2e-tools.sh"
 done
-command -v etcd >/dev/null || fail "etcd missing: run scripts/e2e-tools.sh"
+[ -x "$E2E_BIN/etcd" ] || fail "$E2E_BIN/etcd missing: run scripts/e2e-tools.sh"
 command -v kubectl >/dev/null || fail "kubectl missing (the smoke script needs it)"
 
 if [ -n "${E2E_SMOKE_DIR:-}" ]; then WORK="$E2E_SMOKE_DIR"; mkdir -p "$WORK"; else WORK="$(mktemp -d /tmp/e2e-smoke.XXXXXX)"; fi
@@ -180,7 +180,7 @@ k() { kubectl --request-timeout=20s "$@"; }
 
 # etcd -----------------------------------------------------------------------
 phase "etcd"
-start etcd etcd --name e2e --data-dir "$WORK/etcd-data" \
+start etcd "$E2E_BIN/etcd" --name e2e --data-dir "$WORK/etcd-data" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,11 +37,11 @@ import (
 type Tools struct {
 	Bin        string // kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kustomize-controller, sealed-secrets-controller
 	KwokStages string // kwok's stage files (node/fast, node/heartbeat, pod/fast)
-	Etcd       string // the etcd binary
+	Etcd       string // etcd (3.5, built: the API server's watch-list streams need its progress requests)
 }
 
 // ToolsFromEnv reads E2E_BIN and E2E_KWOK_STAGES (as printed by
-// `scripts/e2e-tools.sh --print-env`) and finds etcd on PATH.
+// `scripts/e2e-tools.sh --print-env`).
 func ToolsFromEnv() (Tools, error) {
 	t := Tools{Bin: os.Getenv("E2E_BIN"), KwokStages: os.Getenv("E2E_KWOK_STAGES")}
 	if t.Bin == "" || t.KwokStages == "" {
@@ -53,11 +52,10 @@ func ToolsFromEnv() (Tools, error) {
 			return t, fmt.Errorf("%s: %w (run scripts/e2e-tools.sh)", b, err)
 		}
 	}
-	etcd, err := exec.LookPath("etcd")
-	if err != nil {
-		return t, fmt.Errorf("etcd not on PATH (scripts/e2e-tools.sh installs Debian's etcd-server): %w", err)
+	t.Etcd = filepath.Join(t.Bin, "etcd")
+	if _, err := os.Stat(t.Etcd); err != nil {
+		return t, fmt.Errorf("etcd: %w (run scripts/e2e-tools.sh)", err)
 	}
-	t.Etcd = etcd
 	return t, nil
 }
 
@@ -203,7 +201,9 @@ func start(opt Options) (*Cluster, error) {
 	}
 	sched, err := c.run("kube-scheduler", nil, filepath.Join(opt.Tools.Bin, "kube-scheduler"),
 		"--kubeconfig="+c.Kubeconfig, "--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort), "--leader-elect=false")
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort), "--leader-elect=false",
+		// Level 2 logs every binding with its time: where a slow rollout waited.
+		"--v=2")
 	if err != nil {
 		return c, err
 	}
