@@ -41,14 +41,7 @@ func TestBackupFlows(t *testing.T) {
 		{"prod", s3},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
-			e, err := Environment(p, tc.env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs, err := Components(p.Site, e)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := envComponents(t, p, tc.env)
 			var got []string
 			for _, f := range network.Flows(cs) {
 				if (strings.HasPrefix(f.From, "backup-") || f.From == "restore-check") && f.To != network.KubeDNS {

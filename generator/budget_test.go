@@ -39,14 +39,7 @@ func TestEnvironmentFitsItsBudget(t *testing.T) {
 		{"dev", "12", "30G"},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
-			e, err := Environment(p, tc.env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cs, err := Components(p.Site, e)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := envComponents(t, p, tc.env)
 			var cpu, mem resource.Quantity
 			for _, c := range cs {
 				for _, o := range c.Objects {

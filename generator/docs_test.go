@@ -25,21 +25,28 @@ func TestGeneratedDocsAreFresh(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join(repoRoot, c.file)
-			if *update {
-				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, string(got)); diff != "" {
-				t.Errorf("%s is stale; run `go test ./generator -update` (-want +got):\n%s", c.file, diff)
-			}
+			checkDocFresh(t, c.file, want)
 		})
+	}
+}
+
+// checkDocFresh compares a derived doc (path relative to the repository)
+// with what the code derives now, or rewrites it under -update.
+func checkDocFresh(t *testing.T, file, want string) {
+	t.Helper()
+	path := filepath.Join(repoRoot, file)
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("%s is stale; run `go test ./generator -update` (-want +got):\n%s", file, diff)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
+	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
@@ -52,6 +53,20 @@ func generate(t testing.TB) (*config.Platform, tree.Tree) {
 }
 
 // decodeStream splits a YAML stream into documents.
+// envComponents are the components one environment of p renders.
+func envComponents(t testing.TB, p *config.Platform, env string) []*component.Component {
+	t.Helper()
+	e, err := Environment(p, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Components(p.Site, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 func decodeStream(t *testing.T, b []byte) []map[string]any {
 	t.Helper()
 	var out []map[string]any

@@ -2,8 +2,6 @@ package generator
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -143,21 +141,7 @@ func operationsTable(t *testing.T) string {
 // TestOperationsTableIsFresh keeps docs/operations-tables.md in step with
 // what the environments build to.
 func TestOperationsTableIsFresh(t *testing.T) {
-	want := operationsTable(t)
-	path := filepath.Join(repoRoot, "docs/operations-tables.md")
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, string(got)); diff != "" {
-		t.Errorf("docs/operations-tables.md is stale; run `go test ./generator -update` (-want +got):\n%s", diff)
-	}
+	checkDocFresh(t, "docs/operations-tables.md", operationsTable(t))
 }
 
 // scalingMismatches compares one environment's replicable workloads, as

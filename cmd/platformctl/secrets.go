@@ -246,6 +246,25 @@ func sealedHas(d sealing.Dir, k sealing.Key) bool {
 
 // seal seals values (key → value) of the Secret of k into d, naming the
 // file in errors.
+// openSealing reads secrets/<env>/ and its certificate: where every
+// command that seals starts.
+func (c *secretsCmd) openSealing() (sealing.Dir, *rsa.PublicKey, error) {
+	d, err := c.readDir()
+	if err != nil {
+		return d, nil, err
+	}
+	pub, err := c.cert(d)
+	return d, pub, err
+}
+
+// sealOne seals one key's value into d and writes the directory.
+func (c *secretsCmd) sealOne(d sealing.Dir, pub *rsa.PublicKey, k sealing.Key, v []byte) error {
+	if err := c.seal(d, pub, k.Target, map[string][]byte{k.Key: v}); err != nil {
+		return err
+	}
+	return c.write(d)
+}
+
 func (c *secretsCmd) seal(d sealing.Dir, pub *rsa.PublicKey, t sealing.Target, values map[string][]byte) error {
 	ss, err := sealing.Seal(c.rand, pub, d.Sealed[t.Name], t, values)
 	if err != nil {
@@ -260,11 +279,7 @@ func (c *secretsCmd) init([]string) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.readDir()
-	if err != nil {
-		return err
-	}
-	pub, err := c.cert(d)
+	d, pub, err := c.openSealing()
 	if err != nil {
 		return err
 	}
@@ -361,11 +376,7 @@ func (c *secretsCmd) set(pos []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.readDir()
-	if err != nil {
-		return err
-	}
-	pub, err := c.cert(d)
+	d, pub, err := c.openSealing()
 	if err != nil {
 		return err
 	}
@@ -383,10 +394,7 @@ func (c *secretsCmd) set(pos []string) error {
 		}
 	}
 	replaced := sealedHas(d, k)
-	if err := c.seal(d, pub, k.Target, map[string][]byte{k.Key: v}); err != nil {
-		return err
-	}
-	if err := c.write(d); err != nil {
+	if err := c.sealOne(d, pub, k, v); err != nil {
 		return err
 	}
 	verb := "sealed"
@@ -405,11 +413,7 @@ func (c *secretsCmd) rotate(pos []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.readDir()
-	if err != nil {
-		return err
-	}
-	pub, err := c.cert(d)
+	d, pub, err := c.openSealing()
 	if err != nil {
 		return err
 	}
@@ -433,10 +437,7 @@ func (c *secretsCmd) rotate(pos []string) error {
 	} else if v, err = c.value(k); err != nil {
 		return err
 	}
-	if err := c.seal(d, pub, k.Target, map[string][]byte{k.Key: v}); err != nil {
-		return err
-	}
-	if err := c.write(d); err != nil {
+	if err := c.sealOne(d, pub, k, v); err != nil {
 		return err
 	}
 	what := "a new value"

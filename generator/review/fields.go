@@ -99,13 +99,9 @@ func diffList(path string, a, b []any, out *[]Change) bool {
 	return true
 }
 
-// diffUnkeyed compares lists without a merge key: elements are matched by
-// value along their longest common subsequence; between matches, removed
-// and added elements are paired by position (and compared field by field),
-// and the rest are reported removed (at their old index) or added (at
-// their new one).
-func diffUnkeyed(path string, a, b []any, out *[]Change) {
-	x, y := canonical(a), canonical(b)
+// lcsTable is the dynamic-programming table of the longest common
+// subsequence: lcs[i][j] is its length for x[i:] and y[j:].
+func lcsTable(x, y []string) [][]int {
 	lcs := make([][]int, len(x)+1)
 	for i := range lcs {
 		lcs[i] = make([]int, len(y)+1)
@@ -119,6 +115,17 @@ func diffUnkeyed(path string, a, b []any, out *[]Change) {
 			}
 		}
 	}
+	return lcs
+}
+
+// diffUnkeyed compares lists without a merge key: elements are matched by
+// value along their longest common subsequence; between matches, removed
+// and added elements are paired by position (and compared field by field),
+// and the rest are reported removed (at their old index) or added (at
+// their new one).
+func diffUnkeyed(path string, a, b []any, out *[]Change) {
+	x, y := canonical(a), canonical(b)
+	lcs := lcsTable(x, y)
 	var dels, ins []int
 	flush := func() {
 		n := min(len(dels), len(ins))

@@ -115,20 +115,7 @@ func fieldLines(f Change) []string {
 // ("+ …"), in order, with "…" between separate hunks.
 func lineDiff(a, b string) []string {
 	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	// lcs[i][j]: length of the longest common subsequence of x[i:], y[j:].
-	lcs := make([][]int, len(x)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(y)+1)
-	}
-	for i := len(x) - 1; i >= 0; i-- {
-		for j := len(y) - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
+	lcs := lcsTable(x, y)
 	var out []string
 	gap := false
 	emit := func(l string) {

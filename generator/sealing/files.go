@@ -60,11 +60,7 @@ func Marshal(ss *ssv1alpha1.SealedSecret) ([]byte, error) {
 		m.CreationTimestamp = metav1.Time{}
 		m.SelfLink = ""
 	}
-	d, err := tree.ToDoc(c)
-	if err != nil {
-		return nil, err
-	}
-	b, err := tree.Marshal(d)
+	b, err := tree.MarshalObjects(c)
 	if err != nil {
 		return nil, err
 	}
@@ -158,11 +154,7 @@ func Kustomization(files []string) ([]byte, error) {
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
 		Resources: files,
 	}
-	d, err := tree.ToDoc(k)
-	if err != nil {
-		return nil, err
-	}
-	b, err := tree.Marshal(d)
+	b, err := tree.MarshalObjects(k)
 	if err != nil {
 		return nil, err
 	}

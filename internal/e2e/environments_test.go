@@ -140,7 +140,7 @@ func admissionAndSecrets(t *testing.T, r *repo, clusterName, env string, key clu
 	phase(t, "SealedSecrets unsealed by the controller", func() {
 		want := inventory(t, p, env)
 		got := map[string][]string{}
-		err := waitFor(ctx, 90*time.Second, "every Secret unsealed", func(ctx context.Context) error {
+		err := cluster.WaitFor(ctx, 90*time.Second, "every Secret unsealed", func(ctx context.Context) error {
 			for name := range want {
 				s, err := cl.Client.CoreV1().Secrets(string(e.Namespace)).Get(ctx, name, metav1.GetOptions{})
 				if err != nil {
@@ -195,22 +195,6 @@ func inventory(t *testing.T, p *config.Platform, env string) map[string][]string
 		sort.Strings(want[n])
 	}
 	return want
-}
-
-func waitFor(ctx context.Context, d time.Duration, what string, check func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var last error
-	for {
-		if last = check(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out after %s waiting for %s: %v", d, what, last)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }
 
 var kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
@@ -350,7 +334,7 @@ func (f *fluxRun) publishAndWait(t *testing.T) map[string]time.Time {
 	f.revision = a.Revision
 	readyAt := map[string]time.Time{}
 	status := map[string]string{}
-	err = waitFor(f.ctx, 8*time.Minute, "every Kustomization Ready at "+a.Revision, func(ctx context.Context) error {
+	err = cluster.WaitFor(f.ctx, 8*time.Minute, "every Kustomization Ready at "+a.Revision, func(ctx context.Context) error {
 		if err := f.cl.Alive(); err != nil {
 			return err
 		}
@@ -406,7 +390,7 @@ func (f *fluxRun) checkOrder(t *testing.T, readyAt map[string]time.Time) {
 func checkWorkloads(t *testing.T, ctx context.Context, cl *cluster.Cluster, ns string) {
 	t.Helper()
 	var summary []string
-	err := waitFor(ctx, 2*time.Minute, "workloads of "+ns, func(ctx context.Context) error {
+	err := cluster.WaitFor(ctx, 2*time.Minute, "workloads of "+ns, func(ctx context.Context) error {
 		summary = nil
 		deps, err := cl.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -505,7 +489,7 @@ func (f *fluxRun) triggerCronJobs(t *testing.T, ns string) {
 			}
 			names = append(names, job.Name)
 		}
-		err := waitFor(f.ctx, 3*time.Minute, "the triggered Jobs", func(ctx context.Context) error {
+		err := cluster.WaitFor(f.ctx, 3*time.Minute, "the triggered Jobs", func(ctx context.Context) error {
 			for _, n := range names {
 				pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + n})
 				if err != nil {
@@ -579,7 +563,7 @@ func (f *fluxRun) rotation(t *testing.T, p *config.Platform, env, ns string) {
 		f.publishAndWait(t)
 	})
 	phase(t, fmt.Sprintf("Secret %s changed, %d Deployments restarted (%s)", secret, len(readers), strings.Join(readers, ", ")), func() {
-		err := waitFor(f.ctx, 2*time.Minute, "the rotated value and finished rollouts", func(ctx context.Context) error {
+		err := cluster.WaitFor(f.ctx, 2*time.Minute, "the rotated value and finished rollouts", func(ctx context.Context) error {
 			s, err := cs.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -732,7 +716,7 @@ func (f *fluxRun) drift(t *testing.T, env, ns string) {
 				t.Fatal(err)
 			}
 		}
-		err := waitFor(f.ctx, 2*time.Minute, "Flux to undo the drift", func(ctx context.Context) error {
+		err := cluster.WaitFor(f.ctx, 2*time.Minute, "Flux to undo the drift", func(ctx context.Context) error {
 			got, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{})
 			if err != nil {
 				return err

@@ -17,20 +17,25 @@ mkdir -p "$DUMP_DIR"
 work=$(mktemp -d)
 trap 'exec 3>&- 2>/dev/null || true; rm -rf "$work"' EXIT
 mkfifo "$work/in"
+# await LINE TENTHS WHAT: waits until the session printed a line starting
+# with LINE, for at most TENTHS tenths of a second; fails if the session ends.
+await() {
+  i=0
+  until grep -q "^$1" "$work/out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -gt "$2" ] || ! kill -0 "$session" 2>/dev/null; then
+      log "FAILED: $3: $(cat "$work/err")"
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
 psql -X -q -A -t -v ON_ERROR_STOP=1 <"$work/in" >"$work/out" 2>"$work/err" &
 session=$!
 exec 3>"$work/in"
 echo "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;" >&3
 echo "SELECT 'snapshot=' || pg_export_snapshot();" >&3
-i=0
-until grep -q '^snapshot=' "$work/out" 2>/dev/null; do
-  i=$((i + 1))
-  if [ "$i" -gt 600 ] || ! kill -0 "$session" 2>/dev/null; then
-    log "FAILED: could not open a snapshot: $(cat "$work/err")"
-    exit 1
-  fi
-  sleep 0.1
-done
+await snapshot= 600 "could not open a snapshot"
 snapshot=$(sed -n 's/^snapshot=//p' "$work/out")
 # Row counts in the exported snapshot; a table the schema lacks counts -1.
 for t in $MAIN_TABLES; do
@@ -38,15 +43,7 @@ for t in $MAIN_TABLES; do
 done
 echo "SELECT 'postgresql_version=' || current_setting('server_version');" >&3
 echo "SELECT 'done=1';" >&3
-i=0
-until grep -q '^done=1' "$work/out" 2>/dev/null; do
-  i=$((i + 1))
-  if [ "$i" -gt 6000 ] || ! kill -0 "$session" 2>/dev/null; then
-    log "FAILED: counting rows: $(cat "$work/err")"
-    exit 1
-  fi
-  sleep 0.1
-done
+await done=1 6000 "counting rows"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 if ! pg_dump --format=custom --compress=6 --no-owner --snapshot="$snapshot" --file="$DUMP_DIR/database.dump.partial"; then
   log "FAILED: pg_dump"

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/yaml"
 )
 
 // FieldManager is the field manager of objects the harness applies itself.
@@ -83,8 +81,8 @@ func (c *Cluster) Apply(ctx context.Context, mapper meta.RESTMapper, obj *unstru
 	return err
 }
 
-// ApplyAll applies objects in order (CRDs are waited for until Established,
-// then the mapper is reset), stopping at the first error.
+// ApplyAll applies objects in order, stopping at the first error; kinds are
+// mapped once, so CRDs must be installed first (InstallCRDs).
 func (c *Cluster) ApplyAll(ctx context.Context, objs []*unstructured.Unstructured) error {
 	mapper := c.Mapper()
 	for _, o := range objs {
@@ -145,9 +143,6 @@ func ConditionOf(obj *unstructured.Unstructured, typ string) (map[string]string,
 	return nil, false
 }
 
-// IsNotFound reports a 404 from the API server.
-func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
-
 func httpOK(url string, insecure bool) func(context.Context) error {
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}}}
 	return func(ctx context.Context) error {
@@ -165,12 +160,6 @@ func httpOK(url string, insecure bool) func(context.Context) error {
 		}
 		return nil
 	}
-}
-
-// ToYAML renders an object for logs.
-func ToYAML(obj *unstructured.Unstructured) string {
-	b, _ := yaml.Marshal(obj.Object)
-	return string(b)
 }
 
 func ptr[T any](v T) *T { return &v }

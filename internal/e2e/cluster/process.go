@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -107,6 +106,13 @@ func poll(ctx context.Context, what string, interval time.Duration, watched []*p
 	}
 }
 
+// WaitFor polls check every 250 ms until it returns nil or d has passed.
+func WaitFor(ctx context.Context, d time.Duration, what string, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return poll(ctx, what, 250*time.Millisecond, nil, check)
+}
+
 // freePorts reserves n distinct TCP ports on 127.0.0.1 (listening on all of
 // them at once so none is handed out twice).
 func freePorts(n int) ([]int, error) {
@@ -127,5 +133,3 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
-
-var errNotYet = errors.New("not yet")
