@@ -6,9 +6,10 @@
 #   scripts/runtime-tools/opensearch.sh [CACHE]
 #
 # CACHE defaults to $RUNTIME_CACHE, else <repo>/.cache/runtime. The tree is
-# CACHE/opensearch-2.17.1-<hash>/home, <hash> being a short hash of this script
-# and of everything under scripts/runtime-tools/opensearch/; when it exists the
-# script only prints it. The last line printed is OPENSEARCH_HOME=<path>.
+# CACHE/opensearch-2.17.1-<hash>/home, <hash> being a short hash of this script,
+# of everything under scripts/runtime-tools/opensearch/ and of the JDK path
+# (OPENSEARCH_JDK, default /usr/lib/jvm/java-17-openjdk-<arch>); when it exists
+# the script only prints it. The last line printed is OPENSEARCH_HOME=<path>.
 # Maven's downloads go to CACHE/m2 (never ~/.m2). Needs mvn and a JDK 17
 # (javac, for the security stand-in): installed with apt-get when missing.
 #
@@ -53,8 +54,13 @@ cache=${1:-${RUNTIME_CACHE:-$repo/.cache/runtime}}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 
+# The JDK the tree's jdk symlink points to (the image bundles its own).
+arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+jdk=${OPENSEARCH_JDK:-/usr/lib/jvm/java-17-openjdk-$arch}
+
 hash=$(
   {
+    echo "jdk=$jdk"
     sha256sum <"${BASH_SOURCE[0]}"
     (cd "$src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-12
@@ -91,8 +97,6 @@ modules=(
 
 # --- tools -----------------------------------------------------------------
 
-arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-jdk=${OPENSEARCH_JDK:-/usr/lib/jvm/java-17-openjdk-$arch}
 missing=()
 command -v mvn >/dev/null || missing+=(maven)
 [ -x "$jdk/bin/javac" ] || missing+=(openjdk-17-jdk-headless)
