@@ -4,7 +4,7 @@ GO ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS := -mod=readonly
 
-.PHONY: generate test vet deps e2e bench update build
+.PHONY: generate test vet deps e2e runtime bench update build
 
 generate:
 	$(GO) run ./cmd/platformctl generate -f platform.yaml -C .
@@ -25,6 +25,13 @@ vet:
 e2e:
 	@bash scripts/e2e-tools.sh
 	eval "$$(bash scripts/e2e-tools.sh --print-env)" && $(GO) test -tags e2e -count=1 -timeout 60m -v ./internal/e2e/
+
+# The environments run on the real programs (docs/runtime.md): installs the
+# pinned InvenioRDM, OpenSearch, restic and exporters into .cache/runtime
+# once (reused afterwards), then runs dev and prod pod by pod. Needs root.
+runtime:
+	@bash scripts/runtime-tools.sh
+	$(GO) test -tags runtime -count=1 -timeout 80m -v ./internal/runtimetest/
 
 # Refresh golden files and generated docs after an intended change.
 update:

@@ -25,6 +25,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/crds"
 	"lbl.gov/invenio-gitops/internal/e2e/cluster"
+	"lbl.gov/invenio-gitops/internal/workcopy"
 )
 
 var (
@@ -64,12 +65,9 @@ func mainE2E(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(bin)
-	platformctl = filepath.Join(bin, "platformctl")
 	t0 := time.Now()
-	build := exec.Command("go", "build", "-o", platformctl, "./cmd/platformctl")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building platformctl:", err)
+	if platformctl, err = workcopy.BuildCLI(root, bin); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	phases.add("build platformctl", time.Since(t0))

@@ -67,7 +67,7 @@ func TestEnvironments(t *testing.T) {
 // are exactly the inventory's.
 func admissionAndSecrets(t *testing.T, r *repo, clusterName, env string, key cluster.SealingKeyPair) {
 	cl, ctx := startCluster(t, clusterName)
-	p := r.platform(t)
+	p := r.Platform(t)
 	e, err := generator.Environment(p, env)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func admissionAndSecrets(t *testing.T, r *repo, clusterName, env string, key clu
 	var objs []*unstructured.Unstructured
 	phase(t, "platformctl build", func() {
 		var err error
-		if objs, err = cluster.Decode([]byte(r.cli(t, "build", env))); err != nil {
+		if objs, err = cluster.Decode([]byte(r.CLI(t, "build", env))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -215,7 +215,7 @@ type fluxRun struct {
 // drift are each reconciled.
 func gitops(t *testing.T, r *repo, c flux.Cluster, key cluster.SealingKeyPair) {
 	cl, ctx := startCluster(t, c.Name)
-	p := r.platform(t)
+	p := r.Platform(t)
 	f := &fluxRun{cl: cl, ctx: ctx, repo: r}
 	phase(t, "controllers: sealed-secrets, kustomize-controller, stand-ins, artifact server", func() {
 		sealing := c.Envs[0].Sealing
@@ -297,7 +297,7 @@ func storageClasses(t *testing.T, r *repo, c flux.Cluster) []string {
 	t.Helper()
 	set := map[string]bool{}
 	for _, e := range c.Envs {
-		objs, err := cluster.Decode([]byte(r.cli(t, "build", string(e.Name))))
+		objs, err := cluster.Decode([]byte(r.CLI(t, "build", string(e.Name))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +324,7 @@ func storageClasses(t *testing.T, r *repo, c flux.Cluster) []string {
 // became Ready.
 func (f *fluxRun) publishAndWait(t *testing.T) map[string]time.Time {
 	t.Helper()
-	a, err := f.art.Serve(f.repo.Dir, string(f.repo.platform(t).GitOps.Branch))
+	a, err := f.art.Serve(f.repo.Dir, string(f.repo.Platform(t).GitOps.Branch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,8 +558,8 @@ func (f *fluxRun) rotation(t *testing.T, p *config.Platform, env, ns string) {
 		oldChecksum[name] = dep.Spec.Template.Annotations["checksum/secrets"]
 	}
 	phase(t, fmt.Sprintf("rotate %s/%s, regenerate, reconcile", secret, key), func() {
-		f.repo.cli(t, "secrets", "rotate", env, secret+"/"+key)
-		f.repo.cli(t, "generate", "-q")
+		f.repo.CLI(t, "secrets", "rotate", env, secret+"/"+key)
+		f.repo.CLI(t, "generate", "-q")
 		f.publishAndWait(t)
 	})
 	phase(t, fmt.Sprintf("Secret %s changed, %d Deployments restarted (%s)", secret, len(readers), strings.Join(readers, ", ")), func() {
@@ -635,8 +635,8 @@ func (f *fluxRun) prune(t *testing.T, e config.Environment) {
 	sel := labels.Set{"app.kubernetes.io/name": optionalWorkload}.String()
 	if !e.Workloads.Dashboards.On() {
 		phase(t, optionalWorkload+" on, regenerate, reconcile", func() {
-			f.repo.setWorkloadEnabled(t, env, optionalWorkload, true)
-			f.repo.cli(t, "generate", "-q")
+			f.repo.SetWorkloadEnabled(t, env, optionalWorkload, true)
+			f.repo.CLI(t, "generate", "-q")
 			f.publishAndWait(t)
 		})
 	}
@@ -645,8 +645,8 @@ func (f *fluxRun) prune(t *testing.T, e config.Environment) {
 		t.Fatalf("no object labelled %s in %s before the prune", sel, ns)
 	}
 	phase(t, optionalWorkload+" off, regenerate, reconcile", func() {
-		f.repo.setWorkloadEnabled(t, env, optionalWorkload, false)
-		f.repo.cli(t, "generate", "-q")
+		f.repo.SetWorkloadEnabled(t, env, optionalWorkload, false)
+		f.repo.CLI(t, "generate", "-q")
 		f.publishAndWait(t)
 	})
 	if left := f.objectsLabelled(t, ns, sel); len(left) > 0 {

@@ -3,8 +3,9 @@
 # image from OpenSearch 2.17.1 artifacts on Maven Central, for the runtime
 # harness that runs the generated pods on the real programs.
 #
-#   scripts/runtime-tools/opensearch.sh [CACHE]
+#   scripts/runtime-tools/opensearch.sh [--print-path] [CACHE]
 #
+# --print-path only prints where the tree is (or would be).
 # CACHE defaults to $RUNTIME_CACHE, else <repo>/.cache/runtime. The tree is
 # CACHE/opensearch-2.17.1-<hash>/home, <hash> being a short hash of this script,
 # of everything under scripts/runtime-tools/opensearch/ and of the JDK path
@@ -50,6 +51,8 @@ VERSION=2.17.1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 src=$here/opensearch
+print_path=0
+if [ "${1:-}" = --print-path ]; then print_path=1; shift; fi
 cache=${1:-${RUNTIME_CACHE:-$repo/.cache/runtime}}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
@@ -66,6 +69,10 @@ hash=$(
   } | sha256sum | cut -c1-12
 )
 dest=$cache/opensearch-$VERSION-$hash
+if [ "$print_path" = 1 ]; then
+  echo "$dest/home"
+  exit 0
+fi
 if [ -d "$dest/home" ]; then
   echo "OPENSEARCH_HOME=$dest/home"
   exit 0

@@ -1,0 +1,381 @@
+//go:build runtime
+
+package runtimetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/sealing"
+	"lbl.gov/invenio-gitops/internal/e2e/cluster"
+	"lbl.gov/invenio-gitops/internal/kubelet"
+	"lbl.gov/invenio-gitops/internal/workcopy"
+)
+
+// platformEnv is one environment of the repository run on a node: a
+// working copy sealed for the test's key, its build, its unsealed Secrets.
+type platformEnv struct {
+	t         *testing.T
+	name      string
+	repo      *workcopy.Repo
+	key       *rsa.PrivateKey
+	env       config.Environment
+	namespace string
+	node      *kubelet.Node
+	objects   []runtime.Object
+	secrets   []*corev1.Secret
+	ingress   *ingress
+
+	record, recordTitle string // a published record the later checks expect to survive
+}
+
+// newPlatformEnv makes a working copy sealed for a new key, lets edit
+// change its description first (nil: none) and builds env from it.
+func newPlatformEnv(t *testing.T, name string, edit func(r *workcopy.Repo)) *platformEnv {
+	t.Helper()
+	kp, err := cluster.NewSealingKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(kp.KeyPEM)
+	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe := &platformEnv{t: t, name: name, key: key}
+	pe.repo = workcopy.New(t, root, platformctl, kp.CertPEM, operatorValue(t), name)
+	if edit != nil {
+		edit(pe.repo)
+		pe.repo.CLI(t, "generate", "-q")
+	}
+	pe.load()
+	return pe
+}
+
+// operatorValue supplies the SAML service provider's key pair: a real one,
+// as invenio-saml reads it.
+func operatorValue(t *testing.T) workcopy.Operator {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)})
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return func(k sealing.Key) []byte {
+		if strings.HasSuffix(k.Key, ".key") {
+			return keyPEM
+		}
+		return certPEM
+	}
+}
+
+// load builds the environment from the working copy and unseals its
+// SealedSecrets with the test's key, as the controller would.
+func (pe *platformEnv) load() {
+	t := pe.t
+	t.Helper()
+	p := pe.repo.Platform(t)
+	for _, e := range p.Environments {
+		if string(e.Name) == pe.name {
+			pe.env = e
+		}
+	}
+	pe.namespace = string(pe.env.Namespace)
+	built := pe.repo.CLI(t, "build", pe.name)
+	objs, sealed, err := decode([]byte(built))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]*rsa.PrivateKey{"test": pe.key}
+	var secrets []*corev1.Secret
+	for _, ss := range sealed {
+		s, err := ss.Unseal(scheme.Codecs, keys)
+		if err != nil {
+			t.Fatalf("unsealing %s: %v", ss.Name, err)
+		}
+		secrets = append(secrets, s)
+	}
+	pe.objects, pe.secrets = objs, secrets
+}
+
+// decode reads a built environment into typed objects; SealedSecrets
+// apart, kinds client-go does not know (monitoring, Flux) are left out.
+func decode(b []byte) ([]runtime.Object, []*ssv1alpha1.SealedSecret, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	var objs []runtime.Object
+	var sealed []*ssv1alpha1.SealedSecret
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, sealed, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var meta struct{ Kind string }
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			return nil, nil, err
+		}
+		if meta.Kind == "SealedSecret" {
+			var ss ssv1alpha1.SealedSecret
+			if err := yaml.UnmarshalStrict(doc, &ss); err != nil {
+				return nil, nil, err
+			}
+			sealed = append(sealed, &ss)
+			continue
+		}
+		o, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		if err != nil {
+			if runtime.IsNotRegisteredError(err) {
+				continue
+			}
+			return nil, nil, err
+		}
+		objs = append(objs, o)
+	}
+}
+
+// start makes the node and starts the environment as Flux's layers would
+// bring it: the data services, then the application with its setup Job
+// (the app layer's Deployments start while the Job runs, as on a cluster),
+// then the ingress controller's stand-in. It fails the test on an install
+// that does not complete.
+func (pe *platformEnv) start(ctx context.Context) {
+	t := pe.t
+	t.Helper()
+	site, tags := pe.siteImage()
+	imgs, err := installed.images(site, tags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs[ingressImage.Repository] = ingressImage
+	dir := filepath.Join(runDir, strings.ReplaceAll(t.Name(), "/", "_"))
+	pe.node, err = kubelet.New(kubelet.Options{Dir: dir, Namespace: pe.namespace, Objects: pe.objects, Secrets: pe.secrets, Images: imgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pe.node.Close)
+	t.Logf("node %s: pods, logs and events under %s", pe.name, dir)
+	t0 := time.Now()
+	data := pe.slots(nil, "StatefulSet")
+	pe.startAll(ctx, data, 10*time.Minute)
+	figures.add(t, "data services ready (%s) in %s", strings.Join(data, ", "), time.Since(t0).Round(time.Second))
+	t1 := time.Now()
+	apps := pe.slots(nil, "Deployment")
+	var wg sync.WaitGroup
+	var install kubelet.JobRun
+	var installErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		install, installErr = pe.node.RunJob(ctx, "invenio-setup")
+	}()
+	for _, s := range apps {
+		if _, err := pe.node.Start(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if installErr != nil {
+		t.Fatal(installErr)
+	}
+	if !install.Succeeded {
+		last := install.Pods[len(install.Pods)-1]
+		t.Fatalf("the setup Job did not complete (%s); its log: %s\n%s", install.Reason, last.LogPath("setup"), tailFile(last.LogPath("setup"), 40))
+	}
+	figures.add(t, "setup Job (first install) completed in %s, %d attempt(s)", time.Since(t1).Round(time.Second), len(install.Pods))
+	pe.waitReady(ctx, apps, 10*time.Minute)
+	figures.add(t, "application ready (%s) %s after the data services", strings.Join(apps, ", "), time.Since(t1).Round(time.Second))
+	for _, j := range pe.jobNames() {
+		if j == "invenio-setup" {
+			continue
+		}
+		run, err := pe.node.RunJob(ctx, j)
+		if err != nil || !run.Succeeded {
+			t.Fatalf("Job %s: %v %s", j, err, run.Reason)
+		}
+	}
+	pe.ingress = pe.startIngress(ctx)
+}
+
+// siteImage is the InvenioRDM image of the environment and its tags.
+func (pe *platformEnv) siteImage() (string, []string) {
+	repo := string(pe.env.Image.Repository)
+	tags := map[string]bool{}
+	for _, o := range pe.objects {
+		for _, spec := range podSpecs(o) {
+			for _, c := range append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...) {
+				if r, tag, ok := strings.Cut(c.Image, ":"); ok && r == repo {
+					tags[tag] = true
+				}
+			}
+		}
+	}
+	var out []string
+	for tag := range tags {
+		out = append(out, tag)
+	}
+	sort.Strings(out)
+	return repo, out
+}
+
+func podSpecs(o runtime.Object) []corev1.PodSpec {
+	switch x := o.(type) {
+	case *appsv1.Deployment:
+		return []corev1.PodSpec{x.Spec.Template.Spec}
+	case *appsv1.StatefulSet:
+		return []corev1.PodSpec{x.Spec.Template.Spec}
+	case *batchv1.Job:
+		return []corev1.PodSpec{x.Spec.Template.Spec}
+	case *batchv1.CronJob:
+		return []corev1.PodSpec{x.Spec.JobTemplate.Spec.Template.Spec}
+	}
+	return nil
+}
+
+// slots lists the workloads of a kind ("Kind/name"), sorted.
+func (pe *platformEnv) slots(keep func(map[string]string) bool, kind string) []string {
+	var out []string
+	for _, o := range pe.objects {
+		switch x := o.(type) {
+		case *appsv1.Deployment:
+			if kind == "Deployment" && (keep == nil || keep(x.Spec.Template.Labels)) {
+				out = append(out, "Deployment/"+x.Name)
+			}
+		case *appsv1.StatefulSet:
+			if kind == "StatefulSet" && (keep == nil || keep(x.Spec.Template.Labels)) {
+				out = append(out, "StatefulSet/"+x.Name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (pe *platformEnv) jobNames() []string {
+	var out []string
+	for _, o := range pe.objects {
+		if j, ok := o.(*batchv1.Job); ok {
+			out = append(out, j.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (pe *platformEnv) ingressObject() *networkingv1.Ingress {
+	for _, o := range pe.objects {
+		if i, ok := o.(*networkingv1.Ingress); ok {
+			return i
+		}
+	}
+	return nil
+}
+
+// startAll starts workloads and waits until every one is ready.
+func (pe *platformEnv) startAll(ctx context.Context, slots []string, d time.Duration) {
+	pe.t.Helper()
+	for _, s := range slots {
+		if _, err := pe.node.Start(s); err != nil {
+			pe.t.Fatal(err)
+		}
+	}
+	pe.waitReady(ctx, slots, d)
+}
+
+func (pe *platformEnv) waitReady(ctx context.Context, slots []string, d time.Duration) {
+	pe.t.Helper()
+	for _, s := range slots {
+		p, ok := pe.node.Pod(s)
+		if !ok {
+			pe.t.Fatalf("%s has no pod", s)
+		}
+		if err := p.WaitReady(ctx, d); err != nil {
+			pe.t.Fatalf("%v\n%s", err, pe.logsOf(p))
+		}
+	}
+}
+
+// logsOf is the tail of every container log and the events of a pod.
+func (pe *platformEnv) logsOf(p *kubelet.Pod) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- events of %s:\n%s\n", p.Name, tailFile(filepath.Join(p.Dir(), "events.log"), 30))
+	logs, _ := filepath.Glob(filepath.Join(p.Dir(), "logs", "*.log"))
+	for _, l := range logs {
+		fmt.Fprintf(&b, "--- %s:\n%s\n", l, tailFile(l, 30))
+	}
+	return b.String()
+}
+
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// pod returns the running pod of a workload.
+func (pe *platformEnv) pod(slot string) *kubelet.Pod {
+	pe.t.Helper()
+	p, ok := pe.node.Pod(slot)
+	if !ok {
+		pe.t.Fatalf("%s has no pod", slot)
+	}
+	return p
+}
+
+// exec runs a shell script in a container and fails the test unless it
+// exits 0.
+func (pe *platformEnv) exec(ctx context.Context, slot, container, script string) string {
+	pe.t.Helper()
+	res, err := pe.pod(slot).Exec(ctx, container, nil, "sh", "-c", script)
+	if err != nil {
+		pe.t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		pe.t.Fatalf("%s/%s: %s: exit %d\n%s%s", slot, container, script, res.ExitCode, res.Stdout, res.Stderr)
+	}
+	return res.Stdout
+}

@@ -1,0 +1,120 @@
+//go:build runtime
+
+// Package runtimetest runs the generated environments on the real programs
+// their images hold — InvenioRDM under uWSGI and Celery, nginx, PostgreSQL,
+// Redis, RabbitMQ, OpenSearch, restic — with the generated configuration,
+// the way a kubelet runs a pod (package kubelet), and checks that they do
+// what the platform promises: install, serve, upload and download large
+// files, survive killed processes, apply rotated passwords, back up and
+// restore. `make runtime` (docs/runtime.md); it needs root.
+package runtimetest
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lbl.gov/invenio-gitops/internal/kubelet"
+	"lbl.gov/invenio-gitops/internal/workcopy"
+)
+
+var (
+	root        string // the repository under test
+	platformctl string
+	installed   tools
+	runDir      string // logs of every pod, kept after the run
+)
+
+func TestMain(m *testing.M) { os.Exit(kubelet.Main(func() int { return setup(m) })) }
+
+func setup(m *testing.M) int {
+	flag.Parse()
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	root = filepath.Clean(filepath.Join(wd, "..", ".."))
+	env, err := toolEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "runtime:", err)
+		return 1
+	}
+	installed = tools{Invenio: env["RUNTIME_INVENIO"], OpenSearchHome: env["RUNTIME_OPENSEARCH_HOME"], Bin: env["RUNTIME_BIN"]}
+	if v := os.Getenv("RUNTIME_INVENIO"); v != "" {
+		installed.Invenio = v // another build of the stand-in, e.g. one being worked on
+	}
+	for name, p := range map[string]string{"InvenioRDM": filepath.Join(installed.Invenio, ".done"), "OpenSearch": installed.OpenSearchHome, "restic": filepath.Join(installed.Bin, "restic")} {
+		if _, err := os.Stat(p); err != nil {
+			fmt.Fprintf(os.Stderr, "runtime: %s is not installed (%v): run scripts/runtime-tools.sh (make runtime does)\n", name, err)
+			return 1
+		}
+	}
+	runDir = os.Getenv("RUNTIME_RUN_DIR")
+	if runDir == "" {
+		runDir = filepath.Join(env["RUNTIME_CACHE"], "runs", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	bin, err := os.MkdirTemp("", "runtime-platformctl-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	if platformctl, err = workcopy.BuildCLI(root, bin); err != nil {
+		fmt.Fprintln(os.Stderr, "runtime:", err)
+		return 1
+	}
+	fmt.Printf("runtime: pod logs under %s\n", runDir)
+	code := m.Run()
+	figures.print(filepath.Join(runDir, "figures.txt"))
+	return code
+}
+
+// toolEnv reads the paths `scripts/runtime-tools.sh --print-env` prints.
+func toolEnv() (map[string]string, error) {
+	out, err := exec.Command("bash", filepath.Join(root, "scripts", "runtime-tools.sh"), "--print-env").Output()
+	if err != nil {
+		return nil, fmt.Errorf("scripts/runtime-tools.sh --print-env: %w", err)
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return env, nil
+}
+
+// figures are the measurements the run reports (README and docs/runtime.md
+// quote them).
+var figures = &figureLog{}
+
+type figureLog struct {
+	mu   sync.Mutex
+	rows []string
+}
+
+func (f *figureLog) add(t *testing.T, format string, args ...any) {
+	line := t.Name() + ": " + fmt.Sprintf(format, args...)
+	t.Log(line)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rows = append(f.rows, line)
+}
+
+func (f *figureLog) print(file string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	text := "runtime figures:\n  " + strings.Join(f.rows, "\n  ") + "\n"
+	fmt.Print(text)
+	os.MkdirAll(filepath.Dir(file), 0o755)
+	os.WriteFile(file, []byte(text), 0o644)
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Installs, with pinned versions, the real programs the run-time tests run
+# the generated pods on (docs/runtime.md): what each image of the platform
+# holds, installed on this Debian machine instead of pulled.
+#
+#   invenio     InvenioRDM 12.0.10 in a virtualenv (hash-locked
+#               scripts/runtime-tools/invenio/requirements.txt: uWSGI,
+#               uwsgi-tools, Celery, invenio-saml), and a minimal instance
+#               (scripts/runtime-tools/invenio/invenio.cfg) with its static
+#               files collected and its JavaScript built by webpack from the
+#               npm lock scripts/runtime-tools/invenio/package-lock.json
+#   opensearch  OpenSearch 2.17.1 from Maven Central (runtime-tools/opensearch.sh)
+#   go          restic 0.18.0, postgres_exporter v0.17.1 and
+#               nginx-prometheus-exporter 1.4.1 built from the Go module proxy
+#               (wrapper modules in scripts/runtime-tools/go/<name>/)
+#   debs        Debian's PostgreSQL 15, Redis 7.0, RabbitMQ 3.10, nginx 1.22,
+#               redis_exporter 1.45, Erlang, Java 17, the en_US.UTF-8 locale
+#
+# Everything lands in <repo>/.cache/runtime (git-ignored), each part in a
+# directory named after its version and a hash of what builds it, and is
+# reused while that hash holds. Installing Debian packages needs root (the
+# tests need it anyway).
+#
+# Usage: scripts/runtime-tools.sh [--print-env] [PART...]
+#   PART         debs, invenio, opensearch, go; default all
+#   --print-env  only print the paths (shell assignments) of what is built
+#   --lock       regenerate invenio/requirements.txt (pip, as of
+#                INVENIO_LOCK_DATE) and exit
+# Environment: RUNTIME_CACHE overrides <repo>/.cache/runtime.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$ROOT/scripts/runtime-tools"
+CACHE="${RUNTIME_CACHE:-$ROOT/.cache/runtime}"
+mkdir -p "$CACHE"
+CACHE="$(cd "$CACHE" && pwd)"
+
+INVENIO_VERSION=12.0.10
+# The newest day on which 12.0.10 was the current v12 release (12.0.11 came
+# on 2024-11-28): the lock resolves every dependency as pip did that day,
+# as an image of 12.0.10 built then would have it.
+INVENIO_LOCK_DATE=2024-11-27T00:00:00Z
+
+log() { printf 'runtime-tools: %s\n' "$*" >&2; }
+die() { printf 'runtime-tools: error: %s\n' "$*" >&2; exit 1; }
+hash_of() { cat "$@" | sha256sum | cut -c1-12; }
+
+invenio_dir() {
+  echo "$CACHE/invenio-$INVENIO_VERSION-$(hash_of "$HERE/invenio/requirements.txt" "$HERE/invenio/invenio.cfg" \
+    "$HERE/invenio/package-lock.json" "$HERE/invenio/instance.sh" <(/usr/bin/python3 --version 2>&1))"
+}
+
+print_env() {
+  local os
+  os=$(bash "$HERE/opensearch.sh" --print-path "$CACHE" 2>/dev/null || true)
+  printf 'RUNTIME_CACHE=%q\nRUNTIME_INVENIO=%q\nRUNTIME_OPENSEARCH_HOME=%q\nRUNTIME_BIN=%q\n' \
+    "$CACHE" "$(invenio_dir)" "$os" "$CACHE/bin"
+}
+
+# --- debs ---------------------------------------------------------------------
+debs() {
+  local need=() p
+  for p in postgresql redis-server rabbitmq-server nginx-light prometheus-redis-exporter erlang-base \
+    openjdk-17-jdk-headless maven python3-venv python3-dev build-essential libpcre3-dev libxml2-dev libxslt1-dev \
+    libcairo2 libxmlsec1-dev libxmlsec1-openssl pkg-config locales iproute2 util-linux curl ca-certificates; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
+  done
+  # Node.js and npm come with the machine (not Debian's: its npm conflicts).
+  command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+  if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || die "installing ${need[*]} needs root"
+    log "installing Debian packages: ${need[*]}"
+    # The servers are started by the tests, never as system services.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  fi
+  # The postgres image's LANG; Debian ships only C.UTF-8 generated.
+  if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf8$'; then
+    log "generating the en_US.UTF-8 locale"
+    sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen
+    grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >>/etc/locale.gen
+    locale-gen >/dev/null
+  fi
+}
+
+# --- invenio ------------------------------------------------------------------
+lock() {
+  local tmp; tmp=$(mktemp -d)
+  /usr/bin/python3 -m venv "$tmp/venv"
+  "$tmp/venv/bin/pip" install -q --upgrade "pip==26.3"
+  log "resolving $HERE/invenio/requirements.in as of $INVENIO_LOCK_DATE"
+  "$tmp/venv/bin/pip" install -q --dry-run --ignore-installed --uploaded-prior-to "$INVENIO_LOCK_DATE" --no-binary lxml,xmlsec \
+    -r "$HERE/invenio/requirements.in" --report "$tmp/report.json"
+  /usr/bin/python3 - "$tmp/report.json" "$INVENIO_LOCK_DATE" >"$HERE/invenio/requirements.txt" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+print("# Generated by scripts/runtime-tools.sh --lock from requirements.in, resolved")
+print("# by pip as of %s; installed with --require-hashes --no-deps." % sys.argv[2])
+rows = []
+for it in report["install"]:
+    md, di = it["metadata"], it["download_info"]
+    h = di["archive_info"]["hashes"]["sha256"]
+    rows.append((md["name"].lower(), "%s==%s \\\n    --hash=sha256:%s" % (md["name"], md["version"], h)))
+for _, line in sorted(rows):
+    print(line)
+EOF
+  rm -rf "$tmp"
+  log "wrote $HERE/invenio/requirements.txt"
+}
+
+invenio() {
+  local dir t0
+  dir=$(invenio_dir)
+  if [ -f "$dir/.done" ]; then
+    log "reusing $dir"
+    return
+  fi
+  t0=$(date +%s)
+  # Built in place: a virtualenv's scripts name its path. .done marks a
+  # finished build; an unfinished one is started again.
+  rm -rf "$dir" && mkdir -p "$dir"
+  log "building InvenioRDM $INVENIO_VERSION into $dir (log: $dir/build.log)"
+  if ! bash "$HERE/invenio/instance.sh" "$HERE/invenio" "$dir" >"$dir/build.log" 2>&1; then
+    tail -40 "$dir/build.log" >&2
+    die "building InvenioRDM failed (log: $dir/build.log)"
+  fi
+  touch "$dir/.done"
+  log "built InvenioRDM in $(( $(date +%s) - t0 )) s"
+}
+
+# --- opensearch ---------------------------------------------------------------
+opensearch() { bash "$HERE/opensearch.sh" "$CACHE" >&2; }
+
+# --- go -------------------------------------------------------------------------
+go_tools() {
+  local bin="$CACHE/bin" spec name pkg dir stamp t0
+  mkdir -p "$bin"
+  export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local
+  for spec in restic=github.com/restic/restic/cmd/restic \
+    postgres_exporter=github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter \
+    nginx-prometheus-exporter=github.com/nginx/nginx-prometheus-exporter; do
+    name=${spec%%=*} pkg=${spec#*=}
+    case $name in restic) dir=restic ;; postgres_exporter) dir=postgres-exporter ;; *) dir=nginx-exporter ;; esac
+    stamp=$(hash_of "$HERE/go/$dir/go.mod" "$HERE/go/$dir/go.sum" <(go env GOVERSION))
+    if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then
+      log "reusing $bin/$name"
+      continue
+    fi
+    t0=$(date +%s)
+    ( cd "$HERE/go/$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/$name.tmp" "$pkg" ) || die "building $name failed"
+    mv -f "$bin/$name.tmp" "$bin/$name"
+    echo "$stamp" >"$bin/.$name.stamp"
+    log "built $name in $(( $(date +%s) - t0 )) s"
+  done
+}
+
+parts=()
+for arg in "$@"; do
+  case "$arg" in
+    --print-env) print_env; exit 0 ;;
+    --lock) lock; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option $arg" ;;
+    *) parts+=("$arg") ;;
+  esac
+done
+[ ${#parts[@]} -gt 0 ] || parts=(debs invenio opensearch go)
+for p in "${parts[@]}"; do
+  case "$p" in
+    debs) debs ;;
+    invenio) invenio ;;
+    opensearch) opensearch ;;
+    go) go_tools ;;
+    *) die "unknown part $p" ;;
+  esac
+done
