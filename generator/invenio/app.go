@@ -98,7 +98,6 @@ func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
 			fmt.Sprintf("threads = %d", x.e.App.UWSGIThreads),
 			"buffer-size = 65535",
 			"wsgi-disable-file-wrapper = true",
-			"post-buffering = 4096",
 			"harakiri = 180",
 		}
 		return strings.Join(append(base, append(lines, "")...), "\n")
