@@ -126,6 +126,7 @@ type Ingress struct {
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
 	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`
 	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest request body the ingress accepts (file uploads)." default:"50Gi"`
+	IdleTimeout         Timeout           `yaml:"idleTimeout" doc:"How long any hop (ingress controller, nginx frontend, uWSGI) waits with no byte moving before it gives up on a request or response. No hop limits how long a whole transfer takes, only this silence. Whole seconds from 1s to 1h, e.g. 180s or 3m." default:"180s"`
 }
 
 // Storage sets storage classes and sizes. RWO and RWX come from different

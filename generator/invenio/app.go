@@ -85,6 +85,12 @@ func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 	return x.configMap(c, "invenio-config", data)
 }
 
+// uwsgiConfigMap holds the ini files of the two uWSGI applications. No
+// limit on a request's total duration (no harakiri: a 1 GB upload or
+// download takes as long as the client's line needs); a client that stops
+// sending or reading is dropped after ingress.idleTimeout without a byte
+// (socket-timeout, whose default of 4 s would abort a response to a client
+// that merely pauses).
 func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
 	ini := func(lines ...string) string {
 		base := []string{
@@ -98,7 +104,7 @@ func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
 			fmt.Sprintf("threads = %d", x.e.App.UWSGIThreads),
 			"buffer-size = 65535",
 			"wsgi-disable-file-wrapper = true",
-			"harakiri = 180",
+			fmt.Sprintf("socket-timeout = %d", x.e.Ingress.IdleTimeout.Seconds()),
 		}
 		return strings.Join(append(base, append(lines, "")...), "\n")
 	}
@@ -212,7 +218,7 @@ func (x env) frontend() *component.Component {
 		Serves:                []component.Port{{Name: "http", Port: 8080}},
 		FromIngressController: "http",
 		Calls:                 []component.Call{{To: WebUI, Port: "uwsgi"}, {To: WebAPI, Port: "uwsgi"}}}
-	conf := x.configMap(c, "frontend-nginx", map[string]string{"default.conf": nginxConf()})
+	conf := x.configMap(c, "frontend-nginx", map[string]string{"default.conf": x.nginxConf()})
 	static := component.Container("static", x.e.Image.Ref(), w.Resources)
 	static.Command = []string{"cp", "-R", staticPath + "/.", "/static/"}
 	static.SecurityContext.RunAsUser = &appUser.UID // the image's files belong to invenio
@@ -249,8 +255,12 @@ func (x env) frontend() *component.Component {
 }
 
 // nginxConf routes / to the UI, /api to the REST API and serves /static.
-// Uploads get the large body limit with buffering off.
-func nginxConf() string {
+// Uploads get the large body limit with buffering off. No timeout limits a
+// transfer's total duration: each gives up only after ingress.idleTimeout
+// with no byte moving, towards the client (client_body_timeout,
+// send_timeout) and towards uWSGI (uwsgi_read_timeout, uwsgi_send_timeout).
+func (x env) nginxConf() string {
+	idle := fmt.Sprintf("%ds", x.e.Ingress.IdleTimeout.Seconds())
 	pass := func(upstream string) []string {
 		return []string{
 			"    uwsgi_pass " + upstream + ";",
@@ -259,8 +269,8 @@ func nginxConf() string {
 			"    uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
 			"    uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
 			"    uwsgi_param HTTP_X_REQUEST_ID $request_id;",
-			"    uwsgi_read_timeout 180s;",
-			"    uwsgi_send_timeout 180s;",
+			"    uwsgi_read_timeout " + idle + ";",
+			"    uwsgi_send_timeout " + idle + ";",
 		}
 	}
 	lines := []string{
@@ -272,6 +282,8 @@ func nginxConf() string {
 		"  server_name _;",
 		"  charset utf-8;",
 		"  client_max_body_size 100m;",
+		"  client_body_timeout " + idle + ";",
+		"  send_timeout " + idle + ";",
 		"  add_header X-Request-ID $request_id;",
 		"  location = /nginx-health { access_log off; return 200 'ok'; }",
 		"  location /static/dist/ { alias /static/dist/; expires 1y; add_header Cache-Control public; }",
@@ -314,14 +326,17 @@ func (x env) ingress(c *component.Component) *networkingv1.Ingress {
 			}}}},
 		},
 	}
+	idle := fmt.Sprint(x.e.Ingress.IdleTimeout.Seconds())
+	// The controller's own client-body-timeout and send_timeout are
+	// controller settings (flux.Infrastructure); these are per Ingress.
 	ing.Annotations = map[string]string{
 		"cert-manager.io/cluster-issuer":                      string(x.e.Ingress.ClusterIssuer),
 		"nginx.ingress.kubernetes.io/ssl-redirect":            "true",
 		"nginx.ingress.kubernetes.io/force-ssl-redirect":      "true",
 		"nginx.ingress.kubernetes.io/proxy-body-size":         body,
 		"nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-		"nginx.ingress.kubernetes.io/proxy-read-timeout":      "180",
-		"nginx.ingress.kubernetes.io/proxy-send-timeout":      "180",
+		"nginx.ingress.kubernetes.io/proxy-read-timeout":      idle,
+		"nginx.ingress.kubernetes.io/proxy-send-timeout":      idle,
 	}
 	return ing
 }

@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -102,6 +103,75 @@ func TestUWSGIIni(t *testing.T) {
 			for _, want := range []string{"socket", "master", "processes", "threads", "buffer-size", "wsgi-disable-file-wrapper"} {
 				if len(s[want]) != 1 {
 					t.Errorf("%s = %v, want one value", want, s[want])
+				}
+			}
+		})
+	}
+}
+
+// TestIdleTimeoutEveryHop: no hop limits a transfer's total duration, and
+// every hop gives up after the same ingress.idleTimeout without a byte:
+// uWSGI (socket-timeout, no harakiri), the frontend towards the client and
+// towards uWSGI in every location, and the Ingress's proxy timeouts.
+func TestIdleTimeoutEveryHop(t *testing.T) {
+	for _, c := range []struct {
+		timeout config.Timeout
+		seconds string
+	}{{"180s", "180"}, {"1s", "1"}, {"45m", "2700"}, {"1h", "3600"}} {
+		t.Run(string(c.timeout), func(t *testing.T) {
+			objs := objects(t, testEnv(func(e *config.Environment) { e.Ingress.IdleTimeout = c.timeout }))
+			for _, ini := range []string{"ui.ini", "api.ini"} {
+				s := iniSettings(configMapData(t, objs, "uwsgi-config", ini))
+				if got := s["socket-timeout"]; len(got) != 1 || got[0] != c.seconds {
+					t.Errorf("%s: socket-timeout = %v, want %s", ini, got, c.seconds)
+				}
+				for k, v := range s {
+					if strings.HasPrefix(k, "harakiri") || k == "http-timeout" {
+						t.Errorf("%s: %s = %v: no limit on a request's duration", ini, k, v)
+					}
+				}
+			}
+
+			_, server := frontendServer(t, configMapData(t, objs, "frontend-nginx", "default.conf"))
+			idle := c.seconds + "s"
+			for _, d := range []string{"client_body_timeout", "send_timeout"} {
+				if got := server.all(d); len(got) != 1 || strings.Join(got[0], " ") != idle {
+					t.Errorf("server: %s = %v, want %s", d, got, idle)
+				}
+			}
+			passes := 0
+			for _, l := range server.blocks("location") {
+				if len(l.all("uwsgi_pass")) == 0 {
+					continue
+				}
+				passes++
+				for _, d := range []string{"uwsgi_read_timeout", "uwsgi_send_timeout", "client_body_timeout", "send_timeout"} {
+					if got := l.effective(d); len(got) != 1 || strings.Join(got[0], " ") != idle {
+						t.Errorf("location %s: %s = %v, want %s", strings.Join(l.Args, " "), d, got, idle)
+					}
+				}
+			}
+			if passes < 3 {
+				t.Errorf("%d locations pass to uWSGI, want at least 3 (files, /api, /)", passes)
+			}
+			// No other timeout of a transfer anywhere in the file.
+			var walk func(b *nginxBlock)
+			walk = func(b *nginxBlock) {
+				for _, d := range b.Directives {
+					if strings.HasSuffix(d[0], "_timeout") && d[0] != "uwsgi_connect_timeout" && strings.Join(d[1:], " ") != idle {
+						t.Errorf("%s %v: every transfer timeout is the idle timeout %s", d[0], d[1:], idle)
+					}
+				}
+				for _, c := range b.Blocks {
+					walk(c)
+				}
+			}
+			walk(server)
+
+			ing := objs["Ingress/invenio"].(*networkingv1.Ingress)
+			for _, a := range []string{"proxy-read-timeout", "proxy-send-timeout"} {
+				if got := ing.Annotations["nginx.ingress.kubernetes.io/"+a]; got != c.seconds {
+					t.Errorf("Ingress %s = %q, want %s", a, got, c.seconds)
 				}
 			}
 		})
