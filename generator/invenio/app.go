@@ -254,25 +254,44 @@ func (x env) frontend() *component.Component {
 	return c
 }
 
+// The routes of InvenioRDM v12 that carry file contents, as nginx
+// regular expressions: a file's content, uploaded (PUT) or downloaded
+// (GET), of a record or a draft (the key may hold '/'; a trailing part
+// number is a multipart upload); the zip of all of a record's files; and
+// the UI's download link of the landing page.
+const (
+	fileContentRoute = `^/api/records/[^/]+/(draft/)?files/.+/content(/[0-9]+)?/?$`
+	fileArchiveRoute = `^/api/records/[^/]+/(draft/)?files-archive/?$`
+	fileDownloadUI   = `^/records/[^/]+/files/.+$`
+)
+
 // nginxConf routes / to the UI, /api to the REST API and serves /static.
-// Uploads get the large body limit with buffering off. No timeout limits a
-// transfer's total duration: each gives up only after ingress.idleTimeout
-// with no byte moving, towards the client (client_body_timeout,
-// send_timeout) and towards uWSGI (uwsgi_read_timeout, uwsgi_send_timeout).
+// No timeout limits a transfer's total duration: each gives up only after
+// ingress.idleTimeout with no byte moving, towards the client
+// (client_body_timeout, send_timeout) and towards uWSGI
+// (uwsgi_read_timeout, uwsgi_send_timeout). File contents stream through
+// in both directions, never spooled to this pod's /tmp: request and
+// response buffering are off on the file routes, and uploads there may be
+// as large as the largest file.
 func (x env) nginxConf() string {
 	idle := fmt.Sprintf("%ds", x.e.Ingress.IdleTimeout.Seconds())
-	pass := func(upstream string) []string {
-		return []string{
-			"    uwsgi_pass " + upstream + ";",
-			"    include uwsgi_params;",
-			"    uwsgi_param Host $host;",
-			"    uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
-			"    uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
-			"    uwsgi_param HTTP_X_REQUEST_ID $request_id;",
-			"    uwsgi_read_timeout " + idle + ";",
-			"    uwsgi_send_timeout " + idle + ";",
+	location := func(match, upstream string, directives ...string) []string {
+		l := []string{"  location " + match + " {"}
+		for _, d := range append(directives,
+			"uwsgi_pass "+upstream+";",
+			"include uwsgi_params;",
+			"uwsgi_param Host $host;",
+			"uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
+			"uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
+			"uwsgi_param HTTP_X_REQUEST_ID $request_id;",
+			"uwsgi_read_timeout "+idle+";",
+			"uwsgi_send_timeout "+idle+";",
+		) {
+			l = append(l, "    "+d)
 		}
+		return append(l, "  }")
 	}
+	streamed := []string{"uwsgi_request_buffering off;", "uwsgi_buffering off;"}
 	lines := []string{
 		"# Generated: InvenioRDM frontend (nginx in front of uWSGI).",
 		"upstream ui { server web-ui:5000; }",
@@ -288,17 +307,14 @@ func (x env) nginxConf() string {
 		"  location = /nginx-health { access_log off; return 200 'ok'; }",
 		"  location /static/dist/ { alias /static/dist/; expires 1y; add_header Cache-Control public; }",
 		"  location /static/ { alias /static/; expires 1d; }",
-		"  location ~ /api/records/.+/draft/files/.+/content(/[0-9]+)?/?$ {",
-		"    client_max_body_size 50G;",
-		"    uwsgi_request_buffering off;",
-		"    uwsgi_buffering off;",
+		"  # File contents, streamed both ways.",
 	}
-	lines = append(lines, pass("api")...)
-	lines = append(lines, "  }", "  location /api {")
-	lines = append(lines, pass("api")...)
-	lines = append(lines, "  }", "  location / {")
-	lines = append(lines, pass("ui")...)
-	lines = append(lines, "  }", "}",
+	lines = append(lines, location("~ "+fileContentRoute, "api", append([]string{"client_max_body_size 50G;"}, streamed...)...)...)
+	lines = append(lines, location("~ "+fileArchiveRoute, "api", streamed...)...)
+	lines = append(lines, location("~ "+fileDownloadUI, "ui", streamed...)...)
+	lines = append(lines, location("/api", "api")...)
+	lines = append(lines, location("/", "ui")...)
+	lines = append(lines, "}",
 		"# Connection counters for the metrics sidecar, on loopback only.",
 		"server {",
 		fmt.Sprintf("  listen 127.0.0.1:%d;", nginxStatusPort),

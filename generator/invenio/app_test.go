@@ -177,3 +177,52 @@ func TestIdleTimeoutEveryHop(t *testing.T) {
 		})
 	}
 }
+
+// TestFileRoutesStreamed: the routes that carry file contents, up and
+// down, pass through the frontend unbuffered in both directions (nginx
+// would otherwise spool a large download into its 1Gi /tmp), to the right
+// application; every other route keeps nginx's buffering and the small
+// body limit.
+func TestFileRoutesStreamed(t *testing.T) {
+	objs := objects(t, testEnv(nil))
+	_, server := frontendServer(t, configMapData(t, objs, "frontend-nginx", "default.conf"))
+	const id = "/api/records/abc12-3xy45"
+	for _, c := range []struct {
+		uri, upstream string
+		streamed      bool
+		upload        bool // the large body limit
+	}{
+		{id + "/draft/files/data.zip/content", "api", true, true},   // PUT: upload; GET: draft download
+		{id + "/files/data.zip/content", "api", true, true},         // GET: download
+		{id + "/files/a/b/data.tar/content", "api", true, true},     // keys may hold '/'
+		{id + "/draft/files/data.zip/content/3", "api", true, true}, // a part of a multipart upload
+		{id + "/files-archive", "api", true, false},
+		{id + "/draft/files-archive", "api", true, false},
+		{"/records/abc12-3xy45/files/data.zip", "ui", true, false}, // the landing page's download link
+		{id + "/draft/files", "api", false, false},                 // POST: start uploads (JSON)
+		{id + "/draft/files/data.zip", "api", false, false},        // a file's metadata
+		{id + "/draft/files/data.zip/commit", "api", false, false},
+		{id + "/draft", "api", false, false},
+		{"/api/records", "api", false, false},
+		{"/records/abc12-3xy45", "ui", false, false},
+		{"/uploads/new", "ui", false, false},
+		{"/", "ui", false, false},
+	} {
+		t.Run(c.uri, func(t *testing.T) {
+			l := route(t, server, c.uri)
+			if got := one(t, l, "uwsgi_pass"); got != c.upstream {
+				t.Errorf("location %s passes to %q, want %s", strings.Join(l.Args, " "), got, c.upstream)
+			}
+			want := map[bool]string{true: "off", false: ""}[c.streamed]
+			for _, d := range []string{"uwsgi_request_buffering", "uwsgi_buffering"} {
+				if got := one(t, l, d); got != want {
+					t.Errorf("location %s: %s %q, want %q", strings.Join(l.Args, " "), d, got, want)
+				}
+			}
+			body := one(t, l, "client_max_body_size")
+			if c.upload && body != "50G" || !c.upload && body != "100m" {
+				t.Errorf("location %s: client_max_body_size %s", strings.Join(l.Args, " "), body)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package invenio
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -161,4 +162,64 @@ func TestParseNginx(t *testing.T) {
 			t.Errorf("%q parsed without an error", bad)
 		}
 	}
+}
+
+// route is the location nginx chooses for uri in server, as nginx does:
+// an exact match (=) wins; else the longest prefix, which wins outright
+// if it is ^~; else the first regular expression (~, ~*) that matches, in
+// file order; else that longest prefix.
+func route(t *testing.T, server *nginxBlock, uri string) *nginxBlock {
+	t.Helper()
+	var prefix *nginxBlock
+	prefixLen := -1
+	var regexes []*nginxBlock
+	for _, l := range server.blocks("location") {
+		switch {
+		case len(l.Args) == 2 && l.Args[0] == "=":
+			if uri == l.Args[1] {
+				return l
+			}
+		case len(l.Args) == 2 && (l.Args[0] == "~" || l.Args[0] == "~*"):
+			regexes = append(regexes, l)
+		default:
+			p := l.Args[len(l.Args)-1]
+			if strings.HasPrefix(uri, p) && len(p) > prefixLen {
+				prefix, prefixLen = l, len(p)
+			}
+		}
+	}
+	if prefix != nil && prefix.Args[0] == "^~" {
+		return prefix
+	}
+	for _, l := range regexes {
+		expr := l.Args[1]
+		if l.Args[0] == "~*" {
+			expr = "(?i)" + expr
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			t.Fatalf("location %s: %v", strings.Join(l.Args, " "), err)
+		}
+		if re.MatchString(uri) {
+			return l
+		}
+	}
+	if prefix == nil {
+		t.Fatalf("no location matches %s", uri)
+	}
+	return prefix
+}
+
+// one is the single value of directive name effective in b ("" if unset).
+func one(t *testing.T, b *nginxBlock, name string) string {
+	t.Helper()
+	v := b.effective(name)
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return strings.Join(v[0], " ")
+	}
+	t.Fatalf("location %s: %s set %d times", strings.Join(b.Args, " "), name, len(v))
+	return ""
 }
