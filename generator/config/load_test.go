@@ -321,6 +321,28 @@ environments:
     namespace: invenio-dev
     host: dev.example.org
 `, "platform.yaml:6: defaults.ingress.idleTimeout: \"90m\" is longer than 1h: a connection silent that long is dead and only holds a uWSGI thread; write a duration from 1s to 1h, e.g. 180s"},
+		{"upload limit below 1Mi", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  ingress:
+    maxUploadSize: 500Ki
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    ingress: {maxUploadSize: 1Mi}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    ingress:
+      maxUploadSize: "1048575"
+`,
+			"platform.yaml:6: environments[0].ingress.maxUploadSize: 500Ki is less than 1Mi: InvenioRDM would refuse nearly every file (a unit mistake?); write the largest file to accept, at least 1Mi, e.g. 50Gi\n" +
+				"platform.yaml:19: environments[2].ingress.maxUploadSize: 1048575 is less than 1Mi: InvenioRDM would refuse nearly every file (a unit mistake?); write the largest file to accept, at least 1Mi, e.g. 50Gi"},
 		{"host not a DNS name", `site:
   name: x
 environments:

@@ -55,8 +55,17 @@ func (x env) appConfig() *component.Component {
 	return c
 }
 
+// InvenioRDM v12's defaults (invenio-app-rdm 12.0.10, config.py):
+// FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's number of files.
+const (
+	defaultQuota    = 10_000_000_000 // 10**10 bytes
+	depositMaxFiles = 100
+)
+
 func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 	host := string(x.e.Host)
+	maxFile := x.e.Ingress.MaxUploadSize.Value()
+	quota := max(int64(defaultQuota), maxFile)
 	data := map[string]string{
 		"INVENIO_INSTANCE_PATH":                instancePath,
 		"INVENIO_SITE_HOSTNAME":                host,
@@ -73,8 +82,16 @@ func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 		"INVENIO_SESSION_COOKIE_SECURE":        "True",
 		"INVENIO_ACCOUNTS_LOCAL_LOGIN_ENABLED": "True",
 		"INVENIO_SECURITY_REGISTERABLE":        "True",
-		"PYTHONDONTWRITEBYTECODE":              "1",
-		"TMPDIR":                               "/tmp",
+		// The largest file, as ingress.maxUploadSize lets through every
+		// hop before it (invenio-files-rest's own default is 10**10 bytes).
+		// The per-record quota is at least InvenioRDM's default, and the
+		// deposit form's, computed from it when invenio-app-rdm's config is
+		// imported, is set with it. (INVENIO_* values are Python literals.)
+		"INVENIO_FILES_REST_DEFAULT_MAX_FILE_SIZE": fmt.Sprint(maxFile),
+		"INVENIO_FILES_REST_DEFAULT_QUOTA_SIZE":    fmt.Sprint(quota),
+		"INVENIO_APP_RDM_DEPOSIT_FORM_QUOTA":       fmt.Sprintf("{'maxFiles': %d, 'maxStorage': %d}", depositMaxFiles, quota),
+		"PYTHONDONTWRITEBYTECODE":                  "1",
+		"TMPDIR":                                   "/tmp",
 	}
 	if x.samlOn() {
 		// Users come from the lab's SSO only.
@@ -265,6 +282,28 @@ const (
 	fileDownloadUI   = `^/records/[^/]+/files/.+$`
 )
 
+// flaskMaxContentLength is MAX_CONTENT_LENGTH of invenio-app-rdm 12: the
+// largest request body of any route but the file contents.
+const flaskMaxContentLength = 100 << 20
+
+// nginxSize writes a byte count as an nginx size without loss: in the
+// largest of g, m and k that divides it exactly, else in bytes. (nginx
+// reads 0 as "no limit", so a size is never rounded down to it.)
+func nginxSize(bytes int64) string {
+	if bytes <= 0 {
+		panic(fmt.Sprintf("invenio: nginx size of %d bytes", bytes)) // config requires at least 1Mi
+	}
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if bytes%u.size == 0 {
+			return fmt.Sprintf("%d%s", bytes/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprint(bytes)
+}
+
 // nginxConf routes / to the UI, /api to the REST API and serves /static.
 // No timeout limits a transfer's total duration: each gives up only after
 // ingress.idleTimeout with no byte moving, towards the client
@@ -300,7 +339,10 @@ func (x env) nginxConf() string {
 		"  listen 8080;",
 		"  server_name _;",
 		"  charset utf-8;",
-		"  client_max_body_size 100m;",
+		// Every route but the file contents: Flask's MAX_CONTENT_LENGTH in
+		// invenio-app-rdm 12 (100 MiB), so nginx refuses what the
+		// application would refuse anyway.
+		"  client_max_body_size " + nginxSize(flaskMaxContentLength) + ";",
 		"  client_body_timeout " + idle + ";",
 		"  send_timeout " + idle + ";",
 		"  add_header X-Request-ID $request_id;",
@@ -309,7 +351,7 @@ func (x env) nginxConf() string {
 		"  location /static/ { alias /static/; expires 1d; }",
 		"  # File contents, streamed both ways.",
 	}
-	lines = append(lines, location("~ "+fileContentRoute, "api", append([]string{"client_max_body_size 50G;"}, streamed...)...)...)
+	lines = append(lines, location("~ "+fileContentRoute, "api", append([]string{"client_max_body_size " + nginxSize(x.e.Ingress.MaxUploadSize.Value()) + ";"}, streamed...)...)...)
 	lines = append(lines, location("~ "+fileArchiveRoute, "api", streamed...)...)
 	lines = append(lines, location("~ "+fileDownloadUI, "ui", streamed...)...)
 	lines = append(lines, location("/api", "api")...)
@@ -329,7 +371,7 @@ func (x env) ingress(c *component.Component) *networkingv1.Ingress {
 	host := string(x.e.Host)
 	class := string(x.e.Ingress.ClassName)
 	prefix := networkingv1.PathTypePrefix
-	body := fmt.Sprintf("%dm", x.e.Ingress.MaxUploadSize.Value()/(1<<20))
+	body := nginxSize(x.e.Ingress.MaxUploadSize.Value())
 	ing := &networkingv1.Ingress{
 		TypeMeta:   x.typeMeta("Ingress"),
 		ObjectMeta: x.meta.ObjectMeta(c, "invenio"),

@@ -1,6 +1,8 @@
 package invenio
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,9 +222,103 @@ func TestFileRoutesStreamed(t *testing.T) {
 				}
 			}
 			body := one(t, l, "client_max_body_size")
-			if c.upload && body != "50G" || !c.upload && body != "100m" {
+			if c.upload && body != "50g" || !c.upload && body != "100m" { // the default maxUploadSize 50Gi; Flask's 100 MiB
 				t.Errorf("location %s: client_max_body_size %s", strings.Join(l.Args, " "), body)
 			}
 		})
 	}
+}
+
+// TestNginxSize: a byte count in the largest unit that divides it
+// exactly, never rounded (nginx reads 0 as unlimited).
+func TestNginxSize(t *testing.T) {
+	for _, c := range []struct {
+		bytes int64
+		want  string
+	}{
+		{1, "1"},
+		{1000, "1000"},
+		{1024, "1k"},
+		{1 << 20, "1m"},
+		{1536 << 10, "1536k"},
+		{3 << 29, "1536m"},
+		{50 << 30, "50g"},
+		{200 << 30, "200g"},
+		{1 << 40, "1024g"},
+		{1_000_000, "1000000"},
+		{10_000_000_000, "9765625k"}, // 10G = 10**10 = 9765625 × 1024
+		{100 << 20, "100m"},
+		{(1 << 20) + 1, "1048577"},
+	} {
+		if got := nginxSize(c.bytes); got != c.want {
+			t.Errorf("nginxSize(%d) = %q, want %q", c.bytes, got, c.want)
+		}
+	}
+}
+
+// TestUploadLimitEveryHop: ingress.maxUploadSize decides every hop
+// exactly: the Ingress's proxy-body-size, the frontend's file-content
+// route and InvenioRDM's largest file, its quota (at least InvenioRDM's 10
+// GB) and the deposit form's quota; none is 0 (unlimited for nginx), and
+// every other route keeps Flask's 100 MiB.
+func TestUploadLimitEveryHop(t *testing.T) {
+	for _, c := range []struct {
+		size, nginx, maxFile, quota string
+	}{
+		{"1Mi", "1m", "1048576", "10000000000"},
+		{"1536Ki", "1536k", "1572864", "10000000000"},
+		{"1.5Gi", "1536m", "1610612736", "10000000000"},
+		{"10G", "9765625k", "10000000000", "10000000000"},
+		{"10000000001", "10000000001", "10000000001", "10000000001"},
+		{"50Gi", "50g", "53687091200", "53687091200"},
+		{"200Gi", "200g", "214748364800", "214748364800"},
+		{"1Ti", "1024g", "1099511627776", "1099511627776"},
+	} {
+		t.Run(c.size, func(t *testing.T) {
+			objs := objects(t, testEnv(func(e *config.Environment) { e.Ingress.MaxUploadSize = config.Q(c.size) }))
+			ing := objs["Ingress/invenio"].(*networkingv1.Ingress)
+			if got := ing.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"]; got != c.nginx {
+				t.Errorf("Ingress proxy-body-size = %q, want %s", got, c.nginx)
+			}
+			_, server := frontendServer(t, configMapData(t, objs, "frontend-nginx", "default.conf"))
+			if got := one(t, route(t, server, "/api/records/abc12-3xy45/draft/files/big.h5/content"), "client_max_body_size"); got != c.nginx {
+				t.Errorf("frontend file route client_max_body_size = %q, want %s", got, c.nginx)
+			}
+			if got := one(t, route(t, server, "/api/records/abc12-3xy45/draft"), "client_max_body_size"); got != "100m" {
+				t.Errorf("frontend /api client_max_body_size = %q, want 100m (Flask's MAX_CONTENT_LENGTH)", got)
+			}
+			env := objs["ConfigMap/invenio-config"].(*corev1.ConfigMap).Data
+			for k, want := range map[string]string{
+				"INVENIO_FILES_REST_DEFAULT_MAX_FILE_SIZE": c.maxFile,
+				"INVENIO_FILES_REST_DEFAULT_QUOTA_SIZE":    c.quota,
+				"INVENIO_APP_RDM_DEPOSIT_FORM_QUOTA":       "{'maxFiles': 100, 'maxStorage': " + c.quota + "}",
+			} {
+				if env[k] != want {
+					t.Errorf("%s = %q, want %q", k, env[k], want)
+				}
+			}
+			// The hops agree: nginx's size and the application's bytes
+			// are the same number, and none is 0.
+			q := config.Q(c.size)
+			if c.maxFile != fmt.Sprint(q.Value()) || nginxBytes(t, c.nginx) != q.Value() || q.Value() == 0 {
+				t.Errorf("%s: nginx %s and application %s disagree with %d bytes", c.size, c.nginx, c.maxFile, q.Value())
+			}
+		})
+	}
+}
+
+// nginxBytes reads an nginx size back as bytes.
+func nginxBytes(t *testing.T, s string) int64 {
+	t.Helper()
+	mult := map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30}[s[len(s)-1]]
+	if mult == 0 {
+		mult = 1
+	} else {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("nginx size %q: %v", s, err)
+	}
+	return n * mult
 }
