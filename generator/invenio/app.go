@@ -282,6 +282,11 @@ const (
 	fileDownloadUI   = `^/records/[^/]+/files/.+$`
 )
 
+// requestID is the frontend's variable for the request id it
+// passes to uWSGI and returns: the ingress controller's X-Request-ID,
+// else nginx's own $request_id.
+const requestID = "$invenio_request_id"
+
 // flaskMaxContentLength is MAX_CONTENT_LENGTH of invenio-app-rdm 12: the
 // largest request body of any route but the file contents.
 const flaskMaxContentLength = 100 << 20
@@ -322,7 +327,7 @@ func (x env) nginxConf() string {
 			"uwsgi_param Host $host;",
 			"uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
 			"uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
-			"uwsgi_param HTTP_X_REQUEST_ID $request_id;",
+			"uwsgi_param HTTP_X_REQUEST_ID "+requestID+";",
 			"uwsgi_read_timeout "+idle+";",
 			"uwsgi_send_timeout "+idle+";",
 		) {
@@ -333,6 +338,11 @@ func (x env) nginxConf() string {
 	streamed := []string{"uwsgi_request_buffering off;", "uwsgi_buffering off;"}
 	lines := []string{
 		"# Generated: InvenioRDM frontend (nginx in front of uWSGI).",
+		"# The request id the ingress controller sent, else one of our own.",
+		"map $http_x_request_id " + requestID + " {",
+		"  default $http_x_request_id;",
+		"  \"\" $request_id;",
+		"}",
 		"upstream ui { server web-ui:5000; }",
 		"upstream api { server web-api:5000; }",
 		"server {",
@@ -345,16 +355,25 @@ func (x env) nginxConf() string {
 		"  client_max_body_size " + nginxSize(flaskMaxContentLength) + ";",
 		"  client_body_timeout " + idle + ";",
 		"  send_timeout " + idle + ";",
-		"  add_header X-Request-ID $request_id;",
+		"  add_header X-Request-ID " + requestID + " always;",
 		"  location = /nginx-health { access_log off; return 200 'ok'; }",
-		"  location /static/dist/ { alias /static/dist/; expires 1y; add_header Cache-Control public; }",
+		// Content-hashed names never change: one Cache-Control header (not
+		// expires beside it), and the request id again, as an add_header
+		// here hides the server's.
+		"  location /static/dist/ {",
+		"    alias /static/dist/;",
+		"    add_header Cache-Control \"public, max-age=31536000, immutable\";",
+		"    add_header X-Request-ID " + requestID + " always;",
+		"  }",
 		"  location /static/ { alias /static/; expires 1d; }",
 		"  # File contents, streamed both ways.",
 	}
 	lines = append(lines, location("~ "+fileContentRoute, "api", append([]string{"client_max_body_size " + nginxSize(x.e.Ingress.MaxUploadSize.Value()) + ";"}, streamed...)...)...)
 	lines = append(lines, location("~ "+fileArchiveRoute, "api", streamed...)...)
 	lines = append(lines, location("~ "+fileDownloadUI, "ui", streamed...)...)
-	lines = append(lines, location("/api", "api")...)
+	// /api and below it, not /apifoo (the UI's).
+	lines = append(lines, location("= /api", "api")...)
+	lines = append(lines, location("/api/", "api")...)
 	lines = append(lines, location("/", "ui")...)
 	lines = append(lines, "}",
 		"# Connection counters for the metrics sidecar, on loopback only.",

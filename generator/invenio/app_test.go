@@ -322,3 +322,64 @@ func nginxBytes(t *testing.T, s string) int64 {
 	}
 	return n * mult
 }
+
+// TestFrontendHeadersAndRoutes: the request id is the ingress
+// controller's X-Request-ID when it sent one (else nginx's own), passed to
+// uWSGI and returned on every response, the static assets' too; the
+// content-hashed assets carry exactly one Cache-Control; /api routes only
+// /api and below it to the REST API.
+func TestFrontendHeadersAndRoutes(t *testing.T) {
+	objs := objects(t, testEnv(nil))
+	root, server := frontendServer(t, configMapData(t, objs, "frontend-nginx", "default.conf"))
+	var id string
+	for _, m := range root.blocks("map") {
+		if len(m.Args) == 2 && m.Args[0] == "$http_x_request_id" {
+			id = m.Args[1]
+			if got := fmt.Sprint(m.Directives); got != "[[default $http_x_request_id] [ $request_id]]" {
+				t.Errorf("map %s: %s, want the incoming header, else $request_id", id, got)
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("no map from $http_x_request_id")
+	}
+	for _, uri := range []string{"/", "/api", "/api/records", "/static/dist/app.1234.js", "/static/images/logo.svg",
+		"/nginx-health", "/records/abc12-3xy45/files/data.zip", "/api/records/abc12-3xy45/files/data.zip/content"} {
+		l := route(t, server, uri)
+		var requestIDs, cacheControls []string
+		for _, h := range l.effective("add_header") {
+			switch h[0] {
+			case "X-Request-ID":
+				requestIDs = append(requestIDs, strings.Join(h[1:], " "))
+			case "Cache-Control":
+				cacheControls = append(cacheControls, strings.Join(h[1:], " "))
+			}
+		}
+		if fmt.Sprint(requestIDs) != "["+id+" always]" {
+			t.Errorf("%s: X-Request-ID headers %v, want %s on every response", uri, requestIDs, id)
+		}
+		if strings.HasPrefix(uri, "/static/dist/") {
+			if fmt.Sprint(cacheControls) != "[public, max-age=31536000, immutable]" || len(l.effective("expires")) > 0 {
+				t.Errorf("%s: Cache-Control %v, expires %v: want exactly one Cache-Control: public, max-age=31536000, immutable", uri, cacheControls, l.effective("expires"))
+			}
+		} else if len(cacheControls) > 0 {
+			t.Errorf("%s: Cache-Control %v", uri, cacheControls)
+		}
+		if len(l.all("uwsgi_pass")) > 0 {
+			var passed []string
+			for _, p := range l.effective("uwsgi_param") {
+				if p[0] == "HTTP_X_REQUEST_ID" {
+					passed = append(passed, strings.Join(p[1:], " "))
+				}
+			}
+			if fmt.Sprint(passed) != "["+id+"]" {
+				t.Errorf("%s: uWSGI gets HTTP_X_REQUEST_ID %v, want %s", uri, passed, id)
+			}
+		}
+	}
+	for uri, want := range map[string]string{"/api": "api", "/api/": "api", "/api/records": "api", "/apifoo": "ui", "/api-docs": "ui", "/": "ui"} {
+		if got := one(t, route(t, server, uri), "uwsgi_pass"); got != want {
+			t.Errorf("%s goes to %q, want %s", uri, got, want)
+		}
+	}
+}
