@@ -383,3 +383,26 @@ func TestFrontendHeadersAndRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestRabbitMQMemoryWatermark: the alarm is 60 % of the container's memory
+// limit in bytes, never a fraction of whatever memory RabbitMQ detects.
+func TestRabbitMQMemoryWatermark(t *testing.T) {
+	for _, c := range []struct{ limit, want string }{
+		{"1Gi", "644245094"},
+		{"2Gi", "1288490188"},
+		{"512Mi", "322122547"},
+		{"3G", "1800000000"},
+	} {
+		objs := objects(t, testEnv(func(e *config.Environment) { e.Workloads.RabbitMQ.Resources.Limits.Memory = config.Q(c.limit) }))
+		conf := iniSettings(configMapData(t, objs, "rabbitmq-config", "10-defaults.conf"))
+		var watermarks []string
+		for k, v := range conf {
+			if strings.HasPrefix(k, "vm_memory_high_watermark") {
+				watermarks = append(watermarks, k+" = "+strings.Join(v, ","))
+			}
+		}
+		if want := "vm_memory_high_watermark.absolute = " + c.want; fmt.Sprint(watermarks) != "["+want+"]" {
+			t.Errorf("limit %s: %v, want [%s]", c.limit, watermarks, want)
+		}
+	}
+}

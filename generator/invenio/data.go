@@ -190,8 +190,12 @@ func (x env) rabbitmq() *component.Component {
 			"log.console = true",
 			"log.console.level = info",
 			"log.file = false",
-			// Alarm before the memory limit kills the pod.
-			"vm_memory_high_watermark.relative = 0.6",
+			// Alarm (block publishers) at 60 % of the container's memory
+			// limit, before the limit kills the pod. In bytes: a relative
+			// watermark is a fraction of the memory RabbitMQ detects, and
+			// inside a pod it does not always detect the cgroup limit,
+			// so it may take the node's memory instead.
+			fmt.Sprintf("vm_memory_high_watermark.absolute = %d", w.Resources.Limits.Memory.Value()*6/10),
 			"disk_free_limit.absolute = 500MB",
 			"",
 		}, "\n"),
