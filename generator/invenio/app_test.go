@@ -406,3 +406,16 @@ func TestRabbitMQMemoryWatermark(t *testing.T) {
 		}
 	}
 }
+
+// TestPgAdminListensOnIPv4: pgAdmin's entrypoint listens on [::] unless
+// told otherwise, which fails on nodes without IPv6.
+func TestPgAdminListensOnIPv4(t *testing.T) {
+	objs := objects(t, testEnv(func(e *config.Environment) { on := true; e.Workloads.PgAdmin.Enabled = &on }))
+	env := map[string]string{}
+	for _, v := range container(t, objs, "Deployment/pgadmin", "pgadmin").Env {
+		env[v.Name] = v.Value
+	}
+	if env["PGADMIN_LISTEN_ADDRESS"] != "0.0.0.0" || env["PGADMIN_LISTEN_PORT"] != "5050" {
+		t.Errorf("pgAdmin listens on %q port %q, want 0.0.0.0 port 5050", env["PGADMIN_LISTEN_ADDRESS"], env["PGADMIN_LISTEN_PORT"])
+	}
+}
