@@ -427,16 +427,32 @@ func (x env) worker() *component.Component {
 	ctr.Command = []string{"celery", "-A", "invenio_app.celery", "worker",
 		"--loglevel", string(x.e.App.LogLevel), "--concurrency", fmt.Sprint(x.e.App.WorkerConcurrency)}
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath))
-	ping := []string{"sh", "-c", "celery -A invenio_app.celery inspect ping -d celery@$HOSTNAME"}
-	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 30, Failures: 10}, ping...)
-	ctr.LivenessProbe = component.ExecProbe(slowProbe, ping...)
-	ctr.ReadinessProbe = component.ExecProbe(slowProbe, ping...)
+	ping := []string{"python", "-c", workerPing}
+	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 15, Timeout: 10, Failures: 20}, ping...) // up to 5 minutes to start
+	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 4}, ping...) // 2 minutes without an answer
+	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 2}, ping...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "4Gi"), filesVolume()})
 	spec.TerminationGracePeriodSeconds = ptr(int64(300)) // let running tasks finish
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
 	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
 	return c
 }
+
+// workerPing is the worker's probe: is this pod's worker answering
+// through the broker? What `celery inspect ping -d celery@$HOSTNAME` does,
+// without loading InvenioRDM (-A invenio_app.celery built the whole
+// application for every probe: seconds of CPU, hundreds of MB). A bare
+// Celery app would do, its broker URL read from the environment (so the
+// password is on no command line), but it accepts only JSON replies, and
+// the worker answers in InvenioRDM's task serializer, msgpack
+// (invenio-celery's CELERY_TASK_SERIALIZER): the celery CLI has no option
+// for that, hence these lines. The 5 s wait ends at the first reply;
+// the probes allow 10 s.
+const workerPing = `import os, socket, sys
+from celery import Celery
+app = Celery(broker=os.environ["INVENIO_CELERY_BROKER_URL"], accept_content=["json", "msgpack"], set_as_current=False)
+sys.exit(0 if app.control.ping(destination=["celery@" + socket.gethostname()], timeout=5) else 1)
+`
 
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.

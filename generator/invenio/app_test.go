@@ -2,6 +2,7 @@ package invenio
 
 import (
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -418,4 +419,51 @@ func TestPgAdminListensOnIPv4(t *testing.T) {
 	if env["PGADMIN_LISTEN_ADDRESS"] != "0.0.0.0" || env["PGADMIN_LISTEN_PORT"] != "5050" {
 		t.Errorf("pgAdmin listens on %q port %q, want 0.0.0.0 port 5050", env["PGADMIN_LISTEN_ADDRESS"], env["PGADMIN_LISTEN_PORT"])
 	}
+}
+
+// TestWorkerProbesDoNotLoadTheApp: the worker's probes ping it through
+// the broker without importing InvenioRDM, take the broker URL (and its
+// password) from the environment, accept the worker's msgpack reply, and
+// wait less than the probe allows.
+func TestWorkerProbesDoNotLoadTheApp(t *testing.T) {
+	worker := container(t, objects(t, testEnv(nil)), "Deployment/worker", "worker")
+	for name, p := range map[string]*corev1.Probe{"startup": worker.StartupProbe, "liveness": worker.LivenessProbe, "readiness": worker.ReadinessProbe} {
+		if p == nil || p.Exec == nil {
+			t.Fatalf("%s probe: %+v, want an exec probe", name, p)
+		}
+		cmd := p.Exec.Command
+		if len(cmd) != 3 || cmd[0] != "python" || cmd[1] != "-c" {
+			t.Fatalf("%s probe runs %q", name, cmd)
+		}
+		script := cmd[2]
+		for _, bad := range []string{"invenio_app", "-A", "create_app", "amqp://"} {
+			if strings.Contains(script, bad) {
+				t.Errorf("%s probe contains %q: it must not load the application or carry the broker URL", name, bad)
+			}
+		}
+		for _, want := range []string{`os.environ["INVENIO_CELERY_BROKER_URL"]`, `"msgpack"`, `destination=["celery@" + socket.gethostname()]`, "timeout=5)", "sys.exit(0 if"} {
+			if !strings.Contains(script, want) {
+				t.Errorf("%s probe lacks %s", name, want)
+			}
+		}
+		if p.TimeoutSeconds <= 5 || p.TimeoutSeconds >= p.PeriodSeconds {
+			t.Errorf("%s probe: timeout %d s, period %d s: want more than the ping's 5 s and less than the period", name, p.TimeoutSeconds, p.PeriodSeconds)
+		}
+		out, err := exec.Command("python3", "-c", "import ast, sys; ast.parse(sys.argv[1])", script).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s probe is not Python: %v\n%s", name, err, out)
+		}
+	}
+	if !hasEnv(worker, "INVENIO_CELERY_BROKER_URL") {
+		t.Errorf("the worker has no INVENIO_CELERY_BROKER_URL for its probe")
+	}
+}
+
+func hasEnv(c corev1.Container, name string) bool {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
 }

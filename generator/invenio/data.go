@@ -39,7 +39,6 @@ var (
 	liveness  = component.Timing{Period: 20, Timeout: 5, Failures: 6}  // 2 minutes of failure before a restart
 	readiness = component.Timing{Period: 10, Timeout: 5, Failures: 3}
 	slowStart = component.Timing{Period: 10, Timeout: 10, Failures: 60} // up to 10 minutes (OpenSearch, migrations)
-	slowProbe = component.Timing{Period: 60, Timeout: 30, Failures: 3}  // Celery inspect imports the whole app
 )
 
 // postgresql is the database: postgres:14.13 on a ReadWriteOnce volume.
