@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -346,6 +347,54 @@ func TestClusterVariants(t *testing.T) {
 		}
 		if n := len(layers[0].Patches); (c.Name == "prod") != (n > 0) {
 			t.Errorf("cluster %s: %d patches on the shared controllers directory", c.Name, n)
+		}
+	}
+}
+
+// TestIngressControllerIdleTimeout: the ingress controller a cluster runs
+// waits for a request body and for a client reading the response as long
+// as the longest ingress.idleTimeout of the environments behind it; a
+// cluster whose environments keep the shared value gets no patch for it.
+func TestIngressControllerIdleTimeout(t *testing.T) {
+	p := loadPlatform(t)
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		switch e.Name {
+		case "dev":
+			e.Cluster, e.Ingress.IdleTimeout = "lab", "10m"
+		case "test":
+			e.Cluster, e.Ingress.IdleTimeout = "lab", "5m"
+		}
+	}
+	tr, err := Generate(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"lab": "600", "prod": fmt.Sprint(p.Defaults.Ingress.IdleTimeout.Seconds())}
+	for _, c := range flux.Clusters(p) {
+		layers, err := flux.Layers(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := BuildLayer(tr, layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.GetById(resid.NewResIdWithNamespace(resid.NewGvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"), "ingress-nginx", "flux-system"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := r.Map()
+		conf, _ := got["spec"].(map[string]any)["values"].(map[string]any)["controller"].(map[string]any)["config"].(map[string]any)
+		if conf["client-body-timeout"] != want[c.Name] || conf["http-snippet"] != "send_timeout "+want[c.Name]+"s;" {
+			t.Errorf("cluster %s: controller config %v, want client-body-timeout %s and send_timeout %ss", c.Name, conf, want[c.Name], want[c.Name])
+		}
+		var patched []string
+		for _, pt := range layers[0].Patches {
+			patched = append(patched, pt.Target.Kind+"/"+pt.Target.Name)
+		}
+		if wantPatched := map[string]string{"lab": "[HelmRelease/ingress-nginx]", "prod": "[]"}[c.Name]; fmt.Sprint(patched) != wantPatched {
+			t.Errorf("cluster %s: patches %v, want %s", c.Name, patched, wantPatched)
 		}
 	}
 }

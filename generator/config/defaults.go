@@ -57,6 +57,7 @@ func Defaults() Environment {
 			// component=controller: the chart's admission-webhook Jobs share the name label.
 			ControllerLabels: map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
 			MaxUploadSize:    Q("50Gi"),
+			IdleTimeout:      "180s",
 		},
 		Storage: Storage{
 			ReadWriteOnceClass: "ceph-rbd",

@@ -274,6 +274,75 @@ environments:
     namespace: invenio-test
     host: test.example.org
 `, "platform.yaml:6: defaults.storage.files: \"10 GB\" is not a Kubernetes quantity: write e.g. 500m or 2 for CPU, 512Mi or 100Gi for memory and storage"},
+		{"idle timeouts", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: a
+    namespace: a
+    host: a.example.org
+    ingress: {idleTimeout: 180}
+  - name: b
+    namespace: b
+    host: b.example.org
+    ingress: {idleTimeout: 500ms}
+  - name: c
+    namespace: c
+    host: c.example.org
+    ingress: {idleTimeout: 2h}
+  - name: d
+    namespace: d
+    host: d.example.org
+    ingress: {idleTimeout: 1.5s}
+  - name: e
+    namespace: e
+    host: e.example.org
+    ingress: {idleTimeout: 3 minutes}
+  - name: f
+    namespace: f
+    host: f.example.org
+    ingress: {idleTimeout: -3m}
+`,
+			"platform.yaml:9: environments[0].ingress.idleTimeout: \"180\" is not a duration: write a number with its unit, s, m or h, e.g. 180s or 3m\n" +
+				"platform.yaml:13: environments[1].ingress.idleTimeout: \"500ms\" is shorter than 1s: a client or server that pauses that briefly would be cut off; write a duration from 1s to 1h, e.g. 180s\n" +
+				"platform.yaml:17: environments[2].ingress.idleTimeout: \"2h\" is longer than 1h: a connection silent that long is dead and only holds a uWSGI thread; write a duration from 1s to 1h, e.g. 180s\n" +
+				"platform.yaml:21: environments[3].ingress.idleTimeout: \"1.5s\" is not a whole number of seconds: nginx and uWSGI count timeouts in seconds; write 2s\n" +
+				"platform.yaml:25: environments[4].ingress.idleTimeout: \"3 minutes\" is not a duration: write a number with its unit, s, m or h, e.g. 180s or 3m\n" +
+				"platform.yaml:29: environments[5].ingress.idleTimeout: \"-3m\" is shorter than 1s: a client or server that pauses that briefly would be cut off; write a duration from 1s to 1h, e.g. 180s"},
+		{"idle timeout in defaults", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  ingress:
+    idleTimeout: 90m
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+`, "platform.yaml:6: defaults.ingress.idleTimeout: \"90m\" is longer than 1h: a connection silent that long is dead and only holds a uWSGI thread; write a duration from 1s to 1h, e.g. 180s"},
+		{"upload limit below 1Mi", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+  ingress:
+    maxUploadSize: 500Ki
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    ingress: {maxUploadSize: 1Mi}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    ingress:
+      maxUploadSize: "1048575"
+`,
+			"platform.yaml:6: environments[0].ingress.maxUploadSize: 500Ki is less than 1Mi: InvenioRDM would refuse nearly every file (a unit mistake?); write the largest file to accept, at least 1Mi, e.g. 50Gi\n" +
+				"platform.yaml:19: environments[2].ingress.maxUploadSize: 1048575 is less than 1Mi: InvenioRDM would refuse nearly every file (a unit mistake?); write the largest file to accept, at least 1Mi, e.g. 50Gi"},
 		{"host not a DNS name", `site:
   name: x
 environments:
@@ -902,5 +971,48 @@ environments:
 	}
 	if p.GitOps.Branch != "main" || p.GitOps.Interval != "10m" || !p.Infrastructure.SealedSecrets.On() {
 		t.Errorf("gitops/infrastructure defaults not applied: %+v %+v", p.GitOps, p.Infrastructure)
+	}
+}
+
+// TestIdleTimeoutSeconds: the accepted spellings of ingress.idleTimeout and
+// the whole seconds every hop is given.
+func TestIdleTimeoutSeconds(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want int64
+	}{
+		{"", 180}, // the Go default
+		{"ingress: {idleTimeout: 180s}", 180},
+		{"ingress: {idleTimeout: 3m}", 180},
+		{"ingress: {idleTimeout: 1s}", 1},
+		{"ingress: {idleTimeout: 1m30s}", 90},
+		{"ingress: {idleTimeout: 1500ms}", -1}, // not whole seconds: rejected
+		{"ingress: {idleTimeout: 1h}", 3600},
+		{"ingress: {idleTimeout: 60m}", 3600},
+		{"ingress: {idleTimeout: 3600001ms}", -1}, // above 1h: rejected
+	} {
+		t.Run(c.yaml, func(t *testing.T) {
+			p, err := parseTest(`site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    ` + c.yaml + `
+`)
+			if c.want < 0 {
+				if err == nil {
+					t.Fatalf("accepted, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Environments[0].Ingress.IdleTimeout.Seconds(); got != c.want {
+				t.Errorf("Seconds() = %d, want %d", got, c.want)
+			}
+		})
 	}
 }

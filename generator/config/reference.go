@@ -140,6 +140,7 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(GitURL("")):          "repository URL",
 	reflect.TypeOf(GitRef("")):          "branch",
 	reflect.TypeOf(Duration("")):        "duration",
+	reflect.TypeOf(Timeout("")):         "duration (whole seconds, 1s to 1h)",
 	reflect.TypeOf(Email("")):           "e-mail address",
 	reflect.TypeOf(HTTPSURL("")):        "https URL",
 	reflect.TypeOf(ChartVersion("")):    "chart version",

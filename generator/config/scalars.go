@@ -496,3 +496,44 @@ func (p *S3Prefix) UnmarshalYAML(n *yaml.Node) error {
 	*p = S3Prefix(v)
 	return nil
 }
+
+// Timeout is how long a hop waits with no byte moving: a Go (and
+// Kubernetes) duration such as 180s or 3m, of whole seconds from 1s to 1h
+// (nginx and uWSGI count timeouts in seconds).
+type Timeout string
+
+// The range of a Timeout.
+const (
+	minTimeout = time.Second
+	maxTimeout = time.Hour
+)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (t *Timeout) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a duration")
+	if err != nil {
+		return err
+	}
+	d, perr := time.ParseDuration(v)
+	switch {
+	case perr != nil:
+		return bad(n.Line, "%q is not a duration: write a number with its unit, s, m or h, e.g. 180s or 3m", v)
+	case d < minTimeout:
+		return bad(n.Line, "%q is shorter than 1s: a client or server that pauses that briefly would be cut off; write a duration from 1s to 1h, e.g. 180s", v)
+	case d > maxTimeout:
+		return bad(n.Line, "%q is longer than 1h: a connection silent that long is dead and only holds a uWSGI thread; write a duration from 1s to 1h, e.g. 180s", v)
+	case d%time.Second != 0:
+		return bad(n.Line, "%q is not a whole number of seconds: nginx and uWSGI count timeouts in seconds; write %s", v, d.Round(time.Second))
+	}
+	*t = Timeout(v)
+	return nil
+}
+
+// Seconds is the timeout in whole seconds.
+func (t Timeout) Seconds() int64 {
+	d, err := time.ParseDuration(string(t))
+	if err != nil || d%time.Second != 0 {
+		panic(fmt.Sprintf("config: unvalidated timeout %q", t)) // UnmarshalYAML rejects these
+	}
+	return int64(d / time.Second)
+}

@@ -125,7 +125,8 @@ type Ingress struct {
 	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
 	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`
-	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest request body the ingress accepts (file uploads)." default:"50Gi"`
+	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest file an upload may carry, at least 1Mi. One value decides every hop: the Ingress (proxy-body-size), the frontend's file routes (client_max_body_size) and InvenioRDM (FILES_REST_DEFAULT_MAX_FILE_SIZE; the quota of a record's files, FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's, is the larger of this and InvenioRDM's 10 GB)." default:"50Gi"`
+	IdleTimeout         Timeout           `yaml:"idleTimeout" doc:"How long any hop (ingress controller, nginx frontend, uWSGI) waits with no byte moving before it gives up on a request or response. No hop limits how long a whole transfer takes, only this silence. Whole seconds from 1s to 1h, e.g. 180s or 3m." default:"180s"`
 }
 
 // Storage sets storage classes and sizes. RWO and RWX come from different

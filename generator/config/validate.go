@@ -92,6 +92,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			seenHost[e.Host] = v.lineOf("host")
 		}
 		v.workloads(&e.Workloads)
+		if up := e.Ingress.MaxUploadSize; up.Cmp(minUploadSize) < 0 {
+			v.problem("ingress.maxUploadSize", fmt.Sprintf("%s is less than 1Mi: InvenioRDM would refuse nearly every file (a unit mistake?); write the largest file to accept, at least 1Mi, e.g. 50Gi", up.String()))
+		}
 		if _, ok := p.Infrastructure.ACME.Servers[string(e.Ingress.ClusterIssuer)]; !ok {
 			v.problem("ingress.clusterIssuer", fmt.Sprintf("%q is not one of the ClusterIssuers in infrastructure.acme.servers (%s): use one of them or add it there", e.Ingress.ClusterIssuer, strings.Join(slices.Sorted(maps.Keys(p.Infrastructure.ACME.Servers)), ", ")))
 		}
@@ -225,6 +228,10 @@ var scalable = map[string]bool{"webUI": true, "webAPI": true, "frontend": true, 
 // promDuration is the Prometheus Operator's duration pattern (its CRDs
 // reject anything else), for the units a scrape interval uses.
 var promDuration = regexp.MustCompile(`^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`)
+
+// minUploadSize is the smallest ingress.maxUploadSize: below it nearly
+// every upload is refused, which is a unit mistake rather than a choice.
+var minUploadSize = resource.MustParse("1Mi")
 
 // maxStabilization is the HPA API's limit on a stabilization window.
 const maxStabilization = time.Hour

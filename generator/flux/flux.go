@@ -259,15 +259,14 @@ type patches struct{ controllers, configs []kustomize.Patch }
 // infrastructurePatches is how cluster c's infrastructure differs from the
 // shared directories (rendered from `defaults:`): minimal strategic-merge
 // patches, carried by the cluster's own Kustomizations so that the shared
-// directories stay shared. Environments of one cluster agree on these
-// settings (config validates it), so the first one speaks for the cluster.
+// directories stay shared.
 func infrastructurePatches(p *config.Platform, c Cluster) (patches, error) {
 	var out patches
 	base, err := Infrastructure(p, p.Defaults)
 	if err != nil {
 		return out, err
 	}
-	mine, err := Infrastructure(p, c.Envs[0])
+	mine, err := Infrastructure(p, c.Envs...)
 	if err != nil {
 		return out, err
 	}

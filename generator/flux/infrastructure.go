@@ -35,11 +35,16 @@ type chart struct {
 }
 
 // Infrastructure renders the controllers the platform needs in a cluster
-// whose environments are like e (the sealed-secrets controller's name and
-// namespace, the ingress controller's namespace and class), and the ACME
-// ClusterIssuers the environments name.
-func Infrastructure(p *config.Platform, e config.Environment) (InfrastructureFiles, error) {
+// that runs the environments envs, and the ACME ClusterIssuers they name.
+// The settings a cluster runs once (the sealed-secrets controller's name
+// and namespace, the ingress controller's namespace and class) are the
+// same in all of them (config validates it), so the first speaks for the
+// cluster; the ingress controller's idle timeouts are the longest
+// ingress.idleTimeout among them.
+func Infrastructure(p *config.Platform, envs ...config.Environment) (InfrastructureFiles, error) {
 	in := p.Infrastructure
+	e := envs[0]
+	idle := fmt.Sprint(longestIdleTimeout(envs))
 	charts := []chart{
 		{
 			file: "cert-manager.yaml", repoName: "jetstack", repoURL: "https://charts.jetstack.io", chart: "cert-manager",
@@ -57,6 +62,19 @@ func Infrastructure(p *config.Platform, e config.Environment) (InfrastructureFil
 				// (CVE-2021-25742, CVE-2025-1974): the platform needs none.
 				"allowSnippetAnnotations": false,
 				"podLabels":               e.Ingress.ControllerLabels,
+				// The controller-wide halves of "no hop limits a transfer's
+				// duration, each gives up after the same silence" (the
+				// proxy timeouts are annotations of each Ingress): reading
+				// a request body (client-body-timeout, 60 s by default) and
+				// writing a response to the client (nginx's send_timeout,
+				// 60 s, for which ingress-nginx has no key: an http-snippet
+				// of this ConfigMap, written here, never by an Ingress).
+				// client-header-timeout stays at 60 s: headers are not a
+				// transfer, and a longer wait only helps slow-header attacks.
+				"config": map[string]string{
+					"client-body-timeout": idle,
+					"http-snippet":        "send_timeout " + idle + "s;",
+				},
 			}},
 			spec: in.IngressNginx,
 		},
@@ -91,6 +109,17 @@ func Infrastructure(p *config.Platform, e config.Environment) (InfrastructureFil
 	}
 	out.Configs = []File{{Name: "cluster-issuers.yaml", Objects: issuers}}
 	return out, nil
+}
+
+// longestIdleTimeout is the longest ingress.idleTimeout of envs, in
+// seconds: the cluster's one ingress controller must not give up before
+// any environment behind it would.
+func longestIdleTimeout(envs []config.Environment) int64 {
+	var longest int64
+	for _, e := range envs {
+		longest = max(longest, e.Ingress.IdleTimeout.Seconds())
+	}
+	return longest
 }
 
 func (c chart) objects(p *config.Platform) ([]any, error) {

@@ -55,8 +55,17 @@ func (x env) appConfig() *component.Component {
 	return c
 }
 
+// InvenioRDM v12's defaults (invenio-app-rdm 12.0.10, config.py):
+// FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's number of files.
+const (
+	defaultQuota    = 10_000_000_000 // 10**10 bytes
+	depositMaxFiles = 100
+)
+
 func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 	host := string(x.e.Host)
+	maxFile := x.e.Ingress.MaxUploadSize.Value()
+	quota := max(int64(defaultQuota), maxFile)
 	data := map[string]string{
 		"INVENIO_INSTANCE_PATH":                instancePath,
 		"INVENIO_SITE_HOSTNAME":                host,
@@ -73,8 +82,16 @@ func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 		"INVENIO_SESSION_COOKIE_SECURE":        "True",
 		"INVENIO_ACCOUNTS_LOCAL_LOGIN_ENABLED": "True",
 		"INVENIO_SECURITY_REGISTERABLE":        "True",
-		"PYTHONDONTWRITEBYTECODE":              "1",
-		"TMPDIR":                               "/tmp",
+		// The largest file, as ingress.maxUploadSize lets through every
+		// hop before it (invenio-files-rest's own default is 10**10 bytes).
+		// The per-record quota is at least InvenioRDM's default, and the
+		// deposit form's, computed from it when invenio-app-rdm's config is
+		// imported, is set with it. (INVENIO_* values are Python literals.)
+		"INVENIO_FILES_REST_DEFAULT_MAX_FILE_SIZE": fmt.Sprint(maxFile),
+		"INVENIO_FILES_REST_DEFAULT_QUOTA_SIZE":    fmt.Sprint(quota),
+		"INVENIO_APP_RDM_DEPOSIT_FORM_QUOTA":       fmt.Sprintf("{'maxFiles': %d, 'maxStorage': %d}", depositMaxFiles, quota),
+		"PYTHONDONTWRITEBYTECODE":                  "1",
+		"TMPDIR":                                   "/tmp",
 	}
 	if x.samlOn() {
 		// Users come from the lab's SSO only.
@@ -85,6 +102,12 @@ func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 	return x.configMap(c, "invenio-config", data)
 }
 
+// uwsgiConfigMap holds the ini files of the two uWSGI applications. No
+// limit on a request's total duration (no harakiri: a 1 GB upload or
+// download takes as long as the client's line needs); a client that stops
+// sending or reading is dropped after ingress.idleTimeout without a byte
+// (socket-timeout, whose default of 4 s would abort a response to a client
+// that merely pauses).
 func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
 	ini := func(lines ...string) string {
 		base := []string{
@@ -98,8 +121,7 @@ func (x env) uwsgiConfigMap(c *component.Component) *corev1.ConfigMap {
 			fmt.Sprintf("threads = %d", x.e.App.UWSGIThreads),
 			"buffer-size = 65535",
 			"wsgi-disable-file-wrapper = true",
-			"post-buffering = 4096",
-			"harakiri = 180",
+			fmt.Sprintf("socket-timeout = %d", x.e.Ingress.IdleTimeout.Seconds()),
 		}
 		return strings.Join(append(base, append(lines, "")...), "\n")
 	}
@@ -213,7 +235,7 @@ func (x env) frontend() *component.Component {
 		Serves:                []component.Port{{Name: "http", Port: 8080}},
 		FromIngressController: "http",
 		Calls:                 []component.Call{{To: WebUI, Port: "uwsgi"}, {To: WebAPI, Port: "uwsgi"}}}
-	conf := x.configMap(c, "frontend-nginx", map[string]string{"default.conf": nginxConf()})
+	conf := x.configMap(c, "frontend-nginx", map[string]string{"default.conf": x.nginxConf()})
 	static := component.Container("static", x.e.Image.Ref(), w.Resources)
 	static.Command = []string{"cp", "-R", staticPath + "/.", "/static/"}
 	static.SecurityContext.RunAsUser = &appUser.UID // the image's files belong to invenio
@@ -249,45 +271,111 @@ func (x env) frontend() *component.Component {
 	return c
 }
 
-// nginxConf routes / to the UI, /api to the REST API and serves /static.
-// Uploads get the large body limit with buffering off.
-func nginxConf() string {
-	pass := func(upstream string) []string {
-		return []string{
-			"    uwsgi_pass " + upstream + ";",
-			"    include uwsgi_params;",
-			"    uwsgi_param Host $host;",
-			"    uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
-			"    uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
-			"    uwsgi_param HTTP_X_REQUEST_ID $request_id;",
-			"    uwsgi_read_timeout 180s;",
-			"    uwsgi_send_timeout 180s;",
+// The routes of InvenioRDM v12 that carry file contents, as nginx
+// regular expressions: a file's content, uploaded (PUT) or downloaded
+// (GET), of a record or a draft (the key may hold '/'; a trailing part
+// number is a multipart upload); the zip of all of a record's files; and
+// the UI's download link of the landing page.
+const (
+	fileContentRoute = `^/api/records/[^/]+/(draft/)?files/.+/content(/[0-9]+)?/?$`
+	fileArchiveRoute = `^/api/records/[^/]+/(draft/)?files-archive/?$`
+	fileDownloadUI   = `^/records/[^/]+/files/.+$`
+)
+
+// requestID is the frontend's variable for the request id it
+// passes to uWSGI and returns: the ingress controller's X-Request-ID,
+// else nginx's own $request_id.
+const requestID = "$invenio_request_id"
+
+// flaskMaxContentLength is MAX_CONTENT_LENGTH of invenio-app-rdm 12: the
+// largest request body of any route but the file contents.
+const flaskMaxContentLength = 100 << 20
+
+// nginxSize writes a byte count as an nginx size without loss: in the
+// largest of g, m and k that divides it exactly, else in bytes. (nginx
+// reads 0 as "no limit", so a size is never rounded down to it.)
+func nginxSize(bytes int64) string {
+	if bytes <= 0 {
+		panic(fmt.Sprintf("invenio: nginx size of %d bytes", bytes)) // config requires at least 1Mi
+	}
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if bytes%u.size == 0 {
+			return fmt.Sprintf("%d%s", bytes/u.size, u.suffix)
 		}
 	}
+	return fmt.Sprint(bytes)
+}
+
+// nginxConf routes / to the UI, /api to the REST API and serves /static.
+// No timeout limits a transfer's total duration: each gives up only after
+// ingress.idleTimeout with no byte moving, towards the client
+// (client_body_timeout, send_timeout) and towards uWSGI
+// (uwsgi_read_timeout, uwsgi_send_timeout). File contents stream through
+// in both directions, never spooled to this pod's /tmp: request and
+// response buffering are off on the file routes, and uploads there may be
+// as large as the largest file.
+func (x env) nginxConf() string {
+	idle := fmt.Sprintf("%ds", x.e.Ingress.IdleTimeout.Seconds())
+	location := func(match, upstream string, directives ...string) []string {
+		l := []string{"  location " + match + " {"}
+		for _, d := range append(directives,
+			"uwsgi_pass "+upstream+";",
+			"include uwsgi_params;",
+			"uwsgi_param Host $host;",
+			"uwsgi_param HTTP_X_FORWARDED_FOR $proxy_add_x_forwarded_for;",
+			"uwsgi_param HTTP_X_FORWARDED_PROTO $http_x_forwarded_proto;",
+			"uwsgi_param HTTP_X_REQUEST_ID "+requestID+";",
+			"uwsgi_read_timeout "+idle+";",
+			"uwsgi_send_timeout "+idle+";",
+		) {
+			l = append(l, "    "+d)
+		}
+		return append(l, "  }")
+	}
+	streamed := []string{"uwsgi_request_buffering off;", "uwsgi_buffering off;"}
 	lines := []string{
 		"# Generated: InvenioRDM frontend (nginx in front of uWSGI).",
+		"# The request id the ingress controller sent, else one of our own.",
+		"map $http_x_request_id " + requestID + " {",
+		"  default $http_x_request_id;",
+		"  \"\" $request_id;",
+		"}",
 		"upstream ui { server web-ui:5000; }",
 		"upstream api { server web-api:5000; }",
 		"server {",
 		"  listen 8080;",
 		"  server_name _;",
 		"  charset utf-8;",
-		"  client_max_body_size 100m;",
-		"  add_header X-Request-ID $request_id;",
+		// Every route but the file contents: Flask's MAX_CONTENT_LENGTH in
+		// invenio-app-rdm 12 (100 MiB), so nginx refuses what the
+		// application would refuse anyway.
+		"  client_max_body_size " + nginxSize(flaskMaxContentLength) + ";",
+		"  client_body_timeout " + idle + ";",
+		"  send_timeout " + idle + ";",
+		"  add_header X-Request-ID " + requestID + " always;",
 		"  location = /nginx-health { access_log off; return 200 'ok'; }",
-		"  location /static/dist/ { alias /static/dist/; expires 1y; add_header Cache-Control public; }",
+		// Content-hashed names never change: one Cache-Control header (not
+		// expires beside it), and the request id again, as an add_header
+		// here hides the server's.
+		"  location /static/dist/ {",
+		"    alias /static/dist/;",
+		"    add_header Cache-Control \"public, max-age=31536000, immutable\";",
+		"    add_header X-Request-ID " + requestID + " always;",
+		"  }",
 		"  location /static/ { alias /static/; expires 1d; }",
-		"  location ~ /api/records/.+/draft/files/.+/content(/[0-9]+)?/?$ {",
-		"    client_max_body_size 50G;",
-		"    uwsgi_request_buffering off;",
-		"    uwsgi_buffering off;",
+		"  # File contents, streamed both ways.",
 	}
-	lines = append(lines, pass("api")...)
-	lines = append(lines, "  }", "  location /api {")
-	lines = append(lines, pass("api")...)
-	lines = append(lines, "  }", "  location / {")
-	lines = append(lines, pass("ui")...)
-	lines = append(lines, "  }", "}",
+	lines = append(lines, location("~ "+fileContentRoute, "api", append([]string{"client_max_body_size " + nginxSize(x.e.Ingress.MaxUploadSize.Value()) + ";"}, streamed...)...)...)
+	lines = append(lines, location("~ "+fileArchiveRoute, "api", streamed...)...)
+	lines = append(lines, location("~ "+fileDownloadUI, "ui", streamed...)...)
+	// /api and below it, not /apifoo (the UI's).
+	lines = append(lines, location("= /api", "api")...)
+	lines = append(lines, location("/api/", "api")...)
+	lines = append(lines, location("/", "ui")...)
+	lines = append(lines, "}",
 		"# Connection counters for the metrics sidecar, on loopback only.",
 		"server {",
 		fmt.Sprintf("  listen 127.0.0.1:%d;", nginxStatusPort),
@@ -302,7 +390,7 @@ func (x env) ingress(c *component.Component) *networkingv1.Ingress {
 	host := string(x.e.Host)
 	class := string(x.e.Ingress.ClassName)
 	prefix := networkingv1.PathTypePrefix
-	body := fmt.Sprintf("%dm", x.e.Ingress.MaxUploadSize.Value()/(1<<20))
+	body := nginxSize(x.e.Ingress.MaxUploadSize.Value())
 	ing := &networkingv1.Ingress{
 		TypeMeta:   x.typeMeta("Ingress"),
 		ObjectMeta: x.meta.ObjectMeta(c, "invenio"),
@@ -315,14 +403,17 @@ func (x env) ingress(c *component.Component) *networkingv1.Ingress {
 			}}}},
 		},
 	}
+	idle := fmt.Sprint(x.e.Ingress.IdleTimeout.Seconds())
+	// The controller's own client-body-timeout and send_timeout are
+	// controller settings (flux.Infrastructure); these are per Ingress.
 	ing.Annotations = map[string]string{
 		"cert-manager.io/cluster-issuer":                      string(x.e.Ingress.ClusterIssuer),
 		"nginx.ingress.kubernetes.io/ssl-redirect":            "true",
 		"nginx.ingress.kubernetes.io/force-ssl-redirect":      "true",
 		"nginx.ingress.kubernetes.io/proxy-body-size":         body,
 		"nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-		"nginx.ingress.kubernetes.io/proxy-read-timeout":      "180",
-		"nginx.ingress.kubernetes.io/proxy-send-timeout":      "180",
+		"nginx.ingress.kubernetes.io/proxy-read-timeout":      idle,
+		"nginx.ingress.kubernetes.io/proxy-send-timeout":      idle,
 	}
 	return ing
 }
@@ -336,16 +427,32 @@ func (x env) worker() *component.Component {
 	ctr.Command = []string{"celery", "-A", "invenio_app.celery", "worker",
 		"--loglevel", string(x.e.App.LogLevel), "--concurrency", fmt.Sprint(x.e.App.WorkerConcurrency)}
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath))
-	ping := []string{"sh", "-c", "celery -A invenio_app.celery inspect ping -d celery@$HOSTNAME"}
-	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 30, Failures: 10}, ping...)
-	ctr.LivenessProbe = component.ExecProbe(slowProbe, ping...)
-	ctr.ReadinessProbe = component.ExecProbe(slowProbe, ping...)
+	ping := []string{"python", "-c", workerPing}
+	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 15, Timeout: 10, Failures: 20}, ping...) // up to 5 minutes to start
+	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 4}, ping...) // 2 minutes without an answer
+	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 2}, ping...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "4Gi"), filesVolume()})
 	spec.TerminationGracePeriodSeconds = ptr(int64(300)) // let running tasks finish
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
 	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
 	return c
 }
+
+// workerPing is the worker's probe: is this pod's worker answering
+// through the broker? What `celery inspect ping -d celery@$HOSTNAME` does,
+// without loading InvenioRDM (-A invenio_app.celery built the whole
+// application for every probe: seconds of CPU, hundreds of MB). A bare
+// Celery app would do, its broker URL read from the environment (so the
+// password is on no command line), but it accepts only JSON replies, and
+// the worker answers in InvenioRDM's task serializer, msgpack
+// (invenio-celery's CELERY_TASK_SERIALIZER): the celery CLI has no option
+// for that, hence these lines. The 5 s wait ends at the first reply;
+// the probes allow 10 s.
+const workerPing = `import os, socket, sys
+from celery import Celery
+app = Celery(broker=os.environ["INVENIO_CELERY_BROKER_URL"], accept_content=["json", "msgpack"], set_as_current=False)
+sys.exit(0 if app.control.ping(destination=["celery@" + socket.gethostname()], timeout=5) else 1)
+`
 
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.

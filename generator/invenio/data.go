@@ -39,7 +39,6 @@ var (
 	liveness  = component.Timing{Period: 20, Timeout: 5, Failures: 6}  // 2 minutes of failure before a restart
 	readiness = component.Timing{Period: 10, Timeout: 5, Failures: 3}
 	slowStart = component.Timing{Period: 10, Timeout: 10, Failures: 60} // up to 10 minutes (OpenSearch, migrations)
-	slowProbe = component.Timing{Period: 60, Timeout: 30, Failures: 3}  // Celery inspect imports the whole app
 )
 
 // postgresql is the database: postgres:14.13 on a ReadWriteOnce volume.
@@ -82,28 +81,48 @@ func (x env) postgresql() *component.Component {
 // Secret only when they initialise an empty volume. These postStart hooks
 // apply it at every start instead, so rotating the sealed password (which
 // restarts the pod through its checksum annotation) also changes it in the
-// server. Each waits for its server, never fails the container (a hook
-// failure would kill it), and reports to the container's log.
+// server. Each retries while its server starts and reports to the
+// container's log; if the password still cannot be applied it exits
+// non-zero, so the kubelet kills and restarts the container: a visible
+// CrashLoop instead of a server that silently keeps the old password
+// while the Secret holds the new one.
 const (
 	// Over the local socket, where the image's pg_hba.conf trusts the
 	// server's own user; the password travels as a psql variable, quoted
-	// by psql (:'pw'), never spliced into SQL text.
+	// by psql (:'pw'), never spliced into SQL text. pg_isready names the
+	// role, or the server logs that role "postgres" does not exist. Up to
+	// 300 tries a second apart: crash recovery can take minutes, and the
+	// kubelet starts the probes only after the hook.
 	postgresApplyPassword = `exec >/proc/1/fd/1 2>&1
-for i in $(seq 1 120); do pg_isready --host=/var/run/postgresql --quiet && break; sleep 1; done
-if printf '%s\n' 'ALTER ROLE :"role" WITH PASSWORD :'"'"'pw'"'"';' | psql --host=/var/run/postgresql --username="$POSTGRES_USER" --dbname=postgres --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --set=role="$POSTGRES_USER" --set=pw="$POSTGRES_PASSWORD"; then
-  echo "postStart: password of role $POSTGRES_USER applied from the Secret"
-else
-  echo "postStart: could not apply the password of role $POSTGRES_USER"
-fi
-exit 0
+for i in $(seq 1 300); do
+  if pg_isready --host=/var/run/postgresql --username="$POSTGRES_USER" --dbname=postgres --quiet &&
+    printf '%s\n' 'ALTER ROLE :"role" WITH PASSWORD :'"'"'pw'"'"';' | psql --host=/var/run/postgresql --username="$POSTGRES_USER" --dbname=postgres --no-psqlrc --quiet --set=ON_ERROR_STOP=1 --set=role="$POSTGRES_USER" --set=pw="$POSTGRES_PASSWORD"; then
+    echo "postStart: password of role $POSTGRES_USER applied from the Secret"
+    exit 0
+  fi
+  sleep 1
+done
+echo "postStart: could not apply the password of role $POSTGRES_USER in 300 tries: failing, so that the kubelet restarts the container"
+exit 1
 `
+	// PID 1 of the official image is the Erlang VM (its entrypoint execs
+	// rabbitmq-server, which execs erl): wait --pid 1 waits until that
+	// node runs the broker, while await_startup failed at once on a node
+	// still booting.
 	rabbitmqApplyPassword = `exec >/proc/1/fd/1 2>&1
-if rabbitmqctl await_startup --timeout 300 >/dev/null && rabbitmqctl change_password "$RABBITMQ_DEFAULT_USER" "$RABBITMQ_DEFAULT_PASS" >/dev/null; then
-  echo "postStart: password of user $RABBITMQ_DEFAULT_USER applied from the Secret"
-else
-  echo "postStart: could not apply the password of user $RABBITMQ_DEFAULT_USER"
-fi
-exit 0
+fail() {
+  echo "postStart: could not apply the password of user $RABBITMQ_DEFAULT_USER: $1; failing, so that the kubelet restarts the container"
+  exit 1
+}
+rabbitmqctl wait --pid 1 --timeout 300 >/dev/null || fail "RabbitMQ did not start within 300 s"
+for i in $(seq 1 10); do
+  if rabbitmqctl change_password "$RABBITMQ_DEFAULT_USER" "$RABBITMQ_DEFAULT_PASS" >/dev/null; then
+    echo "postStart: password of user $RABBITMQ_DEFAULT_USER applied from the Secret"
+    exit 0
+  fi
+  sleep 3
+done
+fail "change_password failed 10 times"
 `
 )
 
@@ -170,8 +189,12 @@ func (x env) rabbitmq() *component.Component {
 			"log.console = true",
 			"log.console.level = info",
 			"log.file = false",
-			// Alarm before the memory limit kills the pod.
-			"vm_memory_high_watermark.relative = 0.6",
+			// Alarm (block publishers) at 60 % of the container's memory
+			// limit, before the limit kills the pod. In bytes: a relative
+			// watermark is a fraction of the memory RabbitMQ detects, and
+			// inside a pod it does not always detect the cgroup limit,
+			// so it may take the node's memory instead.
+			fmt.Sprintf("vm_memory_high_watermark.absolute = %d", w.Resources.Limits.Memory.Value()*6/10),
 			"disk_free_limit.absolute = 500MB",
 			"",
 		}, "\n"),

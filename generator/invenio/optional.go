@@ -83,6 +83,8 @@ func (x env) pgadmin() *component.Component {
 	ctr.Env = []corev1.EnvVar{
 		component.Env("PGADMIN_DEFAULT_EMAIL", fmt.Sprintf("pgadmin@%s", x.e.Host)),
 		component.SecretEnv("PGADMIN_DEFAULT_PASSWORD", string(x.e.Secrets.PgAdmin), PasswordKey),
+		// The entrypoint's default is [::], which fails on nodes without IPv6.
+		component.Env("PGADMIN_LISTEN_ADDRESS", "0.0.0.0"),
 		component.Env("PGADMIN_LISTEN_PORT", "5050"),
 		component.Env("PGADMIN_DISABLE_POSTFIX", "true"),
 		component.Env("PGADMIN_CUSTOM_CONFIG_DISTRO_FILE", "/etc/pgadmin-distro/config_distro.py"),
