@@ -90,7 +90,7 @@ func (a *api) newDraft(ctx context.Context, title string) string {
 		"access": map[string]any{"record": "public", "files": "public"},
 		"files":  map[string]any{"enabled": true},
 		"metadata": map[string]any{
-			"creators": []any{map[string]any{"person_or_org": map[string]any{"family_name": "Harness", "given_name": "Runtime", "type": "personal"}}},
+			"creators":         []any{map[string]any{"person_or_org": map[string]any{"family_name": "Harness", "given_name": "Runtime", "type": "personal"}}},
 			"publication_date": time.Now().UTC().Format("2006-01-02"),
 			"publisher":        "Runtime harness",
 			"resource_type":    map[string]any{"id": "dataset"},
