@@ -454,6 +454,10 @@ app = Celery(broker=os.environ["INVENIO_CELERY_BROKER_URL"], accept_content=["js
 sys.exit(0 if app.control.ping(destination=["celery@" + socket.gethostname()], timeout=5) else 1)
 `
 
+// BeatStaleMinutes is how old beat's schedule file may grow before its
+// liveness probe fails: Celery writes it back every 3 minutes.
+const BeatStaleMinutes = 5
+
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.
 func (x env) beat() *component.Component {
@@ -467,7 +471,12 @@ func (x env) beat() *component.Component {
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", "/var/run/celery"))
 	alive := []string{"sh", "-c", "kill -0 \"$(cat /var/run/celery/celerybeat.pid)\""}
 	ctr.StartupProbe = component.ExecProbe(fastStart, alive...)
-	ctr.LivenessProbe = component.ExecProbe(liveness, alive...)
+	// A hung beat still has its pid: what shows it works is its schedule
+	// file, which Celery's PersistentScheduler writes back every
+	// beatSyncEvery (3 minutes, Scheduler.sync_every) while it sends tasks
+	// (InvenioRDM schedules some every few seconds).
+	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 60, Timeout: 10, Failures: 3}, "sh", "-c",
+		fmt.Sprintf("find /var/run/celery -maxdepth 1 -name 'celery-schedule*' -mmin -%d | grep -q .", BeatStaleMinutes))
 	ctr.ReadinessProbe = component.ExecProbe(readiness, alive...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "256Mi"), component.Scratch("run", "64Mi")})
 	replicas := w.Replicas

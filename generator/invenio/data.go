@@ -283,7 +283,10 @@ func (x env) opensearch() *component.Component {
 		volumes = append([]corev1.Volume{claimVolume("snapshots", snapshotClaim, false)}, volumes...)
 	}
 	ctr.StartupProbe = component.ExecProbe(slowStart, health...)
-	ctr.LivenessProbe = component.TCPProbe(liveness, "http")
+	// An HTTP request, not a TCP connect: the kernel accepts connections
+	// for a hung JVM too (seen in the run-time tests); GET / answers
+	// whatever the cluster's health.
+	ctr.LivenessProbe = component.HTTPProbe(liveness, "/", "http")
 	ctr.ReadinessProbe = component.ExecProbe(readiness, health...)
 	spec := component.PodSpec(c, component.User{UID: 1000, GID: 1000}, []corev1.Container{ctr}, volumes)
 	spec.InitContainers = []corev1.Container{initCtr}

@@ -135,7 +135,7 @@ func (p *Pod) startContainer(c *corev1.Container, run int, log *os.File) (*proce
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(p.node.shm, p.Name, fmt.Sprintf("%s-%d", c.Name, run))
+	dir := filepath.Join(p.node.shm, filepath.Base(p.dir), fmt.Sprintf("%s-%d", c.Name, run))
 	etc := p.node.etcFiles(p, img)
 	rfs, err := newRootfs(dir, img, etc, mounts)
 	if err != nil {

@@ -41,8 +41,10 @@ func container(name, script string) corev1.Container {
 func podSpec(cs ...corev1.Container) corev1.PodSpec {
 	sz := resource.MustParse("16Mi")
 	return corev1.PodSpec{
-		SecurityContext: &corev1.PodSecurityContext{RunAsUser: ptr(int64(1234)), RunAsGroup: ptr(int64(1234)), FSGroup: ptr(int64(2000))},
-		Containers:      cs,
+		// sleep and python as PID 1 ignore SIGTERM: the grace period decides.
+		TerminationGracePeriodSeconds: ptr(int64(1)),
+		SecurityContext:               &corev1.PodSecurityContext{RunAsUser: ptr(int64(1234)), RunAsGroup: ptr(int64(1234)), FSGroup: ptr(int64(2000))},
+		Containers:                    cs,
 		Volumes: []corev1.Volume{
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &sz}}},
 			{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "conf"}, DefaultMode: ptr(int32(0o444))}}},
@@ -156,13 +158,11 @@ func TestProbesAndRestarts(t *testing.T) {
 	live := container("app", "touch /tmp/alive; exec sleep infinity")
 	live.VolumeMounts = []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}}
 	live.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-e", "/tmp/alive"}}}, PeriodSeconds: 1, FailureThreshold: 2, TimeoutSeconds: 1}
-	// sleep as PID 1 ignores SIGTERM: the grace period decides.
-	grace := func(s corev1.PodSpec) corev1.PodSpec { s.TerminationGracePeriodSeconds = ptr(int64(1)); return s }
 	hook := container("app", "exec sleep infinity")
 	hook.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo hook >/proc/1/fd/1; exit 3"}}}}
 	n := newTestNode(t,
-		deployment("live", map[string]string{"app": "live"}, grace(podSpec(live))),
-		deployment("hook", map[string]string{"app": "hook"}, grace(podSpec(hook))),
+		deployment("live", map[string]string{"app": "live"}, podSpec(live)),
+		deployment("hook", map[string]string{"app": "hook"}, podSpec(hook)),
 	)
 	ctx := context.Background()
 	p, err := n.Start("Deployment/live")

@@ -84,6 +84,7 @@ type Node struct {
 	templates    map[string]string
 	seq          int
 	client       *http.Client
+	terminating  sync.WaitGroup // old pods of rolling updates, still stopping
 }
 
 // New makes a node for the objects. It must run as root in a private
@@ -272,17 +273,39 @@ func (n *Node) Pod(slot string) (*Pod, bool) {
 	return p, ok
 }
 
-// Replace stops the slot's pod and starts one from the current template
-// (a rollout, done as Recreate).
+// Replace starts the slot's pod again from the current template (a
+// rollout). A Deployment rolled by RollingUpdate whose pods listen on no
+// port gets its new pod at once while the old one terminates, as on a
+// cluster; any other is stopped first (Recreate): here a workload's pods
+// share one network namespace, where two cannot bind the same port.
 func (n *Node) Replace(slot string) (*Pod, error) {
 	n.mu.Lock()
 	old, ok := n.pods[slot]
 	delete(n.pods, slot)
+	rolling := false
+	if kind, name, _ := strings.Cut(slot, "/"); kind == "Deployment" && ok {
+		if d, found := n.deployments[name]; found && d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+			rolling = !listens(d.Spec.Template.Spec)
+		}
+	}
 	n.mu.Unlock()
-	if ok {
+	if ok && rolling {
+		n.terminating.Add(1)
+		go func() { defer n.terminating.Done(); old.Stop() }()
+	} else if ok {
 		old.Stop()
 	}
 	return n.Start(slot)
+}
+
+// listens reports whether any container of a pod declares a port.
+func listens(spec corev1.PodSpec) bool {
+	for _, c := range spec.Containers {
+		if len(c.Ports) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Delete stops the slot's pod.
@@ -397,6 +420,9 @@ func (n *Node) AddConfigMaps(cms ...*corev1.ConfigMap) {
 	}
 }
 
+// Dir is the node's directory: pods/<pod>/{events.log,logs/,volumes/}, claims/.
+func (n *Node) Dir() string { return n.dir }
+
 // Dial connects from the node's network namespace (where the kubelet's
 // probes come from) to a pod's address.
 func (n *Node) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -510,6 +536,7 @@ func (n *Node) Close() {
 		go func() { defer wg.Done(); p.Stop() }()
 	}
 	wg.Wait()
+	n.terminating.Wait()
 	if n.net != nil {
 		n.net.close()
 	}

@@ -65,8 +65,17 @@ type ContainerStatus struct {
 }
 
 func (n *Node) newPod(name, slot string, labels map[string]string, spec corev1.PodSpec) (*Pod, error) {
+	// A StatefulSet's replacement pod has the same name: each instance
+	// gets a directory of its own (name, then name.2, name.3, …).
+	dir := filepath.Join(n.dir, "pods", name)
+	for i := 2; ; i++ {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			break
+		}
+		dir = filepath.Join(n.dir, "pods", fmt.Sprintf("%s.%d", name, i))
+	}
 	p := &Pod{node: n, Name: name, Slot: slot, IP: n.net.ip(slot), Labels: labels, spec: *spec.DeepCopy(),
-		dir: filepath.Join(n.dir, "pods", name), ctrs: map[string]*containerState{}, phase: corev1.PodPending,
+		dir: dir, ctrs: map[string]*containerState{}, phase: corev1.PodPending,
 		stopCh: make(chan struct{}), done: make(chan struct{})}
 	if err := os.MkdirAll(filepath.Join(p.dir, "logs"), 0o755); err != nil {
 		return nil, err
@@ -114,6 +123,9 @@ func (p *Pod) Eventf(format string, args ...any) {
 func (p *Pod) LogPath(container string) string {
 	return filepath.Join(p.dir, "logs", container+".log")
 }
+
+// Spec is the pod's spec as the node runs it.
+func (p *Pod) Spec() corev1.PodSpec { return *p.spec.DeepCopy() }
 
 // Dir is the pod's directory on the node (logs, events, volumes).
 func (p *Pod) Dir() string { return p.dir }

@@ -22,10 +22,12 @@ import (
 // api talks to InvenioRDM's REST API through the ingress, as a user's
 // client on the Internet does, with a personal access token.
 type api struct {
-	t     *testing.T
-	in    *ingress
+	pe    *platformEnv // its running step and current ingress
 	token string
 }
+
+func (a *api) T() *testing.T { return a.pe.t }
+func (a *api) in() *ingress  { return a.pe.ingress }
 
 // newAPI makes an administrator and a personal access token with the
 // invenio CLI in the web API's container (as an operator would with
@@ -37,40 +39,40 @@ func (pe *platformEnv) newAPI(ctx context.Context) *api {
 		"invenio users create %s --password 'runtime-test-%d' --active --confirm && invenio roles add %s admin", email, time.Now().Unix(), email))
 	out := pe.exec(ctx, "Deployment/web-api", "web-api", "invenio tokens create --name runtime --user "+email)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	return &api{t: pe.t, in: pe.ingress, token: strings.TrimSpace(lines[len(lines)-1])}
+	return &api{pe: pe, token: strings.TrimSpace(lines[len(lines)-1])}
 }
 
 // do sends a request and decodes a JSON answer into out (when not nil);
 // it fails the test unless the status is want.
 func (a *api) do(ctx context.Context, method, path string, body any, want int, out any) {
-	a.t.Helper()
+	a.T().Helper()
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			a.t.Fatal(err)
+			a.T().Fatal(err)
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.in.URL(path), r)
+	req, err := http.NewRequestWithContext(ctx, method, a.in().URL(path), r)
 	if err != nil {
-		a.t.Fatal(err)
+		a.T().Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	resp, err := a.in.client.Do(req)
+	resp, err := a.in().client.Do(req)
 	if err != nil {
-		a.t.Fatalf("%s %s: %v", method, path, err)
+		a.T().Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		a.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, truncate(string(b), 2000))
+		a.T().Fatalf("%s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, truncate(string(b), 2000))
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			a.t.Fatalf("%s %s: %v: %s", method, path, err, truncate(string(b), 500))
+			a.T().Fatalf("%s %s: %v: %s", method, path, err, truncate(string(b), 500))
 		}
 	}
 }
@@ -84,7 +86,7 @@ func truncate(s string, n int) string {
 
 // newDraft creates a draft with files and returns its id.
 func (a *api) newDraft(ctx context.Context, title string) string {
-	a.t.Helper()
+	a.T().Helper()
 	var draft struct{ ID string }
 	a.do(ctx, "POST", "/api/records", map[string]any{
 		"access": map[string]any{"record": "public", "files": "public"},
@@ -156,16 +158,16 @@ func (p *payload) hexSum() string { return hex.EncodeToString(p.sum.Sum(nil)) }
 // upload puts content as a draft's file and commits it; it returns the
 // HTTP status of the upload (the commit only runs after a 200).
 func (a *api) upload(ctx context.Context, id, key string, content io.Reader, size int64) (int, string) {
-	a.t.Helper()
+	a.T().Helper()
 	a.do(ctx, "POST", "/api/records/"+id+"/draft/files", []any{map[string]any{"key": key}}, http.StatusCreated, nil)
-	req, err := http.NewRequestWithContext(ctx, "PUT", a.in.URL("/api/records/"+id+"/draft/files/"+key+"/content"), content)
+	req, err := http.NewRequestWithContext(ctx, "PUT", a.in().URL("/api/records/"+id+"/draft/files/"+key+"/content"), content)
 	if err != nil {
-		a.t.Fatal(err)
+		a.T().Fatal(err)
 	}
 	req.ContentLength = size
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := a.in.client.Do(req)
+	resp, err := a.in().client.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -181,12 +183,12 @@ func (a *api) upload(ctx context.Context, id, key string, content io.Reader, siz
 // download reads a published record's file and returns its SHA-256;
 // pace, when set, reads it at that many bytes per second with a pause.
 func (a *api) download(ctx context.Context, id, key string, pace int64, pause time.Duration) (string, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", a.in.URL("/api/records/"+id+"/files/"+key+"/content"), nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", a.in().URL("/api/records/"+id+"/files/"+key+"/content"), nil)
 	if err != nil {
 		return "", 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
-	resp, err := a.in.client.Do(req)
+	resp, err := a.in().client.Do(req)
 	if err != nil {
 		return "", 0, err
 	}
@@ -223,13 +225,13 @@ func (a *api) download(ctx context.Context, id, key string, pace int64, pause ti
 
 // publish publishes a draft.
 func (a *api) publish(ctx context.Context, id string) {
-	a.t.Helper()
+	a.T().Helper()
 	a.do(ctx, "POST", "/api/records/"+id+"/draft/actions/publish", nil, http.StatusAccepted, nil)
 }
 
 // search returns the ids of published records matching q.
 func (a *api) search(ctx context.Context, q string) []string {
-	a.t.Helper()
+	a.T().Helper()
 	var res struct {
 		Hits struct {
 			Hits []struct{ ID string }

@@ -43,7 +43,8 @@ import (
 // platformEnv is one environment of the repository run on a node: a
 // working copy sealed for the test's key, its build, its unsealed Secrets.
 type platformEnv struct {
-	t         *testing.T
+	t         *testing.T // the running step
+	root      *testing.T // the environment's test: the node lives as long as it
 	name      string
 	repo      *workcopy.Repo
 	key       *rsa.PrivateKey
@@ -54,7 +55,7 @@ type platformEnv struct {
 	secrets   []*corev1.Secret
 	ingress   *ingress
 
-	record, recordTitle string // a published record the later checks expect to survive
+	record, recordTitle, recordSum string // a published record the later checks expect to survive
 }
 
 // newPlatformEnv makes a working copy sealed for a new key, lets edit
@@ -70,7 +71,7 @@ func newPlatformEnv(t *testing.T, name string, edit func(r *workcopy.Repo)) *pla
 	if err != nil {
 		t.Fatal(err)
 	}
-	pe := &platformEnv{t: t, name: name, key: key}
+	pe := &platformEnv{t: t, root: t, name: name, key: key}
 	pe.repo = workcopy.New(t, root, platformctl, kp.CertPEM, operatorValue(t), name)
 	if edit != nil {
 		edit(pe.repo)
@@ -191,7 +192,7 @@ func (pe *platformEnv) start(ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pe.node.Close)
+	pe.root.Cleanup(pe.node.Close)
 	t.Logf("node %s: pods, logs and events under %s", pe.name, dir)
 	t0 := time.Now()
 	data := pe.slots(nil, "StatefulSet")
@@ -223,6 +224,12 @@ func (pe *platformEnv) start(ctx context.Context) {
 	figures.add(t, "setup Job (first install) completed in %s, %d attempt(s)", time.Since(t1).Round(time.Second), len(install.Pods))
 	pe.waitReady(ctx, apps, 10*time.Minute)
 	figures.add(t, "application ready (%s) %s after the data services", strings.Join(apps, ", "), time.Since(t1).Round(time.Second))
+	// `invenio rdm-records fixtures` queues the vocabularies (languages,
+	// licenses, resource types…) as Celery tasks: the instance is usable
+	// once the worker has drained the queue.
+	t2 := time.Now()
+	pe.waitQueuesDrained(ctx, 30*time.Minute)
+	figures.add(t, "vocabularies loaded by the worker (Celery queue drained) %s after the setup Job", time.Since(t2).Round(time.Second))
 	for _, j := range pe.jobNames() {
 		if j == "invenio-setup" {
 			continue
@@ -233,6 +240,39 @@ func (pe *platformEnv) start(ctx context.Context) {
 		}
 	}
 	pe.ingress = pe.startIngress(ctx)
+}
+
+// waitQueuesDrained waits until RabbitMQ holds no message in any queue of
+// the application's virtual host, three times in a row.
+func (pe *platformEnv) waitQueuesDrained(ctx context.Context, d time.Duration) {
+	t := pe.t
+	t.Helper()
+	deadline := time.Now().Add(d)
+	empty := 0
+	for empty < 3 {
+		res, err := pe.pod("StatefulSet/rabbitmq").Exec(ctx, "rabbitmq", nil, "rabbitmqctl", "-q", "list_queues", "-p", "invenio", "name", "messages")
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, line := range strings.Split(res.Stdout, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 2 {
+				var n int
+				fmt.Sscan(f[1], &n)
+				total += n
+			}
+		}
+		if res.ExitCode == 0 && total == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Celery queues still hold messages after %s: %s", d, res.Stdout)
+		}
+		time.Sleep(5 * time.Second)
+	}
 }
 
 // siteImage is the InvenioRDM image of the environment and its tags.

@@ -23,6 +23,7 @@ type tools struct {
 	Invenio        string // the built InvenioRDM: venv/ and instance/
 	OpenSearchHome string
 	Bin            string // restic and the exporters built from the Go module proxy
+	PgAdmin        string // pgAdmin's virtualenv (venv/) and its /pgadmin4 (pgadmin4 → the wheel's package)
 }
 
 func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images, error) {
@@ -49,6 +50,11 @@ func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images,
 		return nil, err
 	}
 	venv := filepath.Join(t.Invenio, "venv")
+	pgVenv := filepath.Join(t.PgAdmin, "venv")
+	pgWeb, err := filepath.EvalSymlinks(filepath.Join(t.PgAdmin, "pgadmin4"))
+	if err != nil {
+		return nil, fmt.Errorf("pgAdmin is not installed: %w", err)
+	}
 	is := kubelet.Images{
 		siteRepository: {
 			Repository: siteRepository, Tags: siteTags,
@@ -158,6 +164,19 @@ func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images,
 			Entrypoint: []string{"/redis_exporter"}, Env: []string{"PATH=" + stdPath},
 			Files: []kubelet.File{{Path: "/redis_exporter", Symlink: "/usr/bin/prometheus-redis-exporter"}},
 		},
+		"dpage/pgadmin4": {
+			Repository: "dpage/pgadmin4", Tags: []string{"8.14"},
+			Runs:       "pgAdmin 8.14 from PyPI under gunicorn 22.0.0 on Debian's Python 3.11 (the image: Python 3.12 on Alpine)",
+			Entrypoint: []string{"/entrypoint.sh"}, WorkingDir: "/pgadmin4",
+			Env:    []string{"PATH=" + stdPath, "PYTHONPATH=/pgadmin4"},
+			Users:  []kubelet.User{{Name: "pgadmin", UID: 5050, GID: 0, Home: "/home/pgadmin", Shell: "/sbin/nologin"}},
+			Layers: []kubelet.Layer{{Target: pgVenv, Source: pgVenv}, {Target: "/venv", Source: pgVenv}, {Target: "/pgadmin4", Source: pgWeb}},
+			Files: []kubelet.File{
+				{Path: "/entrypoint.sh", Content: pgadminEntrypoint, Mode: 0o755},
+				{Path: "/var/lib/pgadmin", Dir: true},
+				{Path: "/run/pgadmin", Dir: true},
+			},
+		},
 		"nginx/nginx-prometheus-exporter": {
 			Repository: "nginx/nginx-prometheus-exporter", Tags: []string{"1.4.1"},
 			Runs:       "nginx-prometheus-exporter 1.4.1 built from the Go module proxy",
@@ -235,6 +254,40 @@ if [ "$1" = "nginx" ] || [ "$1" = "nginx-debug" ]; then
   entrypoint_log "$0: Configuration complete; ready for start up"
 fi
 exec "$@"
+`
+	// pgadmin-org/pgadmin4 8.14 pkg/docker/entrypoint.sh: the settings file
+	// written only when empty (the platform mounts its own), the
+	// configuration database set up on first start from
+	// PGADMIN_DEFAULT_EMAIL and _PASSWORD, postfix (switched off by the
+	// platform), then gunicorn on PGADMIN_LISTEN_ADDRESS, [::] by default.
+	pgadminEntrypoint = `#!/usr/bin/env bash
+export CONFIG_DISTRO_FILE_PATH="${PGADMIN_CUSTOM_CONFIG_DISTRO_FILE:-/pgadmin4/config_distro.py}"
+if [ "$(wc -m < "${CONFIG_DISTRO_FILE_PATH}")" = "0" ]; then
+  printf "CA_FILE = '/etc/ssl/certs/ca-certificates.crt'\nLOG_FILE = '/dev/null'\nHELP_PATH = '../../docs'\n" > "${CONFIG_DISTRO_FILE_PATH}"
+  for var in $(env | grep "^PGADMIN_CONFIG_" | cut -d "=" -f 1); do
+    echo ${var#PGADMIN_CONFIG_} = $(eval "echo \$$var") >> "${CONFIG_DISTRO_FILE_PATH}"
+  done
+fi
+if [ ! -f /var/lib/pgadmin/pgadmin4.db ]; then
+  if [ -z "${PGADMIN_DEFAULT_EMAIL}" ] || [ -z "${PGADMIN_DEFAULT_PASSWORD}" ]; then
+    echo 'You need to define the PGADMIN_DEFAULT_EMAIL and PGADMIN_DEFAULT_PASSWORD or PGADMIN_DEFAULT_PASSWORD_FILE environment variables.'
+    exit 1
+  fi
+  is_valid_email=$(cd /pgadmin4/pgadmin/utils && /venv/bin/python3 -c "from validation_utils import validate_email; print(validate_email('${PGADMIN_DEFAULT_EMAIL}', {'CHECK_EMAIL_DELIVERABILITY': False, 'ALLOW_SPECIAL_EMAIL_DOMAINS': []}))")
+  if echo "${is_valid_email}" | grep "False" > /dev/null; then
+    echo "'${PGADMIN_DEFAULT_EMAIL}' does not appear to be a valid email address."
+    exit 1
+  fi
+  cd /pgadmin4
+  export PGADMIN_SETUP_EMAIL="${PGADMIN_DEFAULT_EMAIL}" PGADMIN_SETUP_PASSWORD="${PGADMIN_DEFAULT_PASSWORD}"
+  /venv/bin/python3 run_pgadmin.py
+fi
+if [ -z "${PGADMIN_DISABLE_POSTFIX}" ]; then
+  echo "postfix is not part of the stand-in: set PGADMIN_DISABLE_POSTFIX"; exit 1
+fi
+TIMEOUT=$(cd /pgadmin4 && /venv/bin/python3 -c 'import config; print(config.SESSION_EXPIRATION_TIME * 60 * 60 * 24)')
+BIND_ADDRESS="${PGADMIN_LISTEN_ADDRESS:-[::]}:${PGADMIN_LISTEN_PORT:-80}"
+exec /venv/bin/gunicorn --limit-request-line "${GUNICORN_LIMIT_REQUEST_LINE:-8190}" --timeout "${TIMEOUT}" --bind "${BIND_ADDRESS}" -w 1 --threads "${GUNICORN_THREADS:-25}" --access-logfile "${GUNICORN_ACCESS_LOGFILE:--}" -c gunicorn_config.py run_pgadmin:app
 `
 	// The nginx.org package's nginx.conf as nginx-unprivileged changes it
 	// (no user directive, the pid and temporary files in /tmp).

@@ -3,6 +3,8 @@
 package runtimetest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -27,6 +29,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/internal/kubelet"
@@ -52,6 +55,7 @@ type ingress struct {
 var ingressDefaults = map[string]string{
 	"client-header-timeout":   "60",
 	"client-body-timeout":     "60",
+	"http-snippet":            "",
 	"proxy-connect-timeout":   "5",
 	"proxy-read-timeout":      "60",
 	"proxy-send-timeout":      "60",
@@ -85,10 +89,25 @@ func (pe *platformEnv) controllerConfig() map[string]string {
 		if err != nil {
 			pe.t.Fatal(err)
 		}
-		var hr helmv2.HelmRelease
-		if yaml.Unmarshal(b, &hr) != nil || hr.Kind != "HelmRelease" || hr.Spec.Chart == nil || hr.Spec.Chart.Spec.Chart != "ingress-nginx" {
-			continue
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+		for {
+			doc, err := r.Read()
+			if err != nil {
+				break
+			}
+			var hr helmv2.HelmRelease
+			if yaml.Unmarshal(doc, &hr) != nil || hr.Kind != "HelmRelease" || hr.Spec.Chart == nil || hr.Spec.Chart.Spec.Chart != "ingress-nginx" {
+				continue
+			}
+			return pe.controllerValues(&hr)
 		}
+	}
+	pe.t.Fatal("no ingress-nginx HelmRelease in base/infrastructure/controllers")
+	return nil
+}
+
+func (pe *platformEnv) controllerValues(hr *helmv2.HelmRelease) map[string]string {
+	{
 		var values struct {
 			Controller struct {
 				Config map[string]any `json:"config"`
@@ -105,8 +124,6 @@ func (pe *platformEnv) controllerConfig() map[string]string {
 		}
 		return out
 	}
-	pe.t.Fatal("no ingress-nginx HelmRelease in base/infrastructure/controllers")
-	return nil
 }
 
 // renderIngress writes the nginx configuration ingress-nginx would run
@@ -159,7 +176,9 @@ http {
   client_header_timeout %s;
   client_body_timeout %s;
   keepalive_timeout %s;
-`, ing.Name, secs("client-header-timeout"), secs("client-body-timeout"), secs("keep-alive"))
+  # http-snippet
+  %s
+`, ing.Name, secs("client-header-timeout"), secs("client-body-timeout"), secs("keep-alive"), set["http-snippet"])
 	for _, rule := range ing.Spec.Rules {
 		if rule.HTTP == nil {
 			continue

@@ -47,11 +47,11 @@ func setup(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "runtime:", err)
 		return 1
 	}
-	installed = tools{Invenio: env["RUNTIME_INVENIO"], OpenSearchHome: env["RUNTIME_OPENSEARCH_HOME"], Bin: env["RUNTIME_BIN"]}
+	installed = tools{Invenio: env["RUNTIME_INVENIO"], OpenSearchHome: env["RUNTIME_OPENSEARCH_HOME"], Bin: env["RUNTIME_BIN"], PgAdmin: env["RUNTIME_PGADMIN"]}
 	if v := os.Getenv("RUNTIME_INVENIO"); v != "" {
 		installed.Invenio = v // another build of the stand-in, e.g. one being worked on
 	}
-	for name, p := range map[string]string{"InvenioRDM": filepath.Join(installed.Invenio, ".done"), "OpenSearch": installed.OpenSearchHome, "restic": filepath.Join(installed.Bin, "restic")} {
+	for name, p := range map[string]string{"InvenioRDM": filepath.Join(installed.Invenio, ".done"), "OpenSearch": installed.OpenSearchHome, "restic": filepath.Join(installed.Bin, "restic"), "pgAdmin": filepath.Join(installed.PgAdmin, ".done")} {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(os.Stderr, "runtime: %s is not installed (%v): run scripts/runtime-tools.sh (make runtime does)\n", name, err)
 			return 1

@@ -129,6 +129,20 @@ func (r *Repo) SetWorkloadEnabled(t testing.TB, env, workload string, on bool) {
 // comments and layout. tag is the YAML tag of the value ("" for a string).
 func (r *Repo) Edit(t testing.TB, env string, path []string, key, value, tag string) {
 	t.Helper()
+	r.editNode(t, env, path, func(n *yaml.Node) {
+		v := mapValue(n, key)
+		if v == nil {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &yaml.Node{Kind: yaml.ScalarNode})
+			v = n.Content[len(n.Content)-1]
+		}
+		*v = yaml.Node{Kind: yaml.ScalarNode, Value: value, Tag: tag}
+	})
+}
+
+// editNode applies f to the mapping at path below environment env of the
+// description (made where missing) and writes the file back.
+func (r *Repo) editNode(t testing.TB, env string, path []string, f func(*yaml.Node)) {
+	t.Helper()
 	file := filepath.Join(r.Dir, "platform.yaml")
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -155,12 +169,7 @@ func (r *Repo) Edit(t testing.TB, env string, path []string, key, value, tag str
 	for _, k := range path {
 		n = ensureMap(n, k)
 	}
-	v := mapValue(n, key)
-	if v == nil {
-		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &yaml.Node{Kind: yaml.ScalarNode})
-		v = n.Content[len(n.Content)-1]
-	}
-	*v = yaml.Node{Kind: yaml.ScalarNode, Value: value, Tag: tag}
+	f(n)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -170,6 +179,20 @@ func (r *Repo) Edit(t testing.TB, env string, path []string, key, value, tag str
 	if err := os.WriteFile(file, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Delete removes key from the mapping at path below environment env of
+// the description, if it is there.
+func (r *Repo) Delete(t testing.TB, env string, path []string, key string) {
+	t.Helper()
+	r.editNode(t, env, path, func(n *yaml.Node) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				n.Content = append(n.Content[:i], n.Content[i+2:]...)
+				return
+			}
+		}
+	})
 }
 
 func mapValue(m *yaml.Node, key string) *yaml.Node {

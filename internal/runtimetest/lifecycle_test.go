@@ -1,0 +1,253 @@
+//go:build runtime
+
+package runtimetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"lbl.gov/invenio-gitops/internal/kubelet"
+)
+
+// rollout applies a new revision of the working copy the way Flux's
+// layers bring it: the data layer's changed workloads replaced and ready
+// first, then the app layer's (with the setup Job run again when its
+// template changed, as Flux's force annotation replaces it). It returns
+// the workloads replaced.
+func (pe *platformEnv) rollout(ctx context.Context) []string {
+	t := pe.t
+	t.Helper()
+	oldJob := jobHash(pe.objects, "invenio-setup")
+	pe.load()
+	changed, err := pe.node.Update(pe.objects, pe.secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data, apps []string
+	for _, s := range changed {
+		if strings.HasPrefix(s, "StatefulSet/") {
+			data = append(data, s)
+		} else {
+			apps = append(apps, s)
+		}
+	}
+	t0 := time.Now()
+	for _, s := range data {
+		if _, err := pe.node.Replace(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pe.waitReady(ctx, data, 10*time.Minute)
+	var wg sync.WaitGroup
+	var job kubelet.JobRun
+	var jobErr error
+	if jobHash(pe.objects, "invenio-setup") != oldJob {
+		wg.Add(1)
+		go func() { defer wg.Done(); job, jobErr = pe.node.RunJob(ctx, "invenio-setup") }()
+	}
+	for _, s := range apps {
+		if _, err := pe.node.Replace(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if jobErr != nil || (len(job.Pods) > 0 && !job.Succeeded) {
+		t.Fatalf("the setup Job of the new revision: %v %s", jobErr, job.Reason)
+	}
+	pe.waitReady(ctx, apps, 10*time.Minute)
+	figures.add(t, "rollout of %s in %s", strings.Join(changed, ", "), time.Since(t0).Round(time.Second))
+	return changed
+}
+
+func jobHash(objs []runtime.Object, name string) string {
+	for _, o := range objs {
+		if j, ok := o.(*batchv1.Job); ok && j.Name == name {
+			b, _ := json.Marshal(j.Spec.Template)
+			s := sha256.Sum256(b)
+			return hex.EncodeToString(s[:])
+		}
+	}
+	return ""
+}
+
+// restartIngress renders the (changed) Ingress again and restarts the
+// controller's stand-in.
+func (pe *platformEnv) restartIngress(ctx context.Context) {
+	pe.ingress.pod.Stop()
+	pe.ingress = pe.startIngress(ctx)
+}
+
+var staleMinutes = regexp.MustCompile(`-mmin -(\d+)`)
+
+// servers are the main server process of each long-running container, by
+// the name the kernel gives it: what `kill -9` hits.
+var servers = map[string]string{
+	"postgresql": "postgres", "redis": "redis-server", "rabbitmq": "beam.smp", "opensearch": "java",
+	"web-ui": "uwsgi", "web-api": "uwsgi", "worker": "celery", "beat": "celery", "nginx": "nginx",
+}
+
+// failures: `kill -9` of every server process brings its container back
+// (the kubelet restarts it) and it serves again; a container whose
+// processes all hang is killed by its liveness probe within period ×
+// failureThreshold; the published record survives the restarts of
+// PostgreSQL, OpenSearch, RabbitMQ and Redis.
+func (pe *platformEnv) failures(ctx context.Context, a *api) {
+	t := pe.t
+	type target struct {
+		slot, container string
+		pod             *kubelet.Pod
+		spec            corev1.Container
+	}
+	var targets []target
+	for _, s := range append(pe.slots(nil, "StatefulSet"), pe.slots(nil, "Deployment")...) {
+		p := pe.pod(s)
+		for _, c := range p.Spec().Containers {
+			if _, ok := servers[c.Name]; ok {
+				targets = append(targets, target{s, c.Name, p, c})
+			}
+		}
+	}
+	// kill -9, all at once: each comes back on its own.
+	var wg sync.WaitGroup
+	results := make([]string, len(targets))
+	for i, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = pe.killAndRecover(ctx, tg.pod, tg.container, syscall.SIGKILL)
+		}()
+	}
+	wg.Wait()
+	sort.Strings(results)
+	figures.add(t, "kill -9 of each server process, then ready again:\n    %s", strings.Join(results, "\n    "))
+	// Hangs: every process of a container stopped; the liveness probe
+	// must notice within period × failureThreshold (+ its timeout).
+	results = make([]string, len(targets))
+	for i, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = pe.hangAndRecover(ctx, tg.pod, tg.spec)
+		}()
+	}
+	wg.Wait()
+	sort.Strings(results)
+	figures.add(t, "every process of a container stopped (SIGSTOP), killed by the liveness probe:\n    %s", strings.Join(results, "\n    "))
+	var rec struct{ ID string }
+	a.do(ctx, "GET", "/api/records/"+pe.record, nil, 200, &rec)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if ids := a.search(ctx, "\""+pe.recordTitle+"\""); len(ids) == 1 && ids[0] == pe.record {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the published record is not found after the restarts")
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// mainProcess is the container's server process: the oldest one with the
+// server's name.
+func mainProcess(p *kubelet.Pod, container string) (kubelet.Process, bool) {
+	for _, pr := range p.Processes(container) {
+		if pr.Comm == servers[container] || strings.HasPrefix(pr.Comm, servers[container]) {
+			return pr, true
+		}
+	}
+	return kubelet.Process{}, false
+}
+
+func (pe *platformEnv) killAndRecover(ctx context.Context, p *kubelet.Pod, container string, sig syscall.Signal) string {
+	before, _ := p.Status(container)
+	pr, ok := mainProcess(p, container)
+	if !ok {
+		pe.t.Errorf("%s/%s: no %s process", p.Name, container, servers[container])
+		return container + ": no process"
+	}
+	t0 := time.Now()
+	if err := p.Signal(pr.PID, sig); err != nil {
+		pe.t.Error(err)
+	}
+	for {
+		st, _ := p.Status(container)
+		if st.Restarts > before.Restarts && st.Ready {
+			return fmt.Sprintf("%s/%s (%s, pid %d): restarted and ready in %s", p.Name, container, pr.Comm, pr.PID, time.Since(t0).Round(100*time.Millisecond))
+		}
+		if time.Since(t0) > 10*time.Minute {
+			pe.t.Errorf("%s/%s: not ready 10 minutes after kill -9: %+v", p.Name, container, st)
+			return container + ": not back"
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (pe *platformEnv) hangAndRecover(ctx context.Context, p *kubelet.Pod, c corev1.Container) string {
+	if c.LivenessProbe == nil {
+		return c.Name + ": no liveness probe"
+	}
+	period, failures := c.LivenessProbe.PeriodSeconds, c.LivenessProbe.FailureThreshold
+	bound := time.Duration(period*failures+c.LivenessProbe.TimeoutSeconds)*time.Second + 5*time.Second
+	// A probe that checks a file's age (beat's schedule) notices a hang
+	// only once the file is that old.
+	if e := c.LivenessProbe.Exec; e != nil {
+		if m := staleMinutes.FindStringSubmatch(strings.Join(e.Command, " ")); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			bound += time.Duration(n) * time.Minute
+		}
+	}
+	before, _ := p.Status(c.Name)
+	t0 := time.Now()
+	stopped := p.Processes(c.Name)
+	for _, pr := range stopped {
+		_ = p.Signal(pr.PID, syscall.SIGSTOP)
+	}
+	for {
+		st, _ := p.Status(c.Name)
+		if st.LastKill != before.LastKill && strings.Contains(st.LastKill, "liveness") {
+			d := time.Since(t0)
+			// Let the processes take the kubelet's stop signal now (a stopped
+			// process would only die at the end of the grace period).
+			for _, pr := range stopped {
+				_ = p.Signal(pr.PID, syscall.SIGCONT)
+			}
+			if d > bound {
+				pe.t.Errorf("%s/%s: hung, killed after %s; its liveness probe allows %ds × %d", p.Name, c.Name, d.Round(time.Second), period, failures)
+			}
+			for {
+				st, _ := p.Status(c.Name)
+				if st.Restarts > before.Restarts {
+					break
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			if err := p.WaitReady(ctx, 10*time.Minute); err != nil {
+				pe.t.Error(err)
+			}
+			return fmt.Sprintf("%s/%s: killed after %s (liveness %ds × %d), ready after %s", p.Name, c.Name, d.Round(time.Second), period, failures, time.Since(t0).Round(time.Second))
+		}
+		if time.Since(t0) > bound+2*time.Minute {
+			// Let it go on, or the rest of the run stalls.
+			for _, pr := range stopped {
+				_ = p.Signal(pr.PID, syscall.SIGCONT)
+			}
+			pe.t.Errorf("%s/%s: hung for %s and its liveness probe (%ds × %d) did not notice", p.Name, c.Name, time.Since(t0).Round(time.Second), period, failures)
+			return c.Name + ": hang not detected"
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
