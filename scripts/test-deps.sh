@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages `make test` runs for real (a PostgreSQL server
-# for the SQL tests, restic for the backup scripts), when they are missing. Idempotent and quiet when
+# for the SQL tests, restic for the backup scripts; iproute2, nsenter/setpriv
+# and Python for the kubelet's own tests), when they are missing. Idempotent and quiet when
 # everything is there; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v restic >/dev/null 2>&1 || need+=(restic)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v setpriv >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+[ -x /usr/bin/python3 ] || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing test dependencies: ${need[*]}" >&2
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

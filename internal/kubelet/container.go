@@ -291,6 +291,9 @@ func (pr *process) exec(ctx context.Context, argv []string, stdin []byte) (ExecR
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// A command may leave a daemon holding its output open (the Erlang CLI
+	// of RabbitMQ's probes starts epmd): its result must not wait for it.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return ExecResult{ExitCode: -1}, err
 	}
@@ -328,8 +331,25 @@ func (pr *process) killStrays(pgid int) {
 // Process is a process running in a container, as the node sees it.
 type Process struct {
 	PID     int    // on the node
+	NSPID   int    // in the container (1: its first process)
 	Comm    string // the executable's name
 	Cmdline string
+}
+
+// nsPID is a process's PID in its innermost PID namespace.
+func nsPID(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(v)
+			n, _ := strconv.Atoi(f[len(f)-1])
+			return n
+		}
+	}
+	return 0
 }
 
 // processes lists the container's processes (those in its PID namespace).
@@ -353,8 +373,10 @@ func (pr *process) processes() []Process {
 		}
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		cl, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		out = append(out, Process{PID: pid, Comm: strings.TrimSpace(string(comm)), Cmdline: strings.TrimSpace(strings.ReplaceAll(string(cl), "\x00", " "))})
+		out = append(out, Process{PID: pid, NSPID: nsPID(pid), Comm: strings.TrimSpace(string(comm)), Cmdline: strings.TrimSpace(strings.ReplaceAll(string(cl), "\x00", " "))})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	// In the container's order: node PIDs wrap around (pid_max), its don't
+	// before they reach the node's.
+	sort.Slice(out, func(i, j int) bool { return out[i].NSPID < out[j].NSPID })
 	return out
 }

@@ -212,6 +212,30 @@ func TestProbesAndRestarts(t *testing.T) {
 	}
 }
 
+// TestExecLeavesDaemon: a command that leaves a daemon holding its output
+// (as RabbitMQ's CLI leaves epmd) still returns, and a probe loop goes on.
+func TestExecLeavesDaemon(t *testing.T) {
+	n := newTestNode(t, deployment("d", map[string]string{"app": "d"}, podSpec(container("app", "exec sleep infinity"))))
+	ctx := context.Background()
+	p, err := n.Start("Deployment/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitReady(ctx, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := p.Exec(tctx, "app", nil, "sh", "-c", "setsid sleep 300 & echo started; exit 3")
+	if err != nil || res.ExitCode != 3 || !strings.Contains(res.Stdout, "started") {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("the exec waited %s for the daemon", d)
+	}
+}
+
 // TestJob: a failing Job is retried backoffLimit times; one that
 // succeeds completes.
 func TestJob(t *testing.T) {

@@ -580,16 +580,20 @@ func (p *Pod) WaitReady(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// current is a container's current run, if it has one.
+func (p *Pod) current(container string) *process {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cs, ok := p.ctrs[container]; ok {
+		return cs.proc
+	}
+	return nil
+}
+
 // Exec runs argv in a running container, as `kubectl exec` does.
 func (p *Pod) Exec(ctx context.Context, container string, stdin []byte, argv ...string) (ExecResult, error) {
-	p.mu.Lock()
-	cs, ok := p.ctrs[container]
-	var proc *process
-	if ok {
-		proc = cs.proc
-	}
-	p.mu.Unlock()
-	if !ok || proc == nil {
+	proc := p.current(container)
+	if proc == nil {
 		return ExecResult{ExitCode: -1}, fmt.Errorf("pod %s has no running container %s", p.Name, container)
 	}
 	return proc.exec(ctx, argv, stdin)
@@ -597,13 +601,7 @@ func (p *Pod) Exec(ctx context.Context, container string, stdin []byte, argv ...
 
 // Processes lists a running container's processes.
 func (p *Pod) Processes(container string) []Process {
-	p.mu.Lock()
-	cs, ok := p.ctrs[container]
-	var proc *process
-	if ok {
-		proc = cs.proc
-	}
-	p.mu.Unlock()
+	proc := p.current(container)
 	if proc == nil {
 		return nil
 	}

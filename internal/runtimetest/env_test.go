@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -219,7 +218,7 @@ func (pe *platformEnv) start(ctx context.Context) {
 	}
 	if !install.Succeeded {
 		last := install.Pods[len(install.Pods)-1]
-		t.Fatalf("the setup Job did not complete (%s); its log: %s\n%s", install.Reason, last.LogPath("setup"), tailFile(last.LogPath("setup"), 40))
+		t.Fatalf("the setup Job did not complete (%s); its log: %s\n%s", install.Reason, last.LogPath("setup"), cluster.Tail(last.LogPath("setup"), 40))
 	}
 	figures.add(t, "setup Job (first install) completed in %s, %d attempt(s)", time.Since(t1).Round(time.Second), len(install.Pods))
 	pe.waitReady(ctx, apps, 10*time.Minute)
@@ -376,24 +375,12 @@ func (pe *platformEnv) waitReady(ctx context.Context, slots []string, d time.Dur
 // logsOf is the tail of every container log and the events of a pod.
 func (pe *platformEnv) logsOf(p *kubelet.Pod) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "--- events of %s:\n%s\n", p.Name, tailFile(filepath.Join(p.Dir(), "events.log"), 30))
+	fmt.Fprintf(&b, "--- events of %s:\n%s\n", p.Name, cluster.Tail(filepath.Join(p.Dir(), "events.log"), 30))
 	logs, _ := filepath.Glob(filepath.Join(p.Dir(), "logs", "*.log"))
 	for _, l := range logs {
-		fmt.Fprintf(&b, "--- %s:\n%s\n", l, tailFile(l, 30))
+		fmt.Fprintf(&b, "--- %s:\n%s\n", l, cluster.Tail(l, 30))
 	}
 	return b.String()
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // pod returns the running pod of a workload.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -51,12 +52,17 @@ func TestEnvironments(t *testing.T) {
 			}{
 				{"serve", func() { a = pe.newAPI(ctx); pe.serve(ctx, a) }},
 				{"long-transfers", func() { pe.longTransfers(ctx, a) }},
-				{"controls", func() { pe.controls(ctx, a) }},
+				// Once: the checks' ability to fail does not depend on the environment.
+				{"controls", func() {
+					if name == envs[0] {
+						pe.controls(ctx, a)
+					}
+				}},
 				{"rotation", func() { pe.rotation(ctx, a) }},
 				{"failures", func() { pe.failures(ctx, a) }},
 				{"limits", func() { pe.limits(ctx, a) }},
 				{"backups", func() { pe.backups(ctx) }},
-				{"writes", func() { pe.writesOnlyToVolumes() }},
+				{"logs", func() { pe.cleanLogs() }},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { pe.t = t; s.f() }) && s.name == "serve" {
@@ -122,6 +128,9 @@ func (pe *platformEnv) serve(ctx context.Context, a *api) {
 			t.Errorf("GET %s: no X-Request-ID", path)
 		}
 	}
+	pe.headers(ctx)
+	pe.probeCost(ctx)
+	pe.metrics(ctx)
 	title := fmt.Sprintf("Runtime harness record %d", time.Now().UnixNano())
 	id := a.newDraft(ctx, title)
 	const size = 1 << 30
@@ -194,10 +203,18 @@ func (pe *platformEnv) serve(ctx context.Context, a *api) {
 	pe.recordSum = sum
 }
 
-// writesOnlyToVolumes: no process of any pod tried to write outside its
-// declared volumes during the whole run (the root filesystem is read-only:
-// such a write fails with EROFS, and every program here reports it).
-func (pe *platformEnv) writesOnlyToVolumes() {
+// logDefects are lines no container log may hold after a run, and why.
+var logDefects = map[string]string{
+	// The root filesystem is read-only: a write anywhere but a declared
+	// volume fails with EROFS, and every program here reports it.
+	"Read-only file system": "a write outside the declared volumes",
+	"EROFS":                 "a write outside the declared volumes",
+	// pg_isready without --username in a hook or probe.
+	`role "postgres" does not exist`: "a client without the platform's user",
+}
+
+// cleanLogs: no container log of the whole run holds a logDefects line.
+func (pe *platformEnv) cleanLogs() {
 	logs, _ := filepath.Glob(filepath.Join(pe.node.Dir(), "pods", "*", "logs", "*.log"))
 	found := 0
 	for _, l := range logs {
@@ -206,13 +223,146 @@ func (pe *platformEnv) writesOnlyToVolumes() {
 			pe.t.Fatal(err)
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, "Read-only file system") || strings.Contains(line, "EROFS") {
-				found++
-				pe.t.Errorf("%s: %s", l, truncate(line, 300))
+			for pattern, why := range logDefects {
+				if strings.Contains(line, pattern) {
+					found++
+					pe.t.Errorf("%s (%s): %s", l, why, truncate(line, 300))
+				}
 			}
 		}
 	}
-	figures.add(pe.t, "%d container logs read: %d writes outside the declared volumes", len(logs), found)
+	figures.add(pe.t, "%d container logs read: %d writes outside the declared volumes or other defects", len(logs), found)
+}
+
+// headers: the frontend keeps the request id the ingress gives (and
+// returns it), answers /static/dist with one Cache-Control, and sends
+// /apifoo to the UI, not the API.
+func (pe *platformEnv) headers(ctx context.Context) {
+	t := pe.t
+	get := func(path string, hdr map[string]string) *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, "GET", pe.ingress.URL(path), nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := pe.ingress.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get("/api/records", map[string]string{"X-Request-ID": "runtime-harness-0001"}); r.Header.Get("X-Request-ID") != "runtime-harness-0001" {
+		t.Errorf("X-Request-ID sent runtime-harness-0001, answered %q", r.Header.Get("X-Request-ID"))
+	}
+	if r := get("/static/dist/manifest.json", nil); len(r.Header.Values("Cache-Control")) != 1 || r.Header.Get("X-Request-ID") == "" {
+		t.Errorf("/static/dist/manifest.json: Cache-Control %q, X-Request-ID %q", r.Header.Values("Cache-Control"), r.Header.Get("X-Request-ID"))
+	}
+	if r := get("/apifoo", nil); strings.Contains(r.Header.Get("Content-Type"), "json") {
+		t.Errorf("/apifoo was answered by the API (%s)", r.Header.Get("Content-Type"))
+	}
+	// Where SAML is on, invenio-saml has the generated configuration: it
+	// serves the service provider's metadata with the sealed certificate.
+	if idp := string(pe.env.Auth.SAML.IdP); pe.env.Auth.Mode == "saml" {
+		req, _ := http.NewRequestWithContext(ctx, "GET", pe.ingress.URL("/saml/metadata/"+idp), nil)
+		resp, err := pe.ingress.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "EntityDescriptor") || !strings.Contains(string(b), "X509Certificate") {
+			t.Errorf("/saml/metadata/%s: HTTP %d: %s", idp, resp.StatusCode, truncate(string(b), 500))
+		}
+	}
+	// RabbitMQ's memory alarm is the absolute value from its limit.
+	res, err := pe.pod("StatefulSet/rabbitmq").Exec(ctx, "rabbitmq", nil, "rabbitmqctl", "-q", "eval", "vm_memory_monitor:get_memory_limit().")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("rabbitmqctl eval: %v %s%s", err, res.Stdout, res.Stderr)
+	}
+	want := pe.memoryLimit("StatefulSet/rabbitmq", "rabbitmq") * 6 / 10
+	if got := strings.TrimSpace(res.Stdout); got != fmt.Sprint(want) {
+		t.Errorf("RabbitMQ's memory high watermark is %s bytes, want 60 %% of its limit, %d", got, want)
+	}
+}
+
+// exporterUp is the gauge each exporter sets to 1 when it reaches what it
+// watches.
+var exporterUp = map[string]string{"postgresql-exporter": "pg_up 1", "redis-exporter": "redis_up 1", "frontend": "nginx_up 1"}
+
+// metrics: where monitoring is on, every exporter answers Prometheus on
+// its declared port with its target reached, and RabbitMQ's plugin
+// answers per-object metrics.
+func (pe *platformEnv) metrics(ctx context.Context) {
+	if !pe.env.Monitoring.Enabled {
+		return
+	}
+	var lines []string
+	for svc, want := range exporterUp {
+		ip, err := pe.node.ServiceIP(svc)
+		if err != nil {
+			pe.t.Error(err)
+			continue
+		}
+		body := pe.scrape(ctx, "http://"+ip.String()+":"+pe.servicePort(svc, "metrics")+"/metrics")
+		if !strings.Contains(body, "\n"+want+"\n") {
+			pe.t.Errorf("%s: no %q in its metrics", svc, want)
+		}
+		lines = append(lines, svc+": "+want)
+	}
+	ip, _ := pe.node.ServiceIP("rabbitmq")
+	if body := pe.scrape(ctx, "http://"+ip.String()+":15692/metrics/per-object"); !strings.Contains(body, "rabbitmq_queue_messages") {
+		pe.t.Errorf("rabbitmq: no per-queue metrics")
+	}
+	sort.Strings(lines)
+	figures.add(pe.t, "exporters scraped from the node: %s; RabbitMQ per-object metrics", strings.Join(lines, ", "))
+}
+
+func (pe *platformEnv) scrape(ctx context.Context, url string) string {
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	resp, err := pe.node.HTTPClient().Do(req)
+	if err != nil {
+		pe.t.Errorf("GET %s: %v", url, err)
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		pe.t.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	return string(b)
+}
+
+// memoryLimit is a container's memory limit in bytes.
+func (pe *platformEnv) memoryLimit(slot, container string) int64 {
+	for _, c := range pe.pod(slot).Spec().Containers {
+		if c.Name == container {
+			return c.Resources.Limits.Memory().Value()
+		}
+	}
+	pe.t.Fatalf("%s has no container %s", slot, container)
+	return 0
+}
+
+// probeCost times one run of each exec liveness probe of the application
+// (the worker's used to load all of InvenioRDM).
+func (pe *platformEnv) probeCost(ctx context.Context) {
+	var lines []string
+	for _, s := range pe.slots(nil, "Deployment") {
+		p := pe.pod(s)
+		for _, c := range p.Spec().Containers {
+			if c.LivenessProbe == nil || c.LivenessProbe.Exec == nil {
+				continue
+			}
+			t0 := time.Now()
+			res, err := p.Exec(ctx, c.Name, nil, c.LivenessProbe.Exec.Command...)
+			if err != nil || res.ExitCode != 0 {
+				pe.t.Errorf("%s/%s liveness probe: %v %s%s", s, c.Name, err, res.Stdout, res.Stderr)
+			}
+			lines = append(lines, fmt.Sprintf("%s %s", c.Name, time.Since(t0).Round(10*time.Millisecond)))
+		}
+	}
+	figures.add(pe.t, "one exec liveness probe each: %s", strings.Join(lines, ", "))
 }
 
 // tmpUsage is the use of every pod's emptyDir named tmp.

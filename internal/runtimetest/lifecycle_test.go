@@ -161,8 +161,8 @@ func (pe *platformEnv) failures(ctx context.Context, a *api) {
 	}
 }
 
-// mainProcess is the container's server process: the oldest one with the
-// server's name.
+// mainProcess is the container's server process: the first one (lowest
+// PID in the container) with the server's name.
 func mainProcess(p *kubelet.Pod, container string) (kubelet.Process, bool) {
 	for _, pr := range p.Processes(container) {
 		if pr.Comm == servers[container] || strings.HasPrefix(pr.Comm, servers[container]) {

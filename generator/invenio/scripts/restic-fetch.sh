@@ -14,6 +14,9 @@ step="fetch-$BACKUP_TAG"
 # A previous run's copy would mix with this one.
 rm -rf "$FETCH_TARGET"
 if out=$(restic restore latest --host "$BACKUP_HOST" --tag "$BACKUP_TAG" --target "$FETCH_TARGET" 2>&1); then
+  # restic restores the backed-up modes (pg-dump.sh's 0700 directory); the
+  # next steps run as other users (the database check as postgres).
+  chmod -R a+rX "$FETCH_TARGET"
   id=$(restic snapshots latest --host "$BACKUP_HOST" --tag "$BACKUP_TAG" --json 2>/dev/null | grep -o '"short_id":"[^"]*"' | head -n1 | cut -d'"' -f4)
   echo "PASS $step: snapshot ${id:-?} restored" >>"$RESULTS/$step"
 else

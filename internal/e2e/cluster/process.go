@@ -51,7 +51,7 @@ func startProcess(logDir, name string, env []string, path string, args ...string
 func (p *process) exited() error {
 	select {
 	case <-p.done:
-		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, p.err, p.log, tail(p.log, 20))
+		return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, p.err, p.log, Tail(p.log, 20))
 	default:
 		return nil
 	}
@@ -73,7 +73,8 @@ func (p *process) stop() {
 	}
 }
 
-func tail(path string, n int) string {
+// Tail is the last n lines of a file (or why it cannot be read).
+func Tail(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err.Error()
