@@ -562,5 +562,24 @@ invenio communities custom-fields init
 invenio rdm fixtures
 invenio queues declare
 invenio rdm-records fixtures
+# rdm-records queues the vocabularies (languages, licences, resource types:
+# about 16,000 Celery tasks) and returns: the instance cannot take a deposit
+# until the worker has loaded them, so the install is not done before.
+log "waiting for the worker to load the vocabularies"
+python - <<'PY'
+import os, sys, time
+from kombu import Connection
+deadline, quiet, last = time.time() + 1800, 0, None
+with Connection(os.environ["INVENIO_CELERY_BROKER_URL"]) as conn:
+    while quiet < 3:
+        q = conn.default_channel.queue_declare(queue="celery", passive=True)
+        if (q.message_count, q.consumer_count) != last:
+            print("invenio-setup: %d tasks queued, %d workers" % (q.message_count, q.consumer_count), flush=True)
+            last = (q.message_count, q.consumer_count)
+        quiet = quiet + 1 if q.message_count == 0 and q.consumer_count > 0 else 0
+        if time.time() > deadline:
+            sys.exit("invenio-setup: %d tasks still queued after 30 minutes: is the worker running?" % q.message_count)
+        time.sleep(5)
+PY
 log "installation done"
 `
