@@ -22,16 +22,21 @@ vet:
 
 # Proof on a real control plane (docs/e2e.md): builds the pinned binaries
 # into .cache/e2e once (reused afterwards), then runs the e2e tests.
+# The long proofs print every test's output as it runs and, at the end, the
+# whole output of each failed test again (gotestsum): a CI log's tail then
+# shows why, not only which.
+GOTESTSUM = $(GO) run gotest.tools/gotestsum@v1.13.0 --format standard-verbose
+
 e2e:
 	@bash scripts/e2e-tools.sh
-	eval "$$(bash scripts/e2e-tools.sh --print-env)" && $(GO) test -tags e2e -count=1 -timeout 60m -v ./internal/e2e/
+	eval "$$(bash scripts/e2e-tools.sh --print-env)" && $(GOTESTSUM) -- -tags e2e -count=1 -timeout 60m ./internal/e2e/
 
 # The environments run on the real programs (docs/runtime.md): installs the
 # pinned InvenioRDM, OpenSearch, restic and exporters into .cache/runtime
 # once (reused afterwards), then runs dev and prod pod by pod. Needs root.
 runtime:
 	@bash scripts/runtime-tools.sh
-	$(GO) test -tags runtime -count=1 -timeout 80m -v ./internal/runtimetest/
+	$(GOTESTSUM) -- -tags runtime -count=1 -timeout 80m ./internal/runtimetest/
 
 # Refresh golden files and generated docs after an intended change.
 update:

@@ -569,17 +569,25 @@ log "waiting for the worker to load the vocabularies"
 python - <<'PY'
 import os, sys, time
 from kombu import Connection
+# The broker may restart meanwhile (a rollout, a failed probe): each poll
+# connects afresh and only the deadline ends the wait.
 deadline, quiet, last = time.time() + 1800, 0, None
-with Connection(os.environ["INVENIO_CELERY_BROKER_URL"]) as conn:
-    while quiet < 3:
-        q = conn.default_channel.queue_declare(queue="celery", passive=True)
-        if (q.message_count, q.consumer_count) != last:
-            print("invenio-setup: %d tasks queued, %d workers" % (q.message_count, q.consumer_count), flush=True)
-            last = (q.message_count, q.consumer_count)
-        quiet = quiet + 1 if q.message_count == 0 and q.consumer_count > 0 else 0
-        if time.time() > deadline:
-            sys.exit("invenio-setup: %d tasks still queued after 30 minutes: is the worker running?" % q.message_count)
-        time.sleep(5)
+while quiet < 3:
+    if time.time() > deadline:
+        sys.exit("invenio-setup: the vocabularies were not loaded within 30 minutes (tasks queued, workers: %s): is the worker running?" % (last,))
+    try:
+        with Connection(os.environ["INVENIO_CELERY_BROKER_URL"], connect_timeout=10) as conn:
+            q = conn.default_channel.queue_declare(queue="celery", passive=True)
+            now = (q.message_count, q.consumer_count)
+    except Exception as e:
+        print("invenio-setup: broker not reachable, retrying: %s" % e, flush=True)
+        quiet, now = 0, last
+    else:
+        if now != last:
+            print("invenio-setup: %d tasks queued, %d workers" % now, flush=True)
+        quiet = quiet + 1 if now[0] == 0 and now[1] > 0 else 0
+    last = now
+    time.sleep(5)
 PY
 log "installation done"
 `

@@ -214,9 +214,18 @@ func (x env) rabbitmq() *component.Component {
 		component.Mount("tmp", "/tmp"),
 	}
 	ctr.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", rabbitmqApplyPassword}}}}
-	ctr.StartupProbe = component.ExecProbe(component.Timing{Period: 10, Timeout: 15, Failures: 30}, "rabbitmq-diagnostics", "-q", "ping")
-	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 15, Failures: 4}, "rabbitmq-diagnostics", "-q", "ping")
-	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 15, Timeout: 15, Failures: 3}, "rabbitmq-diagnostics", "-q", "check_port_connectivity")
+	// No CLI in the probes: every rabbitmq-diagnostics call boots an
+	// Erlang VM (seconds of CPU in the broker's own cgroup). On the real
+	// programs, while the worker loaded the vocabularies, its ping took
+	// over 15 s four times running and the liveness probe killed a busy,
+	// healthy broker in the middle of the install (docs/runtime.md). The
+	// AMQP listener opens last in the boot (ready, as the RabbitMQ cluster
+	// operator probes it); /metrics is answered by the broker itself, so a
+	// hung node fails it where a TCP connect (accepted by the kernel) would
+	// not.
+	ctr.StartupProbe = component.TCPProbe(component.Timing{Period: 10, Timeout: 5, Failures: 30}, "amqp")
+	ctr.LivenessProbe = component.HTTPProbe(component.Timing{Period: 30, Timeout: 10, Failures: 4}, "/metrics", "prometheus")
+	ctr.ReadinessProbe = component.TCPProbe(component.Timing{Period: 10, Timeout: 5, Failures: 3}, "amqp")
 	spec := component.PodSpec(c, component.User{UID: 999, GID: 999}, []corev1.Container{ctr},
 		[]corev1.Volume{component.ConfigMapVolume("config", conf.Name, 0o444), component.Scratch("logs", "256Mi"), component.Scratch("tmp", "64Mi")})
 	spec.TerminationGracePeriodSeconds = ptr(int64(60))
