@@ -455,8 +455,16 @@ sys.exit(0 if app.control.ping(destination=["celery@" + socket.gethostname()], t
 `
 
 // BeatStaleMinutes is how old beat's schedule file may grow before its
-// liveness probe fails: Celery writes it back every 3 minutes.
+// liveness probe fails: Celery writes it back every 3 minutes
+// (Scheduler.sync_every) after a sleep of at most beatMaxInterval.
 const BeatStaleMinutes = 5
+
+// beatMaxInterval is the longest beat sleeps between two looks at its
+// schedule, in seconds (Celery's default: 300).
+const beatMaxInterval = 60
+
+// beatSchedule is Celery beat's schedule database (a shelve).
+const beatSchedule = "/var/run/celery/celery-schedule"
 
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.
@@ -466,15 +474,20 @@ func (x env) beat() *component.Component {
 		Version: string(x.e.Image.Tag),
 		Calls:   []component.Call{{To: Redis, Port: "redis"}, {To: RabbitMQ, Port: "amqp"}}}
 	ctr := x.appContainer(Beat, w.Resources)
-	ctr.Command = []string{"celery", "-A", "invenio_app.celery", "beat", "--loglevel", string(x.e.App.LogLevel),
-		"--schedule", "/var/run/celery/celery-schedule", "--pidfile", "/var/run/celery/celerybeat.pid"}
+	// The schedule is made a dbm.dumb database before beat opens it:
+	// shelve takes the format of an existing file, and dbm.dumb rewrites
+	// its index on every sync, which the liveness probe sees. The default
+	// is whatever dbm the image's Python has first; Debian's (Berkeley DB
+	// through dbm.ndbm) never touched the file after its creation, so on
+	// the real programs the probe killed a working beat every 8 minutes.
+	ctr.Command = []string{"sh", "-c", fmt.Sprintf(`python -c 'import dbm.dumb; dbm.dumb.open("%[1]s", "c").close()' && `+
+		`exec celery -A invenio_app.celery beat --loglevel %[2]s --max-interval %[3]d --schedule %[1]s --pidfile /var/run/celery/celerybeat.pid`,
+		beatSchedule, x.e.App.LogLevel, beatMaxInterval)}
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", "/var/run/celery"))
 	alive := []string{"sh", "-c", "kill -0 \"$(cat /var/run/celery/celerybeat.pid)\""}
 	ctr.StartupProbe = component.ExecProbe(fastStart, alive...)
 	// A hung beat still has its pid: what shows it works is its schedule
-	// file, which Celery's PersistentScheduler writes back every
-	// beatSyncEvery (3 minutes, Scheduler.sync_every) while it sends tasks
-	// (InvenioRDM schedules some every few seconds).
+	// file, written back every 3 minutes.
 	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 60, Timeout: 10, Failures: 3}, "sh", "-c",
 		fmt.Sprintf("find /var/run/celery -maxdepth 1 -name 'celery-schedule*' -mmin -%d | grep -q .", BeatStaleMinutes))
 	ctr.ReadinessProbe = component.ExecProbe(readiness, alive...)

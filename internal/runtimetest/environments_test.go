@@ -113,6 +113,7 @@ func withoutUnrunnable(t *testing.T, env string) func(*workcopy.Repo) {
 // pod spools it to /tmp.
 func (pe *platformEnv) serve(ctx context.Context, a *api) {
 	t := pe.t
+	pe.noRestarts()
 	for _, path := range []string{"/", "/search", "/api/records", "/static/dist/manifest.json"} {
 		req, _ := http.NewRequestWithContext(ctx, "GET", pe.ingress.URL(path), nil)
 		resp, err := pe.ingress.client.Do(req)
@@ -343,6 +344,21 @@ func (pe *platformEnv) memoryLimit(slot, container string) int64 {
 	}
 	pe.t.Fatalf("%s has no container %s", slot, container)
 	return 0
+}
+
+// noRestarts fails the test for every container that has restarted on its
+// own: after the install nothing was killed on purpose yet, so a restart is
+// a crash or a probe killing a working server (beat's did, every 8 minutes).
+func (pe *platformEnv) noRestarts() {
+	for _, s := range append(pe.slots(nil, "StatefulSet"), pe.slots(nil, "Deployment")...) {
+		p := pe.pod(s)
+		for _, c := range p.Spec().Containers {
+			if st, _ := p.Status(c.Name); st.Restarts > 0 {
+				pe.t.Errorf("%s/%s restarted %d time(s) during the install (last: %s exit %d); events: %s",
+					s, c.Name, st.Restarts, st.LastKill, st.LastExit, filepath.Join(p.Dir(), "events.log"))
+			}
+		}
+	}
 }
 
 // probeCost times one run of each exec liveness probe of the application
