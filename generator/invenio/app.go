@@ -466,6 +466,9 @@ const beatMaxInterval = 60
 // beatSchedule is Celery beat's schedule database (a shelve).
 const beatSchedule = "/var/run/celery/celery-schedule"
 
+// beatPidfile is where beat writes its pid once it holds the lock.
+const beatPidfile = "/var/run/celery/celerybeat.pid"
+
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.
 func (x env) beat() *component.Component {
@@ -474,17 +477,22 @@ func (x env) beat() *component.Component {
 		Version: string(x.e.Image.Tag),
 		Calls:   []component.Call{{To: Redis, Port: "redis"}, {To: RabbitMQ, Port: "amqp"}}}
 	ctr := x.appContainer(Beat, w.Resources)
+	// The pidfile of a killed beat outlives it in the emptyDir, and the
+	// next beat, PID 1 again, takes it for a running one and exits ("Pidfile
+	// already exists"): on the real programs a kill -9 left beat in
+	// CrashLoopBackOff. A container's beat is always the only one.
+	//
 	// The schedule is made a dbm.dumb database before beat opens it:
 	// shelve takes the format of an existing file, and dbm.dumb rewrites
 	// its index on every sync, which the liveness probe sees. The default
 	// is whatever dbm the image's Python has first; Debian's (Berkeley DB
 	// through dbm.ndbm) never touched the file after its creation, so on
 	// the real programs the probe killed a working beat every 8 minutes.
-	ctr.Command = []string{"sh", "-c", fmt.Sprintf(`python -c 'import dbm.dumb; dbm.dumb.open("%[1]s", "c").close()' && `+
-		`exec celery -A invenio_app.celery beat --loglevel %[2]s --max-interval %[3]d --schedule %[1]s --pidfile /var/run/celery/celerybeat.pid`,
-		beatSchedule, x.e.App.LogLevel, beatMaxInterval)}
+	ctr.Command = []string{"sh", "-c", fmt.Sprintf(`rm -f %[4]s && python -c 'import dbm.dumb; dbm.dumb.open("%[1]s", "c").close()' && `+
+		`exec celery -A invenio_app.celery beat --loglevel %[2]s --max-interval %[3]d --schedule %[1]s --pidfile %[4]s`,
+		beatSchedule, x.e.App.LogLevel, beatMaxInterval, beatPidfile)}
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", "/var/run/celery"))
-	alive := []string{"sh", "-c", "kill -0 \"$(cat /var/run/celery/celerybeat.pid)\""}
+	alive := []string{"sh", "-c", "kill -0 \"$(cat " + beatPidfile + ")\""}
 	ctr.StartupProbe = component.ExecProbe(fastStart, alive...)
 	// A hung beat still has its pid: what shows it works is its schedule
 	// file, written back every 3 minutes.

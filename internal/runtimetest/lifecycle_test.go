@@ -172,6 +172,18 @@ func mainProcess(p *kubelet.Pod, container string) (kubelet.Process, bool) {
 	return kubelet.Process{}, false
 }
 
+// staysUp fails the test unless the container, ready after its restart,
+// is still the same run a minute later: a readiness probe can pass for a
+// process that then exits (beat, refusing to start over its own stale
+// pidfile, went into CrashLoopBackOff while reported ready).
+func (pe *platformEnv) staysUp(p *kubelet.Pod, container string, restarts int) {
+	time.Sleep(time.Minute)
+	if st, _ := p.Status(container); st.Restarts != restarts || !st.Running {
+		pe.t.Errorf("%s/%s: restarted again within a minute of being ready (%d restarts, last exit %d); log: %s",
+			p.Name, container, st.Restarts, st.LastExit, p.LogPath(container))
+	}
+}
+
 func (pe *platformEnv) killAndRecover(ctx context.Context, p *kubelet.Pod, container string, sig syscall.Signal) string {
 	before, _ := p.Status(container)
 	pr, ok := mainProcess(p, container)
@@ -186,7 +198,9 @@ func (pe *platformEnv) killAndRecover(ctx context.Context, p *kubelet.Pod, conta
 	for {
 		st, _ := p.Status(container)
 		if st.Restarts > before.Restarts && st.Ready {
-			return fmt.Sprintf("%s/%s (%s, pid %d): restarted and ready in %s", p.Name, container, pr.Comm, pr.PID, time.Since(t0).Round(100*time.Millisecond))
+			d := time.Since(t0)
+			pe.staysUp(p, container, st.Restarts)
+			return fmt.Sprintf("%s/%s (%s, pid %d): restarted and ready in %s", p.Name, container, pr.Comm, pr.PID, d.Round(100*time.Millisecond))
 		}
 		if time.Since(t0) > 10*time.Minute {
 			pe.t.Errorf("%s/%s: not ready 10 minutes after kill -9: %+v", p.Name, container, st)
@@ -238,7 +252,9 @@ func (pe *platformEnv) hangAndRecover(ctx context.Context, p *kubelet.Pod, c cor
 			if err := p.WaitReady(ctx, 10*time.Minute); err != nil {
 				pe.t.Error(err)
 			}
-			return fmt.Sprintf("%s/%s: killed after %s (liveness %ds × %d), ready after %s", p.Name, c.Name, d.Round(time.Second), period, failures, time.Since(t0).Round(time.Second))
+			ready := time.Since(t0)
+			pe.staysUp(p, c.Name, before.Restarts+1)
+			return fmt.Sprintf("%s/%s: killed after %s (liveness %ds × %d), ready after %s", p.Name, c.Name, d.Round(time.Second), period, failures, ready.Round(time.Second))
 		}
 		if time.Since(t0) > bound+2*time.Minute {
 			// Let it go on, or the rest of the run stalls.
