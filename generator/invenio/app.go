@@ -2,6 +2,7 @@ package invenio
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -463,11 +464,13 @@ const BeatStaleMinutes = 5
 // schedule, in seconds (Celery's default: 300).
 const beatMaxInterval = 60
 
-// beatSchedule is Celery beat's schedule database (a shelve).
-const beatSchedule = "/var/run/celery/celery-schedule"
-
-// beatPidfile is where beat writes its pid once it holds the lock.
-const beatPidfile = "/var/run/celery/celerybeat.pid"
+// beatRun is beat's writable directory (an emptyDir): its schedule
+// database (a shelve) and its pidfile.
+const (
+	beatRun      = "/var/run/celery"
+	beatSchedule = beatRun + "/celery-schedule"
+	beatPidfile  = beatRun + "/celerybeat.pid"
+)
 
 // beat schedules periodic tasks: exactly one replica, replaced (never
 // rolled) so two never run at once.
@@ -491,13 +494,13 @@ func (x env) beat() *component.Component {
 	ctr.Command = []string{"sh", "-c", fmt.Sprintf(`rm -f %[4]s && python -c 'import dbm.dumb; dbm.dumb.open("%[1]s", "c").close()' && `+
 		`exec celery -A invenio_app.celery beat --loglevel %[2]s --max-interval %[3]d --schedule %[1]s --pidfile %[4]s`,
 		beatSchedule, x.e.App.LogLevel, beatMaxInterval, beatPidfile)}
-	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", "/var/run/celery"))
+	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("run", beatRun))
 	alive := []string{"sh", "-c", "kill -0 \"$(cat " + beatPidfile + ")\""}
 	ctr.StartupProbe = component.ExecProbe(fastStart, alive...)
 	// A hung beat still has its pid: what shows it works is its schedule
 	// file, written back every 3 minutes.
 	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 60, Timeout: 10, Failures: 3}, "sh", "-c",
-		fmt.Sprintf("find /var/run/celery -maxdepth 1 -name 'celery-schedule*' -mmin -%d | grep -q .", BeatStaleMinutes))
+		fmt.Sprintf("find %s -maxdepth 1 -name '%s*' -mmin -%d | grep -q .", beatRun, path.Base(beatSchedule), BeatStaleMinutes))
 	ctr.ReadinessProbe = component.ExecProbe(readiness, alive...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "256Mi"), component.Scratch("run", "64Mi")})
 	replicas := w.Replicas
