@@ -34,7 +34,11 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "%s:%d: ", e.File, p.Line)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "%s:%d: ", e.File, p.Line)
+		} else {
+			fmt.Fprintf(&b, "%s: ", e.File)
+		}
 		if p.Path != "" {
 			b.WriteString(p.Path + ": ")
 		}
@@ -100,6 +104,10 @@ func Parse(file string, data []byte) (*Platform, error) {
 	}
 	if len(l.problems) > 0 {
 		return nil, l.err()
+	}
+	p.src = &source{root: root, defaults: defaults}
+	for i := range top.Environments {
+		p.src.envs = append(p.src.envs, &top.Environments[i])
 	}
 	l.validate(p, root, &top)
 	if len(l.problems) > 0 {

@@ -197,7 +197,7 @@ environments:
     reports:
       largestFiles:
         schedule: every night
-`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a cron schedule: it has 2 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
+`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a schedule the API server accepts: expected exactly 5 fields, found 2: [every night]; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day"},
 		{"report of no files", `site:
   name: x
 environments:
@@ -674,13 +674,12 @@ environments:
       keepDaily: 4000
       target: {s3: {bucket: 192.168.1.10}}
 `,
-			"platform.yaml:11: environments[0].backup.schedule: \"0 25 * * *\" is not a cron schedule: the hour \"25\" is not a number from 0 to 23 (or a range, list or */step of them); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+			"platform.yaml:11: environments[0].backup.schedule: \"0 25 * * *\" is not a schedule the API server accepts: end of range (25) above maximum (23): 25; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
 				"platform.yaml:12: environments[0].backup.keepDaily: \"0\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
 				"platform.yaml:15: environments[0].backup.target.s3.endpoint: \"http://s3.example.org\" is not an https:// URL\n" +
 				"platform.yaml:16: environments[0].backup.target.s3.bucket: \"Invenio_Backups\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\"\n" +
 				"platform.yaml:17: environments[0].backup.target.s3.prefix: \"/prod/\" is not a path inside a bucket: use segments of letters, digits, '.', '_' and '-' separated by '/', without a leading or trailing '/', e.g. \"invenio/prod\"\n" +
-				"platform.yaml:19: environments[0].backup.restoreCheck.schedule: \"@monthly\" is not a cron schedule: it has 1 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
-				"platform.yaml:24: environments[1].backup.schedule: \"*/0 2 * * 1-0\" is not a cron schedule: the minute step \"0\" is not a number from 1 to 59; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+				"platform.yaml:24: environments[1].backup.schedule: \"*/0 2 * * 1-0\" is not a schedule the API server accepts: step of range should be a positive number: */0; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
 				"platform.yaml:25: environments[1].backup.keepDaily: \"4000\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
 				"platform.yaml:26: environments[1].backup.target.s3.bucket: \"192.168.1.10\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\""},
 		{"backup targets", `site:
@@ -727,7 +726,7 @@ environments:
       enabled: false
       schedule: "0 3 * * 5-1"
 `,
-			"platform.yaml:11: environments[0].backup.schedule: \"0 3 * * 5-1\" is not a cron schedule: the day of week range \"5-1\" runs backwards; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
+			"platform.yaml:11: environments[0].backup.schedule: \"0 3 * * 5-1\" is not a schedule the API server accepts: beginning of range (5) beyond end of range (1): 5-1; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day"},
 		{"backup target missing fields", `site:
   name: x
 defaults:
