@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -101,6 +100,9 @@ var badDescriptions = []badCase{
 	{name: "quantity with a space", edit: inEnv("    storage: {files: 20 GB}\n")},
 	{name: "two documents", edit: func(s string) string { return s + "---\nsite: {}\n" }},
 	{name: "empty file", edit: func(string) string { return "" }},
+	{name: "binary file", edit: func(string) string { return "\x7fELF\x02\x01\x01\x00\x00\x00" }},
+	{name: "tab in the indentation", edit: replace("    host: invenio-dev.example.org", "\thost: invenio-dev.example.org")},
+	{name: "not UTF-8", edit: replace("name: lab-repository", "name: lab-r\xe9pository")},
 }
 
 // then chains edits.
@@ -115,18 +117,6 @@ func (f editFunc) then(gs ...editFunc) editFunc {
 }
 
 type editFunc func(string) string
-
-// exitCode is the status main exits with for err.
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 1
-}
 
 // TestBadDescriptionsAreRefused: generate refuses each bad description
 // with its exact message (golden file) and exit status 2, and writes
@@ -163,12 +153,12 @@ func TestBadDescriptionsAreRefused(t *testing.T) {
 		if err != nil {
 			msg = strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 		}
-		fmt.Fprintf(&golden, "## %s\nexit %d\n%s\n\n", c.name, exitCode(err), msg)
+		fmt.Fprintf(&golden, "## %s\nexit %d\n%s\n\n", c.name, exitStatus(err), msg)
 		t.Run(c.name, func(t *testing.T) {
 			if err == nil {
 				t.Fatalf("generate accepted it:\n%s", stdout.String())
 			}
-			if code := exitCode(err); code != 2 {
+			if code := exitStatus(err); code != 2 {
 				t.Errorf("exit status %d, want 2 (bad input)", code)
 			}
 			if !strings.Contains(msg, "platform.yaml:") {
