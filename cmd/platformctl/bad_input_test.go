@@ -84,6 +84,9 @@ var badDescriptions = []badCase{
 	{name: "storage of 9Pi", edit: inEnv("    storage: {opensearch: 9Pi}\n")},
 	{name: "memory limit beyond int64", edit: inEnv("    workloads: {webUI: {resources: {limits: {memory: 10000000000000000000}}}}\n")},
 	{name: "upload limit that rounds to 0m", edit: inEnv("    ingress: {maxUploadSize: 500Ki}\n")},
+	{name: "memory limit of 1 byte (Redis would read maxmemory 0 as unlimited)", edit: inEnv("    workloads: {redis: {resources: {requests: {memory: \"1\"}, limits: {memory: \"1\"}}}}\n")},
+	{name: "backup memory limit of 1Ki", edit: inEnv("    backup: {enabled: true, target: {volume: {storageClass: nfs, size: 10Gi}}, resources: {limits: {memory: 1Ki}}}\n")},
+	{name: "heap not a whole number of MiB", edit: inEnv("    search: {heapSize: 1000Ki}\n")},
 	{name: "zero storage", edit: inEnv("    storage: {redis: \"0\"}\n")},
 	// Namespaces that belong to someone else.
 	{name: "namespace kube-system", edit: replace("namespace: invenio-dev", "namespace: kube-system")},

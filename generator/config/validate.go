@@ -152,6 +152,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			v.problem("reports.largestFiles.top", "0 files: write how many of the largest files to list, from 1 to 100")
 		}
 		v.backup(&e.Backup)
+		if e.Search.HeapSize.Value()%(1<<20) != 0 {
+			v.problem("search.heapSize", fmt.Sprintf("%s is not a whole number of MiB: the JVM's -Xms and -Xmx take megabytes, so it would become -Xmx%dm; write e.g. 512Mi or 1Gi", e.Search.HeapSize.String(), e.Search.HeapSize.Value()>>20))
+		}
 		heap := e.Search.HeapSize.Quantity
 		half := e.Workloads.OpenSearch.Resources.Limits.Memory.Quantity.DeepCopy()
 		half = *resource.NewQuantity(half.Value()/2, resource.BinarySI)
@@ -274,6 +277,19 @@ func (v envValidator) workloads(w *Workloads) {
 				v.problem(field+".resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
 			}
 		}
+		v.memoryFloor(field+".resources.limits.memory", r.Limits.Memory)
+	}
+}
+
+// minMemoryLimit is the smallest memory limit a container runtime starts
+// a container with (runc: "minimum memory limit allowed is 6MB"). Above
+// it, every setting derived from a limit (Redis maxmemory, RabbitMQ's
+// watermark) is more than zero, which both read as "unlimited".
+var minMemoryLimit = resource.MustParse("6Mi")
+
+func (v envValidator) memoryFloor(field string, q Quantity) {
+	if !q.IsZero() && q.Cmp(minMemoryLimit) < 0 {
+		v.problem(field, fmt.Sprintf("%s is below 6Mi, the least a container runtime starts a container with (and Redis and RabbitMQ would read the memory settings derived from it as unlimited): a unit mistake? e.g. 256Mi", q.String()))
 	}
 }
 
@@ -343,6 +359,7 @@ func (v envValidator) backup(b *Backup) {
 			v.problem("backup.resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
 		}
 	}
+	v.memoryFloor("backup.resources.limits.memory", r.Limits.Memory)
 }
 
 // maxText is the longest string value a description may hold. The longest
