@@ -1,6 +1,6 @@
 // Command platformctl turns platform.yaml into the GitOps repository.
 //
-//	platformctl generate [-f platform.yaml] [-C dir]   write base/ and overlays/
+//	platformctl generate [-f platform.yaml] [-C dir]   write base/ and overlays/ (warns of changes the API server refuses)
 //	platformctl build <env> [-f platform.yaml]         print an environment's built manifests
 //	platformctl diff [--base rev] [--env env]          what a change puts on each cluster
 //
@@ -17,11 +17,14 @@ import (
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/flux"
+	"lbl.gov/invenio-gitops/generator/review"
 	"lbl.gov/invenio-gitops/generator/tree"
+	"lbl.gov/invenio-gitops/internal/gitrev"
 )
 
 const usage = `usage:
-  platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description
+  platformctl generate [-f platform.yaml] [-C dir]   (re)write base/ and overlays/ from the description,
+                                                     warning of changes the API server refuses
   platformctl build <env> [-f platform.yaml] [-C dir]   print the fully built manifests of one environment
   platformctl layers [-f platform.yaml]              print each cluster's Flux layers in dependency order
   platformctl diff [--base <rev>] [--env <env>] [--output text|markdown|json] [--exit-code]
@@ -71,6 +74,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "warning:", w)
+		}
+		// What the API server would refuse on a cluster running the tree
+		// now on disk (docs/immutable-fields.md); written all the same.
+		before, err := gitrev.ReadDisk(*dir, review.Roots)
+		if err != nil {
+			return err
+		}
+		refused, err := review.Refusals(before, generator.Owned.Replace(before, t))
+		if err != nil {
+			fmt.Fprintln(stderr, "warning: could not compare with the tree on disk for changes the API server refuses:", err)
+		}
+		for _, f := range refused {
+			fmt.Fprintln(stderr, "warning:", f)
+		}
+		if len(refused) > 0 {
+			fmt.Fprintf(stderr, "warning: %d of the changes written are ones the API server refuses: Flux's apply of their layer fails until each is done by hand as it says (`platformctl diff` shows them in context)\n", len(refused))
 		}
 		res, err := tree.Write(*dir, t, generator.Owned)
 		if err != nil {

@@ -47,6 +47,21 @@ func (o Owned) Owns(p string) bool {
 	return true
 }
 
+// Replace is current as Write leaves it when it writes generated: the
+// files current has that the generator does not own, and generated.
+func (o Owned) Replace(current, generated Tree) Tree {
+	out := Tree{}
+	for p, b := range current {
+		if !o.Owns(p) {
+			out[p] = b
+		}
+	}
+	for p, b := range generated {
+		out[p] = b
+	}
+	return out
+}
+
 // Write makes the files the generator owns (relative to dir) exactly the
 // files of t. It first writes every changed file next to its
 // target and only then renames them into place and removes stale files, so
