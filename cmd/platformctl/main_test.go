@@ -343,6 +343,7 @@ func TestGenerateWarnsOfRefusedChanges(t *testing.T) {
 				"warning: prod: StatefulSet invenio-prod/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.resources.requests.storage 50Gi → 40Gi (shrink)" + takes,
 				"warning: 1 of the changes written are ones the API server refuses: Flux's apply of their layer fails until each is done by hand as it says (`platformctl diff` shows them in context)",
 			}},
+		{name: "site.name renamed", old: "site:\n  name: lbnl-data-repository\n", new: "site:\n  name: data-repository\n"},
 		{name: "a release", old: "    tag: v12.0.10-lbnl.1\n", new: "    tag: v12.0.11-lbnl.1\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -418,6 +418,40 @@ func generatedWith(t *testing.T, change func(*config.Platform)) tree.Tree {
 	return g.With(sealed)
 }
 
+// TestSiteRenameChangesNoImmutableField: renaming site.name relabels
+// every object and pod template (app.kubernetes.io/instance) but no
+// selector and no claim template holds the label (docs/decisions.md,
+// "Selectors name the component only"), so nothing the API server
+// refuses changes — no Deployment or StatefulSet needs recreating.
+func TestSiteRenameChangesNoImmutableField(t *testing.T) {
+	head := generatedWith(t, func(p *config.Platform) { p.Site.Name = "data-repository" })
+	r, err := Diff(repository(t), head, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused []string
+	for _, f := range r.RefusedFlags() {
+		refused = append(refused, f.String())
+	}
+	if diff := cmp.Diff([]string(nil), refused); diff != "" {
+		t.Errorf("changes the API server refuses after a rename of site.name (-want +got):\n%s", diff)
+	}
+	// Not vacuous: the rename does reach every workload's pod template.
+	workloads := map[string]int{}
+	for _, sc := range r.Scopes {
+		for _, c := range sc.Changed {
+			for _, f := range c.Fields {
+				if strings.HasPrefix(f.Path, "spec.template.metadata.labels[app.kubernetes.io/instance]") {
+					workloads[c.ID.Kind]++
+				}
+			}
+		}
+	}
+	if workloads["Deployment"] == 0 || workloads["StatefulSet"] == 0 {
+		t.Errorf("the rename relabelled the pods of %v; want Deployments and StatefulSets", workloads)
+	}
+}
+
 // TestReleaseRecreatesJobsByDesign: a release (a new image tag) changes
 // the setup Job's pod template, which the API server refuses on a Job;
 // the Job carries Flux's force annotation, so Flux recreates it and it
