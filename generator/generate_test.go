@@ -105,23 +105,35 @@ func TestOverlaysBuildToTheModel(t *testing.T) {
 				}
 				got[key(d)] = d
 			}
-			model, err := Render(p.Site, e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]map[string]any{}
-			for _, o := range model {
-				// Round-trip through YAML so numbers compare alike.
-				b, _ := yaml.Marshal(o.Doc)
-				var d map[string]any
-				yaml.Unmarshal(b, &d)
-				want[key(d)] = d
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(renderedDocs(t, p.Site, e), got); diff != "" {
 				t.Errorf("kustomize build of overlays/%s differs from the rendered environment (-want +got):\n%s", e.Name, diff)
 			}
 		})
 	}
+}
+
+// renderedDocs is environment e rendered directly from the description,
+// by Kind/name, as kustomize's build of its overlay must come out.
+func renderedDocs(t *testing.T, site config.Site, e config.Environment) map[string]map[string]any {
+	t.Helper()
+	model, err := Render(site, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]any{}
+	for _, o := range model {
+		// Round-trip through YAML so numbers compare alike.
+		b, err := yaml.Marshal(o.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d map[string]any
+		if err := yaml.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		want[key(d)] = d
+	}
+	return want
 }
 
 // TestGolden compares each environment's build with testdata/golden/<env>.yaml.

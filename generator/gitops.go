@@ -1,12 +1,15 @@
 package generator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"sort"
 	"strings"
 
+	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/resmap"
 
 	"lbl.gov/invenio-gitops/generator/config"
@@ -69,17 +72,25 @@ func CheckGitOps(p *config.Platform, repo tree.Tree) (map[string]LayerObjects, e
 		if err != nil {
 			return nil, err
 		}
-		objs, err := checkLayers(repo, layers)
+		objs, built, err := checkLayers(repo, layers)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 		}
 		out[c.Name] = objs
+		own, err := clusterObjects(repo, c.Name)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err := checkAdmission(p, append(own, built...)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return out, errors.Join(errs...)
 }
 
 // checkLayers checks one cluster's layers; see CheckGitOps.
-func checkLayers(repo tree.Tree, layers []flux.Layer) (LayerObjects, error) {
+func checkLayers(repo tree.Tree, layers []flux.Layer) (LayerObjects, []map[string]any, error) {
+	var built []map[string]any
 	var errs []error
 	byName := map[string]flux.Layer{}
 	for _, l := range layers {
@@ -118,10 +129,44 @@ func checkLayers(repo tree.Tree, layers []flux.Layer) (LayerObjects, error) {
 			}
 			owner[id] = l.Name
 			objs[l.Name] = append(objs[l.Name], id)
+			m, err := r.Map()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("Kustomization %s: %s: %w", l.Name, id, err))
+				continue
+			}
+			built = append(built, m)
 		}
 		sort.Slice(objs[l.Name], func(i, j int) bool { return objs[l.Name][i] < objs[l.Name][j] })
 	}
-	return objs, errors.Join(errs...)
+	return objs, built, errors.Join(errs...)
+}
+
+// clusterObjects are the objects of clusters/<cluster>/ itself (Flux's
+// source and Kustomizations), which the bootstrap Kustomization applies;
+// flux bootstrap's own directory is not ours.
+func clusterObjects(repo tree.Tree, cluster string) ([]map[string]any, error) {
+	var out []map[string]any
+	dir := path.Join(flux.ClustersDir, cluster)
+	for _, f := range repo.Under(dir).Paths() {
+		if strings.HasPrefix(f, flux.BootstrapDir+"/") || path.Ext(f) != ".yaml" {
+			continue
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(repo[path.Join(dir, f)]))
+		for {
+			var d map[string]any
+			err := dec.Decode(&d)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s: %w", dir, f, err)
+			}
+			if d != nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
 }
 
 // findCycle returns a dependsOn cycle, if any, as the names along it.

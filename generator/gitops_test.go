@@ -156,7 +156,7 @@ func TestCheckGitOpsCatchesBrokenWiring(t *testing.T) {
 		}}}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := checkLayers(repo, c.layers)
+			_, _, err := checkLayers(repo, c.layers)
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,24 +39,27 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
-func runDiff(args []string, stdout, stderr io.Writer) error {
+func runDiff(args []string, stdout io.Writer) error {
 	fail := func(err error) error { return &exitError{code: 2, err: err} }
 	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, diffUsage); fs.PrintDefaults() }
 	dir := fs.String("C", ".", "the repository (its root, where base/ and overlays/ are)")
 	base := fs.String("base", "", "the revision to compare with (default: merge base of HEAD with main, origin/main, master)")
 	env := fs.String("env", "", "only this environment (or cluster)")
 	output := fs.String("output", "text", "text, markdown or json")
 	color := fs.String("color", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
 	exitCode := fs.Bool("exit-code", false, "exit with 1 when there are changes, 3 when the API server refuses one")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	pos, help, err := parseArgs(fs, diffUsage, args, stdout)
+	if help {
 		return nil
-	} else if err != nil {
+	}
+	if err != nil {
 		return fail(err)
 	}
-	if fs.NArg() > 0 {
-		return fail(fmt.Errorf("unexpected argument %q\n%s", fs.Arg(0), diffUsage))
+	if len(pos) > 0 {
+		return fail(fmt.Errorf("unexpected argument %q\n%s", pos[0], diffUsage))
+	}
+	if err := checkDir(*dir); err != nil {
+		return fail(err)
 	}
 	var style review.Style
 	switch *color {
@@ -80,7 +82,6 @@ func runDiff(args []string, stdout, stderr io.Writer) error {
 	}
 
 	label, commit := *base, ""
-	var err error
 	if *base == "" {
 		label, commit, err = gitrev.DefaultBase(*dir)
 	} else {

@@ -20,6 +20,7 @@ import (
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/sealing"
+	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 const secretsUsage = `usage:
@@ -35,7 +36,10 @@ const secretsUsage = `usage:
         have the controller re-encrypt every sealed value with its current key
   platformctl secrets check [<env>]
         list every key the manifests read and whether it is sealed; fails if one is not
-Every command also takes -f platform.yaml (the description) and -C dir (the repository).
+Every command also takes -f platform.yaml (the description) and -C dir (the
+repository, where a relative -f, --from-file or --kubeconfig is read from).
+The commands that write wait for the repository's lock (platformctl help).
+Exit status: 0 done; 1 check found a key not sealed; 2 an error.
 See docs/secrets.md.
 `
 
@@ -65,9 +69,8 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	}
 	c := &secretsCmd{stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now(), rand: rand.Reader}
 	fs := flag.NewFlagSet("secrets "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.file, "f", "platform.yaml", "the platform description")
-	fs.StringVar(&c.dir, "C", ".", "the repository")
+	fs.StringVar(&c.file, "f", "platform.yaml", "the platform description, a YAML `file` (a relative path is read from -C)")
+	fs.StringVar(&c.dir, "C", ".", "run in `dir`, the repository, as git -C does")
 	cluster := func() {
 		fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 		fs.StringVar(&c.kubeCtx, "context", "", "kubeconfig context (default: the current one)")
@@ -77,6 +80,7 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	}
 	var run func(pos []string) error
 	var min, max int
+	writes := true // into secrets/<env>/
 	switch args[0] {
 	case "fetch-cert":
 		cluster()
@@ -93,18 +97,15 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		cluster()
 		run, min, max = c.reencrypt, 1, 1
 	case "check":
-		run, min, max = c.check, 0, 1
+		run, min, max, writes = c.check, 0, 1, false
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, secretsUsage)
 		return nil
 	default:
 		return fmt.Errorf("unknown command %q\n%s", "secrets "+args[0], secretsUsage)
 	}
-	pos, err := parseInterleaved(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	pos, help, err := parseArgs(fs, secretsUsage, args[1:], stdout)
+	if help || err != nil {
 		return err
 	}
 	if len(pos) < min || len(pos) > max {
@@ -113,13 +114,26 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			"reencrypt": "<env>", "check": "at most one <env>",
 		}[args[0]], pos, secretsUsage)
 	}
-	p, err := config.Load(c.file)
+	r := repoFlags{file: c.file, dir: c.dir}
+	p, err := r.load()
 	if err != nil {
 		return err
 	}
-	c.platform = p
+	c.file, c.platform = r.file, p
+	c.fromFile, c.kubeconfig = inDir(c.dir, c.fromFile), inDir(c.dir, c.kubeconfig)
 	if len(pos) > 0 {
 		if err := c.selectEnv(pos[0]); err != nil {
+			return err
+		}
+	}
+	if writes {
+		release, err := lock(c.dir, "secrets "+args[0], stderr)
+		if err != nil {
+			return err
+		}
+		defer release()
+		// sealing.WriteDir follows links: none may lead out of the repository.
+		if err := (tree.Owned{Roots: []string{c.rel}}).CheckLinks(c.dir); err != nil {
 			return err
 		}
 	}
@@ -550,7 +564,7 @@ func (c *secretsCmd) check(pos []string) error {
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("secrets check failed: %s", strings.Join(failed, "; "))
+		return &exitError{code: 1, err: fmt.Errorf("secrets check failed: %s", strings.Join(failed, "; "))}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/sealing"
 	"lbl.gov/invenio-gitops/generator/sealing/sealingtest"
+	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 var (
@@ -235,6 +236,9 @@ func TestSecretsProdWorkflow(t *testing.T) {
 	if err == nil || err.Error() != "secrets check failed: prod: not sealed: invenio-backup/s3-access-key-id, invenio-backup/s3-secret-access-key, invenio-saml/sp.crt, invenio-saml/sp.key" {
 		t.Errorf("check: %v", err)
 	}
+	if got := exitStatus(err); got != 1 {
+		t.Errorf("check finding keys not sealed: exit status %d, want 1", got)
+	}
 	for _, re := range []string{
 		`(?m)^prod \(namespace invenio-prod\): 12 of 16 keys sealed; sealing key SHA256:\S+, certificate valid until \d{4}-\d\d-\d\d$`,
 		`(?m)^  MISSING +invenio-saml/sp\.key +operator +platformctl secrets set prod invenio-saml/sp\.key --from-file <file>$`,
@@ -417,6 +421,28 @@ func TestSecretsBadInput(t *testing.T) {
 			want: emptyFile + " is empty: no value for invenio-redis/password"},
 		{name: "missing file", args: []string{"set", "dev", "invenio-redis/password", "--from-file", emptyFile + ".nope"},
 			want: "stat " + emptyFile + ".nope: no such file or directory"},
+		{name: "relative file read from -C", args: []string{"set", "dev", "invenio-redis/password", "--from-file", "value.txt"},
+			want: "stat <dir>/value.txt: no such file or directory"},
+		{name: "a linked secrets directory", setup: func(t *testing.T, dir string) {
+			if err := os.Rename(filepath.Join(dir, "secrets/dev"), filepath.Join(dir, "elsewhere")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("../elsewhere", filepath.Join(dir, "secrets/dev")); err != nil {
+				t.Fatal(err)
+			}
+		}, args: []string{"init", "dev"},
+			want: "<dir>/secrets/dev is a symbolic link (to ../elsewhere): nothing is written through a link, so that every write stays inside the repository; remove the link (rm <dir>/secrets/dev) and run the command again"},
+		{name: "another command writing", setup: func(t *testing.T, dir string) {
+			release, err := tree.Lock(dir, tree.Holder{Command: "generate", PID: 4242, Host: "lab-ws", Since: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}, 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(release)
+			wait := lockWait
+			lockWait = 0
+			t.Cleanup(func() { lockWait = wait })
+		}, args: []string{"init", "dev"},
+			want: "<dir> is being written by platformctl generate (pid 4242 on lab-ws, since 2026-12-01T10:00:00Z); waited 0s: run the command again when it has finished (its lock, <dir>/.platformctl.lock, is released when that process ends)"},
 		{name: "unknown environment", args: []string{"init", "staging"},
 			want: `no environment "staging" in ` + "<dir>/platform.yaml (it has [dev test prod])"},
 		{name: "unknown environment for check", args: []string{"check", "staging"},
@@ -456,6 +482,9 @@ func TestSecretsBadInput(t *testing.T) {
 			want := strings.ReplaceAll(tc.want, "<dir>", dir)
 			if err == nil || err.Error() != want {
 				t.Errorf("got  %v\nwant %s", err, want)
+			}
+			if got := exitStatus(err); got != 2 {
+				t.Errorf("exit status %d, want 2", got)
 			}
 			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
 				t.Errorf("the repository changed (-before +after):\n%s", diff)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -34,7 +36,11 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "%s:%d: ", e.File, p.Line)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "%s:%d: ", e.File, p.Line)
+		} else {
+			fmt.Fprintf(&b, "%s: ", e.File)
+		}
 		if p.Path != "" {
 			b.WriteString(p.Path + ": ")
 		}
@@ -43,10 +49,18 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads and validates the description at path.
+// Load reads and validates the description at path. Every error names
+// path as given: "<path>: no such file or directory" when it cannot be
+// read, else an *Error.
 func Load(path string) (*Platform, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// os names the system call ("open platform.yaml: …"); the reader
+			// wants the file and why.
+			return nil, fmt.Errorf("%s: %w", path, pe.Err)
+		}
 		return nil, err
 	}
 	return Parse(path, data)
@@ -73,7 +87,7 @@ func Parse(file string, data []byte) (*Platform, error) {
 	l.checkFields(root, reflect.TypeOf(topLevel{}), "", true)
 	var top topLevel
 	if err := root.Decode(&top); err != nil {
-		l.decodeError(err)
+		l.decodeError(err, root)
 		return nil, l.err()
 	}
 
@@ -101,6 +115,10 @@ func Parse(file string, data []byte) (*Platform, error) {
 	if len(l.problems) > 0 {
 		return nil, l.err()
 	}
+	p.src = &source{root: root, defaults: defaults}
+	for i := range top.Environments {
+		p.src.envs = append(p.src.envs, &top.Environments[i])
+	}
 	l.validate(p, root, &top)
 	if len(l.problems) > 0 {
 		return nil, l.err()
@@ -110,11 +128,15 @@ func Parse(file string, data []byte) (*Platform, error) {
 
 type loader struct {
 	file     string
+	lines    [][]byte // the file's lines, for the messages yaml.v3 gives no line or a wrong one
 	problems []Problem
 	paths    map[int]string // line → path of the value on it (for decode errors)
 }
 
 func (l *loader) add(line int, path, msg string) {
+	// Every message the loader makes has a line; this only keeps a message
+	// found without one pointing into the file.
+	line = max(line, 1)
 	p := Problem{Line: line, Path: path, Msg: msg}
 	for _, q := range l.problems {
 		if q == p {
@@ -138,15 +160,21 @@ func (l *loader) err() error {
 	return &Error{File: l.file, Problems: l.problems}
 }
 
+const emptyMsg = "the description is empty: start from the platform.yaml in the repository root"
+
 func (l *loader) document(data []byte) (*yaml.Node, error) {
+	l.lines = bytes.SplitAfter(data, []byte("\n"))
+	if !l.text(data) {
+		return nil, l.err()
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			l.add(1, "", "the description is empty: start from the platform.yaml in the repository root")
+			l.add(1, "", emptyMsg)
 			return nil, l.err()
 		}
-		l.decodeError(err)
+		l.syntaxError(err)
 		return nil, l.err()
 	}
 	var extra yaml.Node
@@ -155,6 +183,10 @@ func (l *loader) document(data []byte) (*yaml.Node, error) {
 		return nil, l.err()
 	}
 	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
+		l.add(1, "", emptyMsg) // a lone '---', or comments under one
+		return nil, l.err()
+	}
 	if root.Kind != yaml.MappingNode {
 		l.add(root.Line, "", "the description must be a mapping with site, defaults and environments")
 		return nil, l.err()
@@ -162,27 +194,218 @@ func (l *loader) document(data []byte) (*yaml.Node, error) {
 	return root, nil
 }
 
-var lineMsg = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var lineMsg = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?(.*)$`)
 
-// decodeError turns yaml.v3's messages into problems with a line and path.
-func (l *loader) decodeError(err error) {
+// splitLine splits one of yaml.v3's messages into its line (0 when it
+// gives none) and text.
+func splitLine(m string) (int, string) {
+	sub := lineMsg.FindStringSubmatch(m)
+	line, _ := strconv.Atoi(sub[1])
+	return line, sub[2]
+}
+
+// text reports, at its line, the first thing that makes data no YAML text
+// at all, which yaml.v3 reports without a line (or, for UTF-16, decodes
+// into something else): a NUL byte (a binary file), bytes that are not
+// UTF-8, a control character YAML does not allow.
+func (l *loader) text(data []byte) bool {
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		l.add(1, "", "the file is UTF-16 text: save it as UTF-8")
+		return false
+	}
+	// line and column (in characters, an invalid byte counting as one) of
+	// byte offset i.
+	at := func(i int) (int, int) {
+		start := bytes.LastIndexByte(data[:i], '\n') + 1
+		return bytes.Count(data[:i], []byte("\n")) + 1, utf8.RuneCount(data[start:i]) + 1
+	}
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		line, _ := at(i)
+		l.add(line, "", fmt.Sprintf("not a text file (a NUL byte, byte %d of the file): the description is YAML text; check that this is the file you meant", i+1))
+		return false
+	}
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			line, col := at(i)
+			l.add(line, "", fmt.Sprintf("not UTF-8 (byte 0x%02X in column %d): save the file as UTF-8", data[i], col))
+			return false
+		case !yamlPrintable(r):
+			line, col := at(i)
+			l.add(line, "", fmt.Sprintf("a control character (%U) in column %d: YAML text holds none; delete it", r, col))
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// yamlPrintable is YAML 1.2's c-printable (the characters yaml.v3's reader
+// accepts).
+func yamlPrintable(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r == 0x85 ||
+		0x20 <= r && r <= 0x7E || 0xA0 <= r && r <= 0xD7FF || 0xE000 <= r && r <= 0xFFFD || 0x10000 <= r && r <= 0x10FFFF
+}
+
+const tabMsg = "a tab in the indentation: YAML indents with spaces; replace the tab with spaces"
+
+// syntaxFixes says what to do about yaml.v3's syntax errors. Its line is
+// sometimes the line of what encloses the mistake, hence "here" is loose.
+var syntaxFixes = map[string]string{
+	"did not find expected key":                      "check the indentation: the keys of one mapping start in the same column",
+	"mapping values are not allowed in this context": "quote a value that holds ': ', and start each key in the column of its mapping's other keys",
+	"found unexpected end of stream":                 "close the quote or bracket opened here",
+	"did not find expected ',' or ']'":               "close the '[' opened here with ']'",
+	"did not find expected ',' or '}'":               "close the '{' opened here with '}'",
+	"did not find expected '-' indicator":            "start every entry of a list with '- ' in the same column",
+	"did not find expected node content":             "a value is missing here, or a bracket is not closed",
+	"found character that cannot start any token":    "quote a value that starts with @, ` or %",
+	"found unknown escape character":                 `in double quotes write \\ for a backslash, or use single quotes`,
+	"did not find URI escaped octet":                 "quote the value: an unquoted '!' starts a YAML tag",
+}
+
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// syntaxError reports an error of yaml.v3's parser with the file, a line
+// and what to do, keeping yaml.v3's text.
+func (l *loader) syntaxError(err error) {
+	line, m := splitLine(err.Error())
+	if line == 0 {
+		// yaml.v3 leaves the line out when its mark is on the first one.
+		line = 1
+	}
+	if m == "found character that cannot start any token" && l.tabIndented(line) {
+		l.add(line, "", tabMsg)
+		return
+	}
+	if m == "found a tab character that violates indentation" {
+		// yaml.v3 names the line before the tab's, and blank lines before it
+		// push the tab further.
+		for n := line; n <= len(l.lines); n++ {
+			if l.tabIndented(n) {
+				l.add(n, "", tabMsg)
+				return
+			}
+		}
+	}
+	if sub := unknownAnchor.FindStringSubmatch(m); sub != nil {
+		alias := regexp.MustCompile(`\*` + regexp.QuoteMeta(sub[1]) + `(?:[\s,\]}]|$)`)
+		for n, text := range l.lines {
+			if alias.Match(text) {
+				line = n + 1
+				break
+			}
+		}
+		l.add(line, "", fmt.Sprintf("%s: define the anchor (&%s) on a value above this line, or write the value here", m, sub[1]))
+		return
+	}
+	fix, ok := syntaxFixes[m]
+	if !ok {
+		fix = "check the YAML syntax here and on the line above"
+	}
+	l.add(line, "", m+": "+fix)
+}
+
+// tabIndented reports whether the indentation of line n holds a tab (a
+// line of nothing but blanks included: yaml.v3 rejects those too).
+func (l *loader) tabIndented(n int) bool {
+	if n < 1 || n > len(l.lines) {
+		return false
+	}
+	text := l.lines[n-1]
+	indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]
+	return bytes.IndexByte(indent, '\t') >= 0
+}
+
+var (
+	intoType  = regexp.MustCompile(` into (\S+)$`)
+	badTag    = regexp.MustCompile("^cannot decode !!\\w+ `(.*)` as a (!!\\w+)$")
+	typeFixes = map[string]string{
+		"bool": "write true or false", "string": "write text (quoted)", "float64": "write a number",
+		"int": "write a whole number", "int32": "write a whole number", "int64": "write a whole number",
+		"uint": "write a whole number", "uint32": "write a whole number", "uint64": "write a whole number",
+	}
+)
+
+// decodeError turns yaml.v3's messages of decoding n into problems with a
+// line, a path and what to do.
+func (l *loader) decodeError(err error, n *yaml.Node) {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
 	for _, m := range msgs {
-		line := 0
-		if sub := lineMsg.FindStringSubmatch(m); sub != nil {
-			line, _ = strconv.Atoi(sub[1])
-			m = sub[2]
-		}
+		line, m := splitLine(m)
 		if strings.HasPrefix(m, "cannot unmarshal") && l.hasProblemAt(line) {
 			continue // checkFields already said what shape belongs here
 		}
-		m = strings.ReplaceAll(m, "cannot unmarshal !!", "cannot read a YAML ")
+		if line == 0 {
+			line, m = locate(n, m)
+		} else if strings.HasPrefix(m, "cannot unmarshal") {
+			fix := "see docs/platform-reference.md for what this field takes"
+			if sub := intoType.FindStringSubmatch(m); sub != nil && typeFixes[sub[1]] != "" {
+				fix = typeFixes[sub[1]]
+			}
+			m = strings.ReplaceAll(m, "cannot unmarshal !!", "cannot read a YAML ") + ": " + fix
+		}
 		l.add(line, l.paths[line], m)
 	}
+}
+
+// locate finds, below n, the node of a decoding error yaml.v3 gave no line
+// for, and says what to do; n's own line when no node fits.
+func locate(n *yaml.Node, m string) (int, string) {
+	if m == "map merge requires map or sequence of maps as the value" {
+		if k := find(n, func(k, v *yaml.Node) bool { return k != nil && k.Value == "<<" && !mergeable(v) }); k != nil {
+			return k.Line, m + ": write '<<: *name' after an anchor &name on a mapping"
+		}
+	}
+	if sub := badTag.FindStringSubmatch(m); sub != nil {
+		if v := find(n, func(_, v *yaml.Node) bool { return v.Tag == sub[2] && v.Value == sub[1] }); v != nil {
+			return v.Line, m + ": remove the tag " + sub[2]
+		}
+	}
+	return n.Line, m + ": check the YAML of this section"
+}
+
+// mergeable reports whether v may follow '<<': a mapping or a list of
+// mappings, directly or through aliases.
+func mergeable(v *yaml.Node) bool {
+	deref := func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.AliasNode {
+			return n.Alias
+		}
+		return n
+	}
+	v = deref(v)
+	if v.Kind == yaml.SequenceNode {
+		for _, e := range v.Content {
+			if deref(e).Kind != yaml.MappingNode {
+				return false
+			}
+		}
+		return true
+	}
+	return v.Kind == yaml.MappingNode
+}
+
+// find returns the first node below n (depth first) for which ok holds,
+// given with its key when it is the value of a mapping.
+func find(n *yaml.Node, ok func(key, value *yaml.Node) bool) *yaml.Node {
+	if ok(nil, n) {
+		return n
+	}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 1 && ok(n.Content[i-1], c) {
+			return n.Content[i-1]
+		}
+		if r := find(c, ok); r != nil {
+			return r
+		}
+	}
+	return nil
 }
 
 func (l *loader) decode(n *yaml.Node, out any) {
@@ -191,7 +414,7 @@ func (l *loader) decode(n *yaml.Node, out any) {
 	}
 	resetMaps(n, reflect.ValueOf(out).Elem())
 	if err := n.Decode(out); err != nil {
-		l.decodeError(err)
+		l.decodeError(err, n)
 	}
 }
 

@@ -1,8 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -197,7 +201,7 @@ environments:
     reports:
       largestFiles:
         schedule: every night
-`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a cron schedule: it has 2 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
+`, "platform.yaml:10: environments[0].reports.largestFiles.schedule: \"every night\" is not a schedule the API server accepts: expected exactly 5 fields, found 2: [every night]; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day"},
 		{"report of no files", `site:
   name: x
 environments:
@@ -394,7 +398,54 @@ site:
 		{"YAML syntax error", `site:
   name: x
  environments: [
-`, "platform.yaml:2: did not find expected key"},
+`, "platform.yaml:2: did not find expected key: check the indentation: the keys of one mapping start in the same column"},
+		{"YAML syntax error on the first line (yaml.v3 gives no line)", "site: a: b\n",
+			"platform.yaml:1: mapping values are not allowed in this context: quote a value that holds ': ', and start each key in the column of its mapping's other keys"},
+		{"unclosed bracket", "site:\n  name: x\n  partOf: [y\n  managedBy: z\n",
+			"platform.yaml:2: did not find expected ',' or ']': close the '[' opened here with ']'"},
+		{"unclosed quote", "site:\n  name: x\n  partOf: 'y\n",
+			"platform.yaml:3: found unexpected end of stream: close the quote or bracket opened here"},
+		{"a value starting with @", "\n\nsite: @x\n",
+			"platform.yaml:3: found character that cannot start any token: quote a value that starts with @, ` or %"},
+		{"unknown escape on the first line", `site: "a\qb"` + "\n",
+			`platform.yaml:1: found unknown escape character: in double quotes write \\ for a backslash, or use single quotes`},
+		{"a lone document marker", "---\n# to do\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
+		{"binary", "\x1f\x8b\x08\x00\x00\x00",
+			"platform.yaml:1: not a text file (a NUL byte, byte 4 of the file): the description is YAML text; check that this is the file you meant"},
+		{"a NUL byte further down", "site:\n  name: x\x00\n",
+			"platform.yaml:2: not a text file (a NUL byte, byte 16 of the file): the description is YAML text; check that this is the file you meant"},
+		{"Latin-1", "site:\n  name: caf\xe9\n",
+			"platform.yaml:2: not UTF-8 (byte 0xE9 in column 12): save the file as UTF-8"},
+		{"UTF-16", "\xff\xfes\x00i\x00t\x00e\x00:\x00\n\x00",
+			"platform.yaml:1: the file is UTF-16 text: save it as UTF-8"},
+		{"a control character", "site:\n  name: \u00e9x\a\n",
+			"platform.yaml:2: a control character (U+0007) in column 11: YAML text holds none; delete it"},
+		{"tab indenting a key", "site:\n\tname: x\n",
+			"platform.yaml:2: a tab in the indentation: YAML indents with spaces; replace the tab with spaces"},
+		{"tab after spaces", "site:\n  name: x\n  \tpartOf: y\n",
+			"platform.yaml:3: a tab in the indentation: YAML indents with spaces; replace the tab with spaces"},
+		{"tab after blank lines", "site:\n  name: x\n\n\n  \tpartOf: y\n",
+			"platform.yaml:5: a tab in the indentation: YAML indents with spaces; replace the tab with spaces"},
+		{"tab indenting a list entry", "site:\n  name: x\nenvironments:\n\t- name: dev\n",
+			"platform.yaml:4: a tab in the indentation: YAML indents with spaces; replace the tab with spaces"},
+		{"unknown anchor", "site:\n  name: x\ndefaults: *common\n",
+			"platform.yaml:3: unknown anchor 'common' referenced: define the anchor (&common) on a value above this line, or write the value here"},
+		{"tag that does not fit", "\n\nsite: !!int x\n",
+			"platform.yaml:3: site: must be a mapping with the fields name, partOf, managedBy\n" +
+				"platform.yaml:3: site: cannot decode !!str `x` as a !!int: remove the tag !!int"},
+		{"merge of a scalar", "site:\n  <<: 1\n",
+			"platform.yaml:2: site: unknown field \"<<\"; valid fields here are name, partOf, managedBy\n" +
+				"platform.yaml:2: site: map merge requires map or sequence of maps as the value: write '<<: *name' after an anchor &name on a mapping"},
+		{"not a bool", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    monitoring:
+      enabled: maybe
+`, "platform.yaml:9: environments[0].monitoring.enabled: cannot read a YAML str `maybe` into bool: write true or false"},
 		{"top level is a list", `- site
 `, "platform.yaml:1: the description must be a mapping with site, defaults and environments"},
 		{"no environments", `site:
@@ -674,13 +725,12 @@ environments:
       keepDaily: 4000
       target: {s3: {bucket: 192.168.1.10}}
 `,
-			"platform.yaml:11: environments[0].backup.schedule: \"0 25 * * *\" is not a cron schedule: the hour \"25\" is not a number from 0 to 23 (or a range, list or */step of them); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+			"platform.yaml:11: environments[0].backup.schedule: \"0 25 * * *\" is not a schedule the API server accepts: end of range (25) above maximum (23): 25; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
 				"platform.yaml:12: environments[0].backup.keepDaily: \"0\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
 				"platform.yaml:15: environments[0].backup.target.s3.endpoint: \"http://s3.example.org\" is not an https:// URL\n" +
 				"platform.yaml:16: environments[0].backup.target.s3.bucket: \"Invenio_Backups\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\"\n" +
 				"platform.yaml:17: environments[0].backup.target.s3.prefix: \"/prod/\" is not a path inside a bucket: use segments of letters, digits, '.', '_' and '-' separated by '/', without a leading or trailing '/', e.g. \"invenio/prod\"\n" +
-				"platform.yaml:19: environments[0].backup.restoreCheck.schedule: \"@monthly\" is not a cron schedule: it has 1 fields, not 5 (no seconds, no @daily); write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
-				"platform.yaml:24: environments[1].backup.schedule: \"*/0 2 * * 1-0\" is not a cron schedule: the minute step \"0\" is not a number from 1 to 59; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
+				"platform.yaml:24: environments[1].backup.schedule: \"*/0 2 * * 1-0\" is not a schedule the API server accepts: step of range should be a positive number: */0; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day\n" +
 				"platform.yaml:25: environments[1].backup.keepDaily: \"4000\" is not a count from 1 to 3650: keep at least one backup, e.g. 30\n" +
 				"platform.yaml:26: environments[1].backup.target.s3.bucket: \"192.168.1.10\" is not an S3 bucket name: use 3 to 63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. \"invenio-backups\""},
 		{"backup targets", `site:
@@ -727,7 +777,7 @@ environments:
       enabled: false
       schedule: "0 3 * * 5-1"
 `,
-			"platform.yaml:11: environments[0].backup.schedule: \"0 3 * * 5-1\" is not a cron schedule: the day of week range \"5-1\" runs backwards; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day"},
+			"platform.yaml:11: environments[0].backup.schedule: \"0 3 * * 5-1\" is not a schedule the API server accepts: beginning of range (5) beyond end of range (1): 5-1; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day"},
 		{"backup target missing fields", `site:
   name: x
 defaults:
@@ -924,9 +974,20 @@ environments:
 	}
 }
 
-func TestLoadMissingFile(t *testing.T) {
-	_, err := Load("testdata/does-not-exist.yaml")
-	if !os.IsNotExist(err) {
+// TestLoadUnreadable: a file that cannot be read is named as given, with
+// why, and the error is still a not-exist error to errors.Is.
+func TestLoadUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ path, want string }{
+		{"testdata/does-not-exist.yaml", "testdata/does-not-exist.yaml: no such file or directory"},
+		{dir, dir + ": is a directory"},
+	} {
+		_, err := Load(c.path)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Load(%q): %v, want %s", c.path, err, c.want)
+		}
+	}
+	if _, err := Load("testdata/does-not-exist.yaml"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v, want a not-exist error", err)
 	}
 }
@@ -1014,5 +1075,37 @@ environments:
 				t.Errorf("Seconds() = %d, want %d", got, c.want)
 			}
 		})
+	}
+}
+
+// TestEveryProblemHasALine: the repository's description broken at every
+// line in the ways hands break YAML — each problem still names the file
+// and a line of it.
+func TestEveryProblemHasALine(t *testing.T) {
+	good, err := os.ReadFile("../../platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(good), "\n")
+	problem := regexp.MustCompile(`^platform\.yaml:([0-9]+): \S`)
+	breaks := []string{"\t", " ", "- ", "[", "{", "\"", "'", "*x ", "&", "!!int ", "<<: 1\n", "@", "%", "\x00", "\xe9", "\x7f", "a: b: ", "---\n"}
+	for i := range lines {
+		for _, b := range breaks {
+			broken := strings.Join(lines[:i], "") + b + strings.Join(lines[i:], "")
+			_, err := Parse("platform.yaml", []byte(broken))
+			if err == nil {
+				continue
+			}
+			for _, m := range strings.Split(err.Error(), "\n") {
+				sub := problem.FindStringSubmatch(m)
+				if sub == nil {
+					t.Errorf("line %d broken with %q: %q names no file and line", i+1, b, m)
+					continue
+				}
+				if n, _ := strconv.Atoi(sub[1]); n < 1 || n > len(lines)+1 {
+					t.Errorf("line %d broken with %q: %q names a line the file does not have", i+1, b, m)
+				}
+			}
+		}
 	}
 }

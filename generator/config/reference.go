@@ -60,6 +60,15 @@ Layers merge mapping by mapping, so an environment that sets only
 ` + "`workloads.webUI.replicas`" + ` keeps the resources of the layers below. A field
 whose value is a list or a set of labels is replaced as a whole.
 
+Every switch works both ways: an environment may switch off what ` + "`defaults:`" + `
+switch on (monitoring, an autoscaler, the largest-files report, Dashboards,
+pgAdmin, SAML, the backups or any part of them) and switch on what they leave
+off. Its overlay then deletes from ` + "`base/`" + ` what the environment does not run
+(a ` + "`$patch: delete`" + ` patch per object) or adds what it does. The one exception
+is the kind of ` + "`backup.target`" + `: a target inherited from ` + "`defaults:`" + ` cannot be
+unset, so an environment cannot trade an inherited ` + "`volume`" + ` for ` + "`s3`" + ` or back
+(an error says so): set targets in the environments.
+
 **Strictness.** The file must be a single YAML document. An unknown or misspelt
 field is an error (with the nearest valid name), and so is every value of the
 wrong kind: names must be DNS labels, sizes Kubernetes quantities greater than

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -149,6 +151,13 @@ func (t *ImageTag) UnmarshalYAML(n *yaml.Node) error {
 // Quantity is a positive Kubernetes resource quantity (CPU, memory, size).
 type Quantity struct{ resource.Quantity }
 
+// maxQuantity is the largest quantity the API server takes as it is:
+// it reads quantities in thousandths (MilliValue, an int64), so above
+// (2^63-1)/1000 (about 8Pi) a size turns into garbage — the API server
+// warns `fractional byte value "9Pi" is invalid` — and past 2^63-1
+// ParseQuantity silently caps the value.
+var maxQuantity = *resource.NewQuantity(math.MaxInt64/1000, resource.DecimalSI)
+
 // Q parses a quantity that is known to be good (defaults, tests).
 func Q(s string) Quantity { return Quantity{resource.MustParse(s)} }
 
@@ -167,6 +176,9 @@ func (q *Quantity) UnmarshalYAML(n *yaml.Node) error {
 	}
 	if p.Sign() <= 0 {
 		return bad(n.Line, "%q must be greater than zero", v)
+	}
+	if p.Cmp(maxQuantity) > 0 {
+		return bad(n.Line, "%q is more than any node or volume has, and more than the API server reads correctly (at most 8Pi: it counts in thousandths in 64 bits): a unit mistake? e.g. 100Gi", v)
 	}
 	q.Quantity = p
 	return nil
@@ -383,15 +395,14 @@ func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Cron is a CronJob schedule: five fields (minute hour day-of-month month
-// day-of-week), each *, a number, a range a-b, a step */n or a-b/n, or a
-// comma-separated list of those.
+// Cron is a CronJob schedule, accepted exactly when the API server accepts
+// it: robfig/cron's standard parser (five fields minute hour day-of-month
+// month day-of-week, or a descriptor such as @daily) and no TZ or CRON_TZ
+// prefix (k8s.io/kubernetes pkg/apis/batch/validation validateScheduleFormat,
+// which our clusters run without a timeZone field). A schedule that never
+// fires (30 February) is accepted by the API server but refused here: a
+// backup that never runs is not a backup.
 type Cron string
-
-var cronFields = []struct {
-	name     string
-	min, max int
-}{{"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 7}}
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (c *Cron) UnmarshalYAML(n *yaml.Node) error {
@@ -400,43 +411,26 @@ func (c *Cron) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	if msg := checkCron(v); msg != "" {
-		return bad(n.Line, "%q is not a cron schedule: %s; write five fields, e.g. \"0 2 * * *\" for 02:00 UTC every day", v, msg)
+		return bad(n.Line, "%q %s; write minute hour day-of-month month day-of-week (0-6, Sunday is 0), e.g. \"0 2 * * *\" for 02:00 UTC every day", v, msg)
 	}
 	*c = Cron(v)
 	return nil
 }
 
+// cronEpoch is where the search for a firing time starts: robfig's Next
+// gives up after five years, which still holds a leap day (2004).
+var cronEpoch = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func checkCron(v string) string {
-	f := strings.Fields(v)
-	if len(f) != len(cronFields) {
-		return fmt.Sprintf("it has %d fields, not 5 (no seconds, no @daily)", len(f))
+	if strings.Contains(v, "TZ") {
+		return "is refused by the API server: a schedule cannot hold TZ or CRON_TZ (schedules run in UTC here)"
 	}
-	num := func(s string, lo, hi int) bool {
-		i, err := strconv.Atoi(s)
-		return err == nil && i >= lo && i <= hi
+	s, err := cron.ParseStandard(v)
+	if err != nil {
+		return "is not a schedule the API server accepts: " + err.Error()
 	}
-	for i, field := range f {
-		spec := cronFields[i]
-		for _, part := range strings.Split(field, ",") {
-			rng, step, hasStep := strings.Cut(part, "/")
-			if hasStep && !num(step, 1, spec.max) {
-				return fmt.Sprintf("the %s step %q is not a number from 1 to %d", spec.name, step, spec.max)
-			}
-			if rng == "*" {
-				continue
-			}
-			a, b, isRange := strings.Cut(rng, "-")
-			if !num(a, spec.min, spec.max) || (isRange && !num(b, spec.min, spec.max)) {
-				return fmt.Sprintf("the %s %q is not a number from %d to %d (or a range, list or */step of them)", spec.name, part, spec.min, spec.max)
-			}
-			if isRange {
-				x, _ := strconv.Atoi(a)
-				y, _ := strconv.Atoi(b)
-				if x > y {
-					return fmt.Sprintf("the %s range %q runs backwards", spec.name, rng)
-				}
-			}
-		}
+	if s.Next(cronEpoch).IsZero() {
+		return "never fires: no date matches it"
 	}
 	return ""
 }

@@ -21,6 +21,8 @@ type Platform struct {
 
 	// File is the path the description was read from (for messages).
 	File string `yaml:"-"`
+	// src is the parsed file, for Line (nil when not loaded from a file).
+	src *source
 }
 
 // Site is what every environment shares.
@@ -280,7 +282,7 @@ type Reports struct {
 // database and writes the report to its log.
 type LargestFiles struct {
 	Enabled  bool     `yaml:"enabled" doc:"Run the report on schedule." default:"false"`
-	Schedule Cron     `yaml:"schedule" doc:"When to run it (cron, 5 fields, UTC)." default:"17 3 * * *"`
+	Schedule Cron     `yaml:"schedule" doc:"When to run it (cron as a CronJob takes it: five fields or a descriptor such as @daily; UTC)." default:"17 3 * * *"`
 	Top      Replicas `yaml:"top" doc:"How many files to list overall and per community (1 to 100)." default:"20"`
 }
 
@@ -323,7 +325,7 @@ func (c Chart) On() bool { return c.Install == nil || *c.Install }
 // Backup is what the backup CronJobs do in one environment.
 type Backup struct {
 	Enabled      *bool        `yaml:"enabled" doc:"Run the backups in this environment." default:"false"`
-	Schedule     Cron         `yaml:"schedule" doc:"When the daily backups start (cron, 5 fields, UTC)." default:"0 2 * * *"`
+	Schedule     Cron         `yaml:"schedule" doc:"When the daily backups start (cron as a CronJob takes it: five fields or a descriptor such as @daily; UTC)." default:"0 2 * * *"`
 	KeepDaily    Count        `yaml:"keepDaily" doc:"Daily backups kept of each kind (database, files, indices); older ones are deleted after a successful backup, never after a failed one." default:"30"`
 	Target       BackupTarget `yaml:"target" doc:"Where the backups go: exactly one of s3 or volume."`
 	Database     *bool        `yaml:"database" doc:"Dump the PostgreSQL database (pg_dump, custom format, with a manifest)." default:"true"`

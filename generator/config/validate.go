@@ -25,6 +25,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		l.add(line, "environments", "no environment is described: add at least one, e.g. '- name: dev' with namespace and host")
 		return
 	}
+	l.texts(p)
 	if p.Site.Name == "" {
 		l.add(root.Line, "site.name", "is required: the instance name, e.g. lbnl-data-repository")
 	}
@@ -90,6 +91,14 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 				v.problem("host", fmt.Sprintf("host %q is already used by the environment at line %d: each environment needs its own host", e.Host, prev))
 			}
 			seenHost[e.Host] = v.lineOf("host")
+		}
+		if errs := validation.IsDNS1035Label(string(e.Sealing.ControllerName)); e.Sealing.ControllerName != "" && len(errs) > 0 {
+			v.problem("sealing.controllerName", fmt.Sprintf("%q cannot name the controller's Service (the chart names it so, and kubeseal finds it by it): %s; e.g. sealed-secrets-controller", e.Sealing.ControllerName, strings.Join(errs, "; ")))
+		}
+		if e.Namespace != "" {
+			if owner := namespaceOwner(p, e); owner != "" {
+				v.problem("namespace", fmt.Sprintf("%q is %s: the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-%s", e.Namespace, owner, e.Name))
+			}
 		}
 		v.workloads(&e.Workloads)
 		if up := e.Ingress.MaxUploadSize; up.Cmp(minUploadSize) < 0 {
@@ -334,4 +343,52 @@ func (v envValidator) backup(b *Backup) {
 			v.problem("backup.resources.requests."+c.what, fmt.Sprintf("request %s is above the limit %s: lower the request or raise the limit", c.req.String(), c.lim.String()))
 		}
 	}
+}
+
+// maxText is the longest string value a description may hold. The longest
+// real values are URLs and SAML attribute names (well under 200 bytes); a
+// longer one is a paste accident, and unbounded it ends up in a ConfigMap
+// the API server refuses (over 1 MiB) or in a label (over 63).
+const maxText = 1024
+
+// texts bounds every string value, once per line it is set on.
+func (l *loader) texts(p *Platform) {
+	seen := map[int]bool{}
+	for _, f := range p.Fields() {
+		if len(f.Value) <= maxText {
+			continue
+		}
+		line, shown := p.locate(f.Path)
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		l.add(line, shown, fmt.Sprintf("is %d bytes long (%q…): at most %d bytes; shorten it", len(f.Value), strings.ToValidUTF8(f.Value[:20], ""), maxText))
+	}
+}
+
+// CertManagerNamespace is where the infrastructure layer installs
+// cert-manager (the chart's documented namespace).
+const CertManagerNamespace = "cert-manager"
+
+// namespaceOwner says who already owns namespace of e ("" when nobody):
+// Kubernetes' own namespaces, and those of the controllers and Prometheus
+// the description names for e's cluster.
+func namespaceOwner(p *Platform, e *Environment) string {
+	ns := string(e.Namespace)
+	switch ns {
+	case "default", "kube-system", "kube-public", "kube-node-lease":
+		return "a namespace of Kubernetes itself"
+	case string(p.GitOps.Namespace):
+		return "Flux's namespace (gitops.namespace)"
+	case CertManagerNamespace:
+		return "cert-manager's namespace"
+	case string(e.Sealing.ControllerNamespace):
+		return "the sealed-secrets controller's namespace (sealing.controllerNamespace)"
+	case string(e.Ingress.ControllerNamespace):
+		return "the ingress controller's namespace (ingress.controllerNamespace)"
+	case string(e.Monitoring.PrometheusNamespace):
+		return "Prometheus' namespace (monitoring.prometheusNamespace)"
+	}
+	return ""
 }

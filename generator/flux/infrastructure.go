@@ -48,7 +48,7 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 	charts := []chart{
 		{
 			file: "cert-manager.yaml", repoName: "jetstack", repoURL: "https://charts.jetstack.io", chart: "cert-manager",
-			release: "cert-manager", namespace: "cert-manager",
+			release: "cert-manager", namespace: config.CertManagerNamespace,
 			values: map[string]any{"crds": map[string]any{"enabled": true, "keep": true}},
 			spec:   in.CertManager,
 		},

@@ -41,10 +41,36 @@ func mergeKey(path []string) string {
 	return ""
 }
 
+// alsoKeys names the fields besides the merge key that kustomize's merge
+// (kyaml) matches list elements by: the x-kubernetes-list-map-keys of the
+// Kubernetes schema. Ports are keyed by port and protocol, so a patch
+// element that changes or deletes a port must name its protocol too, or
+// it matches nothing (the change is then added as a new port, the
+// delete is lost).
+func alsoKeys(path []string) []string {
+	if len(path) > 0 && path[len(path)-1] == "ports" {
+		return []string{"protocol"}
+	}
+	return nil
+}
+
+// identity is the part of list element e that names it to kyaml: its
+// merge key and the fields of alsoKeys it has.
+func identity(path []string, key string, e map[string]any) map[string]any {
+	id := map[string]any{key: e[key]}
+	for _, k := range alsoKeys(path) {
+		if v, ok := e[k]; ok {
+			id[k] = v
+		}
+	}
+	return id
+}
+
 // Diff returns the strategic-merge patch that turns from into to, and
 // whether there is any difference. Keys missing from to are deleted (null);
-// lists with a merge key are patched element by element; other lists and
-// scalars are replaced.
+// lists with a merge key are patched element by element, or replaced with
+// the `$patch: replace` directive when no merge yields to's order; other
+// lists and scalars are replaced.
 func Diff(from, to map[string]any) (map[string]any, bool) {
 	p, changed := diffMap(nil, from, to)
 	return p, changed
@@ -85,6 +111,10 @@ func diffValue(path []string, a, b any) (any, bool) {
 				if p, ok := diffKeyedList(path, key, av, bv); ok {
 					return p, true
 				}
+				// kustomize merges a keyed list given whole element by
+				// element, so elements (and fields of elements) only a
+				// has would survive: the directive makes it replace.
+				return append(append([]any{}, bv...), map[string]any{"$patch": "replace"}), true
 			}
 			return bv, true
 		}
@@ -143,7 +173,9 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 			continue
 		}
 		if d, changed := diffMap(with(path, "[]"), a[ai].(map[string]any), be); changed {
-			d[key] = be[key]
+			for f, v := range identity(path, key, be) {
+				d[f] = v
+			}
 			patches[k] = d
 			front = append(front, k)
 		}
@@ -159,12 +191,14 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 		if p, named := patches[k]; named {
 			out = append(out, p)
 		} else if everything {
-			out = append(out, map[string]any{key: b[bidx[k]].(map[string]any)[key]})
+			out = append(out, identity(path, key, b[bidx[k]].(map[string]any)))
 		}
 	}
 	for _, k := range ak {
 		if _, inB := bidx[k]; !inB {
-			out = append(out, map[string]any{key: a[aidx[k]].(map[string]any)[key], "$patch": "delete"})
+			del := identity(path, key, a[aidx[k]].(map[string]any))
+			del["$patch"] = "delete"
+			out = append(out, del)
 		}
 	}
 	return out, true

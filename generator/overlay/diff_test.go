@@ -50,14 +50,14 @@ func TestDiff(t *testing.T) {
 			"volumes: [{name: a}, {name: b}]",
 			"volumes: [{name: a}]",
 			"volumes: [{name: b, $patch: delete}]"},
-		{"keyed list: new element last cannot merge, list replaced",
+		{"keyed list: new element last cannot merge, list replaced (kustomize would merge it without the directive)",
 			"env: [{name: A, value: '1'}]",
 			"env: [{name: A, value: '1'}, {name: N, value: '0'}]",
-			"env: [{name: A, value: '1'}, {name: N, value: '0'}]"},
+			"env: [{name: A, value: '1'}, {name: N, value: '0'}, {$patch: replace}]"},
 		{"keyed list: reorder replaces",
 			"env: [{name: A}, {name: B}]",
 			"env: [{name: B}, {name: A}]",
-			"env: [{name: B}, {name: A}]"},
+			"env: [{name: B}, {name: A}, {$patch: replace}]"},
 		{"volumeMounts keyed by mountPath",
 			"volumeMounts: [{name: a, mountPath: /x}, {name: b, mountPath: /y}]",
 			"volumeMounts: [{name: a, mountPath: /x, readOnly: true}, {name: b, mountPath: /y}]",
@@ -66,6 +66,16 @@ func TestDiff(t *testing.T) {
 			"spec: {ports: [{name: http, port: 80}]}",
 			"spec: {ports: [{name: web, port: 80}]}",
 			"spec: {ports: [{name: web, port: 80}]}"},
+		// kustomize matches ports by port and protocol: a patch naming a
+		// port without its protocol matches no port.
+		{"service port removed names its protocol",
+			"spec: {ports: [{name: metrics, port: 9113, protocol: TCP}, {name: http, port: 8080, protocol: TCP}]}",
+			"spec: {ports: [{name: http, port: 8080, protocol: TCP}]}",
+			"spec: {ports: [{port: 9113, protocol: TCP, $patch: delete}]}"},
+		{"container port changed names its protocol",
+			"ports: [{name: http, containerPort: 80, protocol: TCP}]",
+			"ports: [{name: web, containerPort: 80, protocol: TCP}]",
+			"ports: [{name: web, containerPort: 80, protocol: TCP}]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, changed := Diff(doc(t, tc.from), doc(t, tc.to))

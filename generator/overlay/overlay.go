@@ -282,11 +282,26 @@ func writePatch(t tree.Tree, dir string, o Object, patch map[string]any) (string
 	return file, nil
 }
 
+// writeDelete writes the strategic-merge patch that removes o from the
+// build: kustomize drops an object a `$patch: delete` patch names, whatever
+// its kind (the directive is kyaml's, not a schema's, so it works for the
+// Prometheus Operator's kinds too).
+func writeDelete(t tree.Tree, dir string, o Object) (string, error) {
+	doc := tree.Doc{"apiVersion": o.Doc["apiVersion"], "kind": o.Kind(), "metadata": map[string]any{"name": o.Name()}, "$patch": "delete"}
+	file := path.Join("patches", "delete-"+strings.ToLower(o.Kind())+"-"+o.Name()+".yaml")
+	b, err := marshalFile([]tree.Doc{doc})
+	if err != nil {
+		return "", err
+	}
+	t[path.Join(dir, file)] = b
+	return file, nil
+}
+
 func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 	dir := path.Join("overlays", e.Name)
 	top := &types.Kustomization{TypeMeta: types.TypeMeta{APIVersion: apiVersion, Kind: types.KustomizationKind}}
 	ref := e.Reference.index()
-	seen := map[string]bool{}
+	model := e.Model.index()
 	for _, layer := range component.Layers {
 		ldir := path.Join(dir, string(layer))
 		top.Resources = append(top.Resources, string(layer))
@@ -318,7 +333,6 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 				own = append(own, o)
 				continue
 			}
-			seen[o.Key()] = true
 			doc := withoutNamespace(o.Doc)
 			if o.Kind() == "Namespace" {
 				doc["metadata"].(map[string]any)["name"] = r.Name()
@@ -334,6 +348,23 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 				continue
 			}
 			file, err := writePatch(t, ldir, o, patch)
+			if err != nil {
+				return err
+			}
+			patches = append(patches, file)
+		}
+		// Objects base or an enabled component has and the environment
+		// has not (its monitoring, an autoscaler or a report switched off
+		// where defaults: switch them on): a patch deletes each, so that
+		// every switch the layering allows works both ways.
+		for _, r := range e.Reference {
+			if r.Layer != layer {
+				continue
+			}
+			if _, ok := model[r.Key()]; ok {
+				continue
+			}
+			file, err := writeDelete(t, ldir, r)
 			if err != nil {
 				return err
 			}
@@ -363,11 +394,6 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 			return err
 		}
 		t[path.Join(ldir, "kustomization.yaml")] = b
-	}
-	for key := range ref {
-		if !seen[key] {
-			return fmt.Errorf("%s is in base but not in the environment: an overlay cannot remove it", key)
-		}
 	}
 	b, err := kustomization(top)
 	if err != nil {
@@ -444,15 +470,23 @@ func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
 	return nil
 }
 
-// liftReplicas moves a replica count that differs from ref out of doc.
+// liftReplicas moves a replica count that differs from ref, or that ref
+// lacks (an autoscaler in defaults: switched off in the environment), out
+// of doc: kustomize's replicas entry sets the field, or adds it. A count
+// doc lacks (an autoscaler the environment switches on) stays for the
+// patch, which deletes the field.
 func liftReplicas(doc, ref tree.Doc) (int64, bool) {
 	spec, _ := doc["spec"].(map[string]any)
 	rspec, _ := ref["spec"].(map[string]any)
 	want, ok1 := spec["replicas"].(float64)
 	have, ok2 := rspec["replicas"].(float64)
-	if !ok1 || !ok2 || want == have {
+	if !ok1 || (ok2 && want == have) {
 		return 0, false
 	}
-	spec["replicas"] = have
+	if ok2 {
+		spec["replicas"] = have
+	} else {
+		delete(spec, "replicas")
+	}
 	return int64(want), true
 }

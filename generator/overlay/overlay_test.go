@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"lbl.gov/invenio-gitops/generator/component"
+	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 // TestEnvironmentOnlyObjectsBecomeOverlayResources: an object that neither
@@ -44,16 +45,40 @@ func TestEnvironmentOnlyObjectsBecomeOverlayResources(t *testing.T) {
 	if strings.Contains(string(tr["base/app/web.yaml"]), "HorizontalPodAutoscaler") {
 		t.Error("an environment's own object leaked into base")
 	}
-	// Removing from base is still impossible and said so.
-	_, err = Files(Input{Base: base, Envs: []Env{{Name: "prod", Namespace: "ns", Model: nil, Reference: base}}})
-	if d := cmp.Diff("overlay prod: ConfigMap/web is in base but not in the environment: an overlay cannot remove it", errString(err)); d != "" {
-		t.Error(d)
-	}
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// TestBaseObjectsTheEnvironmentLacksAreDeleted: an object of base (or of
+// an enabled component) that the environment does not have — its
+// monitoring or an autoscaler switched off where defaults: switch them on
+// — is removed by a `$patch: delete` patch in its layer, whatever its kind.
+func TestBaseObjectsTheEnvironmentLacksAreDeleted(t *testing.T) {
+	obj := func(layer component.Layer, comp, apiVersion, kind, name string) Object {
+		return Object{Layer: layer, Component: comp, Doc: map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name}}}
 	}
-	return err.Error()
+	web := obj(component.LayerApp, "web", "v1", "ConfigMap", "web")
+	hpa := obj(component.LayerApp, "web", "autoscaling/v2", "HorizontalPodAutoscaler", "web")
+	monitor := obj(component.LayerData, "exporter", "monitoring.coreos.com/v1", "ServiceMonitor", "exporter")
+	base := Rendering{web, hpa, monitor}
+	tr, err := Files(Input{Base: base, Envs: []Env{{Name: "dev", Namespace: "ns", Model: Rendering{web}, Reference: base}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		"overlays/dev/app/patches/delete-horizontalpodautoscaler-web.yaml": tree.Header +
+			"$patch: delete\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: web\n",
+		"overlays/dev/data/patches/delete-servicemonitor-exporter.yaml": tree.Header +
+			"$patch: delete\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: exporter\n",
+	} {
+		if d := cmp.Diff(want, string(tr[file])); d != "" {
+			t.Errorf("%s (-want +got):\n%s", file, d)
+		}
+	}
+	for file, want := range map[string]string{
+		"overlays/dev/app/kustomization.yaml":  "patches:\n- path: patches/delete-horizontalpodautoscaler-web.yaml\n",
+		"overlays/dev/data/kustomization.yaml": "patches:\n- path: patches/delete-servicemonitor-exporter.yaml\n",
+	} {
+		if !strings.Contains(string(tr[file]), want) {
+			t.Errorf("%s lacks %q:\n%s", file, want, tr[file])
+		}
+	}
 }

@@ -2,12 +2,15 @@ package tree
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -24,7 +27,8 @@ type Owned struct {
 	Roots, Except []string
 }
 
-// excepted reports whether the directory p belongs to someone else.
+// excepted reports whether p (a directory, or whatever sits where one of
+// Except names a directory) belongs to someone else.
 func (o Owned) excepted(p string) bool {
 	for _, pat := range o.Except {
 		if ok, _ := path.Match(pat, p); ok {
@@ -62,12 +66,25 @@ func (o Owned) Replace(current, generated Tree) Tree {
 	return out
 }
 
+// tempPrefix starts the names of the files Write stages beside their
+// targets; any other file of that name below a root was left by a crash.
+const tempPrefix = ".generate-"
+
 // Write makes the files the generator owns (relative to dir) exactly the
-// files of t. It first writes every changed file next to its
-// target and only then renames them into place and removes stale files, so
-// a failure before the renames leaves the previous tree untouched, and each
-// file is always either wholly old or wholly new. Files whose content is
-// unchanged are not touched.
+// files of t. It first writes every changed file next to its target and
+// only then renames them into place and removes stale files, so a failure
+// before the renames leaves the previous tree untouched, and each file is
+// always either wholly old or wholly new. Files whose content is unchanged
+// are not touched.
+//
+// Before it writes anything it looks at every owned path on disk and
+// refuses, naming each, a symbolic link (a root, a directory or a file: a
+// write through it could land outside dir, and removing it as stale would
+// break the tree), a file where t needs a directory and a directory where
+// t has a file. Every operation then goes through an os.Root of dir, so
+// that even a link made while Write runs cannot take a write out of dir.
+// dir itself may be reached through links. Write does not serialize
+// concurrent writers: callers hold Lock.
 func Write(dir string, t Tree, owned Owned) (Result, error) {
 	var res Result
 	for _, p := range t.Paths() {
@@ -75,68 +92,110 @@ func Write(dir string, t Tree, owned Owned) (Result, error) {
 			return res, fmt.Errorf("%s is outside the generated directories %v (except %v)", p, owned.Roots, owned.Except)
 		}
 	}
-	type pending struct{ tmp, final string }
-	var staged []pending
-	cleanup := func() {
-		for _, s := range staged {
-			os.Remove(s.tmp)
-		}
-	}
-	// Listed before anything is staged, so staged files never count as stale.
-	stale, err := staleFiles(dir, t, owned)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return res, err
 	}
+	defer root.Close()
+	// Listed before anything is staged, so staged files never count as stale.
+	disk, err := scan(root.FS(), owned)
+	if err != nil {
+		return res, err
+	}
+	if err := disk.check(dir, t); err != nil {
+		return res, err
+	}
+	stale := disk.stale(t)
+
+	type pending struct{ tmp, final string }
+	var staged []pending
+	var made []string // directories staging created, parents first
+	cleanup := func() {
+		for _, s := range staged {
+			root.Remove(s.tmp)
+		}
+		for i := len(made) - 1; i >= 0; i-- {
+			root.Remove(filepath.FromSlash(made[i]))
+		}
+	}
 	for _, p := range t.Paths() {
-		final := filepath.Join(dir, filepath.FromSlash(p))
-		if old, err := os.ReadFile(final); err == nil && bytes.Equal(old, t[p]) {
+		final := filepath.FromSlash(p)
+		if old, err := root.ReadFile(final); err == nil && bytes.Equal(old, t[p]) {
 			res.Unchanged = append(res.Unchanged, p)
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		for _, d := range prefixes(path.Dir(p)) {
+			if _, ok := disk.types[d]; !ok {
+				disk.types[d] = fs.ModeDir
+				made = append(made, d)
+			}
+		}
+		if err := root.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 			cleanup()
 			return res, err
 		}
-		f, err := os.CreateTemp(filepath.Dir(final), ".generate-*")
+		f, err := createTemp(root, filepath.Dir(final))
 		if err != nil {
 			cleanup()
 			return res, err
 		}
-		staged = append(staged, pending{f.Name(), final})
-		if _, err := f.Write(t[p]); err != nil {
-			f.Close()
-			cleanup()
-			return res, err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			cleanup()
-			return res, err
-		}
-		if err := f.Close(); err != nil {
-			cleanup()
-			return res, err
-		}
-		if err := os.Chmod(f.Name(), 0o644); err != nil {
+		staged = append(staged, pending{f.tmp, final})
+		if err := f.write(t[p]); err != nil {
 			cleanup()
 			return res, err
 		}
 		res.Written = append(res.Written, p)
 	}
 	for _, s := range staged {
-		if err := os.Rename(s.tmp, s.final); err != nil {
+		if err := root.Rename(s.tmp, s.final); err != nil {
 			cleanup()
 			return res, err
 		}
 	}
 	for _, p := range stale {
-		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(p))); err != nil {
+		if err := root.Remove(filepath.FromSlash(p)); err != nil {
 			return res, err
 		}
 		res.Removed = append(res.Removed, p)
 	}
-	removeEmptyDirs(dir, owned.Roots)
+	removeEmptyDirs(root, owned.Roots)
 	return res, nil
+}
+
+// staging is a new file beside a target.
+type staging struct {
+	f   *os.File
+	tmp string // relative to the root
+}
+
+// createTemp is os.CreateTemp inside root (which has none): a new file
+// named .generate-<random> in dir.
+func createTemp(root *os.Root, dir string) (staging, error) {
+	for range 10000 {
+		tmp := filepath.Join(dir, tempPrefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return staging{f, tmp}, err
+	}
+	return staging{}, fmt.Errorf("%s: no free name for a temporary file", dir)
+}
+
+// write fills and closes the staged file; its mode is set on the open file
+// (not through the umask) so the result does not depend on who runs it.
+func (s staging) write(b []byte) error {
+	_, err := s.f.Write(b)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err == nil {
+		err = s.f.Chmod(0o644)
+	}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func under(p string, roots []string) bool {
@@ -151,54 +210,173 @@ func under(p string, roots []string) bool {
 	return false
 }
 
-// staleFiles lists owned files that t does not have.
-func staleFiles(dir string, t Tree, owned Owned) ([]string, error) {
-	var stale []string
-	for _, r := range owned.Roots {
-		root := filepath.Join(dir, r)
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+// onDisk is what is below the owned roots: slash path relative to the
+// repository → type bits (fs.ModeDir, fs.ModeSymlink, 0 for a file, …),
+// and the path of each symbolic link found with its target.
+type onDisk struct {
+	roots []string
+	types map[string]fs.FileMode
+	links map[string]string
+}
+
+// scan lists every entry below the owned roots of fsys, and every
+// component of a root's own path, without following links. Excepted
+// directories are not entered; whatever sits at an excepted path (a link
+// included) is someone else's and not listed.
+func scan(fsys fs.FS, owned Owned) (onDisk, error) {
+	d := onDisk{roots: owned.Roots, types: map[string]fs.FileMode{}, links: map[string]string{}}
+	note := func(p string, typ fs.FileMode) error {
+		d.types[p] = typ
+		if typ&fs.ModeSymlink != 0 {
+			target, err := fs.ReadLink(fsys, p)
 			if err != nil {
-				if os.IsNotExist(err) {
-					return nil
-				}
 				return err
 			}
-			rel, _ := filepath.Rel(dir, path)
-			rel = filepath.ToSlash(rel)
-			if d.IsDir() {
-				if owned.excepted(rel) {
-					return filepath.SkipDir
+			d.links[p] = target
+		}
+		return nil
+	}
+	for _, r := range owned.Roots {
+		// The root's own components first: fs.WalkDir would follow a root
+		// that is a link, and so would every method of os.Root on a path
+		// through a link that stays inside the repository.
+		walk := true
+		for _, c := range prefixes(r) {
+			fi, err := fs.Lstat(fsys, c)
+			if errors.Is(err, fs.ErrNotExist) {
+				walk = false
+				break
+			}
+			if err != nil {
+				return d, err
+			}
+			if err := note(c, fi.Mode().Type()); err != nil {
+				return d, err
+			}
+			if !fi.IsDir() {
+				walk = false
+				break
+			}
+		}
+		if !walk {
+			continue
+		}
+		err := fs.WalkDir(fsys, r, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != r && owned.excepted(p) {
+				if e.IsDir() {
+					return fs.SkipDir
 				}
 				return nil
 			}
-			if strings.HasPrefix(filepath.Base(rel), ".generate-") {
-				stale = append(stale, rel) // left behind by a crash
-				return nil
-			}
-			if _, ok := t[rel]; !ok {
-				stale = append(stale, rel)
-			}
-			return nil
+			return note(p, e.Type())
 		})
 		if err != nil {
-			return nil, err
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// prefixes returns a, a/b, a/b/c for a/b/c.
+func prefixes(p string) []string {
+	var out []string
+	for i, c := range p {
+		if c == '/' {
+			out = append(out, p[:i])
+		}
+	}
+	return append(out, p)
+}
+
+// check refuses every symbolic link below the roots, and every entry whose
+// type stands in the way of t, one line each, naming the path below dir.
+func (d onDisk) check(dir string, t Tree) error {
+	name := func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) }
+	var msgs []string
+	for _, p := range sortedKeys(d.links) {
+		msgs = append(msgs, linkMessage(name(p), d.links[p]))
+	}
+	blocked := map[string]bool{}
+	for _, p := range t.Paths() {
+		for _, q := range prefixes(p) {
+			typ, ok := d.types[q]
+			switch {
+			case !ok || typ&fs.ModeSymlink != 0 || blocked[q]:
+			case q == p && typ.IsDir():
+				blocked[q] = true
+				msgs = append(msgs, fmt.Sprintf("%s is a directory where the generator writes a file: move it away and run the command again", name(q)))
+			case q != p && !typ.IsDir():
+				blocked[q] = true
+				msgs = append(msgs, fmt.Sprintf("%s is not a directory, but the generator writes %s below it: move it away and run the command again", name(q), p))
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return nil
+}
+
+func linkMessage(name, target string) string {
+	return fmt.Sprintf("%s is a symbolic link (to %s): nothing is written through a link, so that every write stays inside the repository; remove the link (rm %s) and run the command again", name, target, name)
+}
+
+// stale lists the owned files t does not have, and files a crash left
+// while staged. A root that is a file is not below itself, so not owned.
+func (d onDisk) stale(t Tree) []string {
+	var stale []string
+	for p, typ := range d.types {
+		if typ.IsDir() || !under(p, d.roots) {
+			continue
+		}
+		if _, ok := t[p]; !ok || strings.HasPrefix(path.Base(p), tempPrefix) {
+			stale = append(stale, p)
 		}
 	}
 	sort.Strings(stale)
-	return stale, nil
+	return stale
 }
 
-func removeEmptyDirs(dir string, roots []string) {
+// CheckLinks refuses, naming each, every symbolic link at or below the
+// owned roots in dir (the components of a root's path included; excepted
+// directories are not looked into). Write runs it itself; commands that
+// write elsewhere through other means (secrets/<env>/) run it first.
+func (o Owned) CheckLinks(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	d, err := scan(root.FS(), o)
+	if err != nil {
+		return err
+	}
+	return d.check(dir, nil)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func removeEmptyDirs(root *os.Root, roots []string) {
 	for _, r := range roots {
 		var dirs []string
-		filepath.WalkDir(filepath.Join(dir, r), func(path string, d fs.DirEntry, err error) error {
+		fs.WalkDir(root.FS(), r, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
-				dirs = append(dirs, path)
+				dirs = append(dirs, p)
 			}
 			return nil
 		})
 		for i := len(dirs) - 1; i >= 0; i-- {
-			os.Remove(dirs[i]) // fails, harmlessly, unless empty
+			root.Remove(filepath.FromSlash(dirs[i])) // fails, harmlessly, unless empty
 		}
 	}
 }

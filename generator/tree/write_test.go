@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"lbl.gov/invenio-gitops/generator/tree/treetest"
 )
 
 // Every package's tests accept -update, because `make update` runs
@@ -213,20 +216,26 @@ func TestWriteRejectsPathsOutsideRoots(t *testing.T) {
 }
 
 // TestWriteFailureLeavesOldTree: when staging fails, no file has been
-// renamed into place, nothing stale removed and no temporary file is left.
+// renamed into place, nothing stale removed, and no temporary file or new
+// directory is left.
 func TestWriteFailureLeavesOldTree(t *testing.T) {
 	dir := t.TempDir()
 	put(t, dir, "base/a.yaml", "a\n")
 	put(t, dir, "base/stale.yaml", "stale\n")
-	// A file where the new tree needs a directory: creating it fails after
-	// base/a.yaml has been staged.
-	put(t, dir, "overlays/dev/x", "a file, not a directory\n")
-	before := files(t, dir)
-	tr := Tree{"base/a.yaml": []byte("a2\n"), "overlays/dev/x/b.yaml": []byte("b\n")}
+	put(t, dir, "overlays/dev/k.yaml", "k\n")
+	before := treetest.Snapshot(t, dir)
+	// A name longer than a file system takes: creating its directory fails
+	// after base/a.yaml has been staged and overlays/dev/new made.
+	tr := Tree{
+		"base/a.yaml":         []byte("a2\n"),
+		"overlays/dev/k.yaml": []byte("k\n"),
+		"overlays/dev/new/" + strings.Repeat("x", 300) + "/b.yaml": []byte("b\n"),
+		"overlays/dev/new/c.yaml":                                  []byte("c\n"),
+	}
 	if _, err := Write(dir, tr, roots); err == nil {
 		t.Fatal("Write succeeded")
 	}
-	if diff := cmp.Diff(before, files(t, dir)); diff != "" {
+	if diff := cmp.Diff(before, treetest.Snapshot(t, dir)); diff != "" {
 		t.Errorf("directory changed (-before +after):\n%s", diff)
 	}
 }
@@ -282,4 +291,169 @@ func TestReplace(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Replace (-want +got):\n%s", diff)
 	}
+}
+
+// TestWriteRefusesLinks: a symbolic link at a path Write owns — a root, a
+// directory, a file, a stale file — is refused, naming it, before
+// anything is written: neither the repository nor the links' targets
+// change. A link in someone else's directory, and a repository reached
+// through a link, are fine.
+func TestWriteRefusesLinks(t *testing.T) {
+	msg := func(name, target string) string {
+		return name + " is a symbolic link (to " + target + "): nothing is written through a link, so that every write stays inside the repository; remove the link (rm " + name + ") and run the command again"
+	}
+	for _, c := range []struct {
+		name  string
+		setup func(t *testing.T, repo, outside string)
+		want  func(repo, outside string) string
+	}{
+		{"directory below a root, out of the repository", func(t *testing.T, repo, outside string) {
+			link(t, outside, repo, "overlays/dev")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "overlays/dev"), outside)
+		}},
+		{"directory below a root, inside the repository", func(t *testing.T, repo, outside string) {
+			put(t, repo, "overlays/test/kustomization.yaml", "old\n")
+			link(t, "test", repo, "overlays/dev")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "overlays/dev"), "test")
+		}},
+		{"a root", func(t *testing.T, repo, outside string) {
+			if err := os.RemoveAll(filepath.Join(repo, "base")); err != nil {
+				t.Fatal(err)
+			}
+			link(t, outside, repo, "base")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "base"), outside)
+		}},
+		{"a file the tree has", func(t *testing.T, repo, outside string) {
+			link(t, filepath.Join(outside, "victim.yaml"), repo, "base/a.yaml")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "base/a.yaml"), filepath.Join(outside, "victim.yaml"))
+		}},
+		{"a stale file", func(t *testing.T, repo, outside string) {
+			link(t, filepath.Join(outside, "victim.yaml"), repo, "overlays/old.yaml")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "overlays/old.yaml"), filepath.Join(outside, "victim.yaml"))
+		}},
+		{"two links, each named", func(t *testing.T, repo, outside string) {
+			link(t, outside, repo, "overlays/dev")
+			link(t, outside, repo, "clusters/prod")
+		}, func(repo, outside string) string {
+			return msg(filepath.Join(repo, "clusters/prod"), outside) + "\n" + msg(filepath.Join(repo, "overlays/dev"), outside)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			repo, outside := t.TempDir(), t.TempDir()
+			put(t, outside, "victim.yaml", "not the generator's\n")
+			put(t, repo, "base/old.yaml", "old\n")
+			put(t, repo, "platform.yaml", "site: {}\n")
+			c.setup(t, repo, outside)
+			before, beforeOut := treetest.Snapshot(t, repo), treetest.Snapshot(t, outside)
+			tr := Tree{"base/a.yaml": []byte("a\n"), "overlays/dev/kustomization.yaml": []byte("dev\n"), "clusters/prod/k.yaml": []byte("k\n")}
+			res, err := Write(repo, tr, roots)
+			if err == nil {
+				t.Fatalf("Write succeeded: %+v", res)
+			}
+			if diff := cmp.Diff(c.want(repo, outside), err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(Result{}, res); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, treetest.Snapshot(t, repo)); diff != "" {
+				t.Errorf("repository changed (-before +after):\n%s", diff)
+			}
+			if diff := cmp.Diff(beforeOut, treetest.Snapshot(t, outside)); diff != "" {
+				t.Errorf("the links' target changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("a link in someone else's directory", func(t *testing.T) {
+		repo, outside := t.TempDir(), t.TempDir()
+		link(t, outside, repo, "clusters/prod/flux-system")
+		put(t, repo, "clusters/test/flux-system/x.yaml", "bootstrap\n")
+		link(t, outside, repo, "clusters/test/flux-system/link")
+		if _, err := Write(repo, Tree{"clusters/prod/k.yaml": []byte("k\n")}, roots); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{
+			"clusters/prod/flux-system":        "Lrwxrwxrwx -> " + outside,
+			"clusters/test/flux-system/link":   "Lrwxrwxrwx -> " + outside,
+			"clusters/test/flux-system/x.yaml": "bootstrap\n",
+			"clusters/prod/k.yaml":             "k\n",
+		}
+		if diff := cmp.Diff(want, contents(t, repo)); diff != "" {
+			t.Errorf("files (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a repository reached through a link", func(t *testing.T) {
+		repo, elsewhere := t.TempDir(), t.TempDir()
+		via := filepath.Join(elsewhere, "repo")
+		if err := os.Symlink(repo, via); err != nil {
+			t.Fatal(err)
+		}
+		put(t, repo, "base/old.yaml", "old\n")
+		res, err := Write(via, Tree{"base/a.yaml": []byte("a\n")}, roots)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(Result{Written: []string{"base/a.yaml"}, Removed: []string{"base/old.yaml"}}, res); diff != "" {
+			t.Errorf("result (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]string{"base/a.yaml": "a\n"}, files(t, repo)); diff != "" {
+			t.Errorf("files (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestWriteRefusesWhatStandsInTheWay: a directory where the tree has a
+// file, or a file where it needs a directory, is refused before anything
+// is written.
+func TestWriteRefusesWhatStandsInTheWay(t *testing.T) {
+	dir := t.TempDir()
+	put(t, dir, "base/a.yaml", "a\n")
+	put(t, dir, "base/app.yaml/x", "a directory named like a file\n")
+	put(t, dir, "overlays/dev/x", "a file, not a directory\n")
+	before := treetest.Snapshot(t, dir)
+	tr := Tree{"base/a.yaml": []byte("a2\n"), "base/app.yaml": []byte("app\n"), "overlays/dev/x/b.yaml": []byte("b\n"), "overlays/dev/x/c.yaml": []byte("c\n")}
+	_, err := Write(dir, tr, roots)
+	want := filepath.Join(dir, "base/app.yaml") + " is a directory where the generator writes a file: move it away and run the command again\n" +
+		filepath.Join(dir, "overlays/dev/x") + " is not a directory, but the generator writes overlays/dev/x/b.yaml below it: move it away and run the command again"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want\n%s", err, want)
+	}
+	if diff := cmp.Diff(before, treetest.Snapshot(t, dir)); diff != "" {
+		t.Errorf("directory changed (-before +after):\n%s", diff)
+	}
+}
+
+func link(t *testing.T, target, dir, rel string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// contents is every file and link below dir: its content, or its target
+// as the snapshot has it.
+func contents(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for p, e := range treetest.Snapshot(t, dir) {
+		switch {
+		case strings.HasPrefix(e, "L"):
+			out[p] = e
+		case strings.HasPrefix(e, "-"):
+			_, content, _ := strings.Cut(e, "\n")
+			out[p] = content
+		}
+	}
+	return out
 }

@@ -1,0 +1,289 @@
+package generator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/api/validation"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+
+	"lbl.gov/invenio-gitops/generator/config"
+)
+
+// Limits the API server, and the controllers that copy names into labels,
+// enforce on every object; sources are named where each is checked.
+const (
+	// maxObjectBytes: ConfigMap and Secret data may hold at most 1 MiB
+	// (k8s.io/kubernetes pkg/apis/core/validation, MaxSecretSize and the
+	// ConfigMap check), and etcd refuses requests over 1.5 MiB by default;
+	// no object of ours has a reason to be near either.
+	maxObjectBytes = 1 << 20
+	// maxGeneratedNameLength: a CronJob's Jobs are named <name>-<minutes
+	// since the epoch, 11 characters> and must stay a label value (the
+	// API server refuses a longer CronJob: "must be no more than 52
+	// characters"); a StatefulSet's pods carry controller-revision-hash
+	// <name>-<hash of up to 10 characters>, a label value.
+	maxGeneratedNameLength = 52
+)
+
+// admissionProblem is one limit an object of the output breaks. value is
+// the string that breaks it (a name, a label value) when there is one, so
+// that the description value it came from can be named.
+type admissionProblem struct {
+	value  string
+	what   string // "name", or what the value is, e.g. `(metadata.labels) the label app.kubernetes.io/instance:`
+	reason string // why the cluster refuses it
+	over   int    // characters too many, when the problem is the length
+}
+
+// admissionProblems checks obj (an object as the cluster receives it)
+// against the limits of its kind.
+func admissionProblems(obj map[string]any) []admissionProblem {
+	var out []admissionProblem
+	kind, _ := obj["kind"].(string)
+	apiVersion, _ := obj["apiVersion"].(string)
+	group, _, _ := strings.Cut(apiVersion, "/")
+	if !strings.Contains(apiVersion, "/") {
+		group = ""
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	label := func(what, v string, errs []string) {
+		if len(errs) > 0 {
+			p := admissionProblem{value: v, what: what, reason: strings.Join(errs, "; ")}
+			if len(v) > utilvalidation.LabelValueMaxLength {
+				p.over = len(v) - utilvalidation.LabelValueMaxLength
+			}
+			out = append(out, p)
+		}
+	}
+	switch {
+	case kind == "Service" && group == "":
+		label("name", name, utilvalidation.IsDNS1035Label(name))
+	case kind == "Namespace" && group == "":
+		label("name", name, utilvalidation.IsDNS1123Label(name))
+	case kind == "Kustomization" && group == "kustomize.toolkit.fluxcd.io":
+		// kustomize-controller labels everything it applies with
+		// kustomize.toolkit.fluxcd.io/name: <name> (fluxcd/flux2#2004).
+		label("name", name, append(utilvalidation.IsDNS1123Subdomain(name), labelValueErrs("kustomize-controller copies it into the label kustomize.toolkit.fluxcd.io/name", name)...))
+	case kind == "Job" && group == "batch":
+		// The Job controller labels its pods job-name: <name>.
+		label("name", name, append(utilvalidation.IsDNS1123Subdomain(name), labelValueErrs("the Job controller copies it into the pods' label job-name", name)...))
+	case (kind == "CronJob" && group == "batch") || (kind == "StatefulSet" && group == "apps"):
+		errs := utilvalidation.IsDNS1123Subdomain(name)
+		if len(name) > maxGeneratedNameLength {
+			errs = append(errs, fmt.Sprintf("must be no more than %d characters (the controller appends a suffix and uses the result as a label value)", maxGeneratedNameLength))
+		}
+		if len(errs) > 0 {
+			p := admissionProblem{value: name, what: "name", reason: strings.Join(errs, "; ")}
+			if len(name) > maxGeneratedNameLength {
+				p.over = len(name) - maxGeneratedNameLength
+			}
+			out = append(out, p)
+		}
+	default:
+		label("name", name, utilvalidation.IsDNS1123Subdomain(name))
+	}
+	if ns, _ := meta["namespace"].(string); ns != "" {
+		label("the namespace", ns, utilvalidation.IsDNS1123Label(ns))
+	}
+	walkLabels(obj, kind, nil, func(where string, labels map[string]any) {
+		for _, k := range sortedKeys(labels) {
+			v, _ := labels[k].(string)
+			if errs := utilvalidation.IsQualifiedName(k); len(errs) > 0 {
+				out = append(out, admissionProblem{value: k, what: "(" + where + ") the label key", reason: strings.Join(errs, "; ")})
+			}
+			label("("+where+") the label "+k+":", v, utilvalidation.IsValidLabelValue(v))
+		}
+	})
+	walkAnnotations(obj, nil, func(where string, annotations map[string]any) {
+		size := 0
+		for k, v := range annotations {
+			s, _ := v.(string)
+			size += len(k) + len(s)
+		}
+		if size > validation.TotalAnnotationSizeLimitB {
+			out = append(out, admissionProblem{what: "the annotations in " + where, reason: fmt.Sprintf("hold %d bytes, more than the API server's %d (TotalAnnotationSizeLimitB)", size, validation.TotalAnnotationSizeLimitB)})
+		}
+	})
+	if b, err := json.Marshal(obj); err == nil && len(b) > maxObjectBytes {
+		out = append(out, admissionProblem{what: "the object", reason: fmt.Sprintf("is %d bytes, more than the 1 MiB the API server stores for a ConfigMap or Secret (etcd refuses 1.5 MiB)", len(b))})
+	}
+	return out
+}
+
+// joinPath prints a field path the way kubectl explain does: spec.ingress[0].from.
+func joinPath(p []string) string {
+	return strings.ReplaceAll(strings.Join(p, "."), ".[", "[")
+}
+
+func labelValueErrs(why, v string) []string {
+	errs := utilvalidation.IsValidLabelValue(v)
+	for i := range errs {
+		errs[i] = why + ": " + errs[i]
+	}
+	return errs
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// walkLabels calls f with every label map of obj the API server validates
+// as labels: metadata.labels at any depth (the object's, pod templates',
+// job templates'), every matchLabels, and a Service's spec.selector.
+// Prometheus rules' "labels" are not Kubernetes labels and are left out.
+func walkLabels(v any, kind string, path []string, f func(where string, labels map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			p := append(append([]string{}, path...), k)
+			m, isMap := x[k].(map[string]any)
+			last := ""
+			if len(path) > 0 {
+				last = path[len(path)-1]
+			}
+			switch {
+			case isMap && k == "labels" && last == "metadata",
+				isMap && k == "matchLabels",
+				isMap && kind == "Service" && strings.Join(p, ".") == "spec.selector":
+				f(joinPath(p), m)
+			default:
+				walkLabels(x[k], kind, p, f)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			walkLabels(e, kind, append(append([]string{}, path...), fmt.Sprintf("[%d]", i)), f)
+		}
+	}
+}
+
+// walkAnnotations calls f with every metadata.annotations map of obj.
+func walkAnnotations(v any, path []string, f func(where string, annotations map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			p := append(append([]string{}, path...), k)
+			if m, ok := x[k].(map[string]any); ok && k == "annotations" && len(path) > 0 && path[len(path)-1] == "metadata" {
+				f(joinPath(p), m)
+				continue
+			}
+			walkAnnotations(x[k], p, f)
+		}
+	case []any:
+		for i, e := range x {
+			walkAnnotations(e, append(append([]string{}, path...), fmt.Sprintf("[%d]", i)), f)
+		}
+	}
+}
+
+// checkAdmission checks every object of objs and explains each problem by
+// the description value it derives from (the longest string of the
+// description the offending value contains), at that value's line.
+func checkAdmission(p *config.Platform, objs []map[string]any) error {
+	fields := p.Fields()
+	sort.SliceStable(fields, func(i, j int) bool { return len(fields[i].Value) > len(fields[j].Value) })
+	// One description value usually gives many objects the same bad value:
+	// it is reported once, with the first object and how many more.
+	type report struct {
+		err  error
+		more int
+	}
+	var order []string
+	reports := map[string]*report{}
+	for _, obj := range objs {
+		for _, pr := range admissionProblems(obj) {
+			key, err := explain(p, fields, obj, pr)
+			if r, ok := reports[key]; ok {
+				r.more++
+				continue
+			}
+			order = append(order, key)
+			reports[key] = &report{err: err}
+		}
+	}
+	var errs []error
+	for _, key := range order {
+		r := reports[key]
+		switch {
+		case r.more == 1:
+			errs = append(errs, fmt.Errorf("%w (and 1 more object)", r.err))
+		case r.more > 1:
+			errs = append(errs, fmt.Errorf("%w (and %d more objects)", r.err, r.more))
+		default:
+			errs = append(errs, r.err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func objectName(obj map[string]any) string {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	if ns, _ := meta["namespace"].(string); ns != "" {
+		return kind + " " + ns + "/" + abbrev(name)
+	}
+	return kind + " " + abbrev(name)
+}
+
+// abbrev shortens s for a message: long values are the problem, not what
+// a reader needs to see whole.
+func abbrev(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func explain(p *config.Platform, fields []config.Field, obj map[string]any, pr admissionProblem) (string, error) {
+	kind, _ := obj["kind"].(string)
+	meta, _ := obj["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	// What the derived value does to the object, e.g. `gives a
+	// Kustomization in flux-system the name "…"`.
+	var gives string
+	switch {
+	case pr.what == "name" && ns != "":
+		gives = fmt.Sprintf("gives a %s in %s the name %q (%d characters)", kind, ns, abbrev(pr.value), len(pr.value))
+	case pr.what == "name":
+		gives = fmt.Sprintf("gives a %s the name %q (%d characters)", kind, abbrev(pr.value), len(pr.value))
+	default:
+		gives = fmt.Sprintf("gives %s %s %q (%d characters)", objectName(obj), pr.what, abbrev(pr.value), len(pr.value))
+	}
+	if pr.value != "" {
+		for _, f := range fields {
+			if len(f.Value) < 2 || !strings.Contains(pr.value, f.Value) {
+				continue
+			}
+			fix := "change it so that the value it gives is valid"
+			if pr.over > 0 {
+				if keep := len(f.Value) - pr.over; keep > 0 {
+					fix = fmt.Sprintf("shorten it to at most %d characters", keep)
+				}
+			}
+			// The key leaves out where in the object: one value, one report.
+			_, what, _ := strings.Cut(pr.what, ") ")
+			return f.Path + "\x00" + what + "\x00" + pr.reason, p.Problem(f.Path, fmt.Sprintf("%q (%d characters) %s, which the cluster refuses: %s; %s", abbrev(f.Value), len(f.Value), gives, pr.reason, fix))
+		}
+		err := fmt.Errorf("%s: %s, which the cluster refuses: %s", objectName(obj), strings.TrimPrefix(gives, "gives "), pr.reason)
+		return err.Error(), err
+	}
+	err := fmt.Errorf("%s: %s %s", objectName(obj), pr.what, pr.reason)
+	return err.Error(), err
+}
