@@ -1568,7 +1568,10 @@ const (
 )
 
 // chkLabels: every object carries the recommended labels; workloads and
-// pod templates also the version; selectors use only name and instance.
+// pod templates also the version; selectors use the name label only (an
+// environment's namespace holds one instance, and an instance label in an
+// immutable selector would make renaming site.name a change the API
+// server refuses: docs/decisions.md, "Selectors name the component only").
 func chkLabels(b *chkBuild) []chkFinding {
 	var out []chkFinding
 	need := func(ref, where string, l map[string]string, keys ...string) {
@@ -1586,8 +1589,8 @@ func chkLabels(b *chkBuild) []chkFinding {
 			out = append(out, chkFinding{ref, where + " uses matchExpressions"})
 		}
 		keys := chkSortedKeys(s.MatchLabels)
-		if !reflect.DeepEqual(keys, []string{chkInstance, chkName}) {
-			out = append(out, chkFinding{ref, fmt.Sprintf("%s uses labels %v, want exactly %s and %s", where, keys, chkName, chkInstance)})
+		if !reflect.DeepEqual(keys, []string{chkName}) {
+			out = append(out, chkFinding{ref, fmt.Sprintf("%s uses labels %v, want exactly %s", where, keys, chkName)})
 		}
 	}
 	for _, o := range b.Objects {
@@ -1781,7 +1784,7 @@ func chkFixture() []runtime.Object {
 		}
 		return l
 	}
-	sel := func(name string) map[string]string { return map[string]string{chkName: name, chkInstance: name} }
+	sel := func(name string) map[string]string { return map[string]string{chkName: name} }
 	meta := func(name string, l map[string]string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l}
 	}
@@ -2212,6 +2215,9 @@ func TestCheckCatchesBadObjects(t *testing.T) {
 		{"labels", "selector with component", edit(func(o []runtime.Object) {
 			chkDeploy(o).Spec.Selector.MatchLabels[chkComponent] = "web"
 		}), "want exactly"},
+		{"labels", "selector with instance", edit(func(o []runtime.Object) {
+			chkDeploy(o).Spec.Selector.MatchLabels[chkInstance] = "app"
+		}), "want exactly app.kubernetes.io/name"},
 	}
 	checks := map[string]chkCheck{}
 	for _, c := range chkChecks {

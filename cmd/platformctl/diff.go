@@ -14,8 +14,17 @@ const diffUsage = `usage: platformctl diff [--base <git-rev>] [--env <env>] [--o
 
 Compares what each environment puts on its cluster at the base revision
 (default: the merge base of HEAD with main) and in the working tree, offline.
-Exit status: 0, or with --exit-code 1 when something changed; 2 on error.
+Changes the API server refuses on a running object (immutable fields) are
+flagged first, with what each takes (docs/immutable-fields.md).
+
+Exit status: 0; with --exit-code, 0 when nothing changed, 1 when something
+changed, 3 when some change is one the API server refuses; 2 on error.
 `
+
+// exitRefused is diff --exit-code's status when some change is one the
+// API server refuses: a push that would fail must not read like any other
+// change (1), nor like an error (2).
+const exitRefused = 3
 
 // exitError ends the program with code, printing err when there is one.
 type exitError struct {
@@ -38,7 +47,7 @@ func runDiff(args []string, stdout io.Writer) error {
 	env := fs.String("env", "", "only this environment (or cluster)")
 	output := fs.String("output", "text", "text, markdown or json")
 	color := fs.String("color", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
-	exitCode := fs.Bool("exit-code", false, "exit with 1 when there are changes")
+	exitCode := fs.Bool("exit-code", false, "exit with 1 when there are changes, 3 when the API server refuses one")
 	pos, help, err := parseArgs(fs, diffUsage, args, stdout)
 	if help {
 		return nil
@@ -98,7 +107,11 @@ func runDiff(args []string, stdout io.Writer) error {
 	if err := write(stdout, r); err != nil {
 		return fail(err)
 	}
-	if *exitCode && r.Changes() {
+	switch {
+	case !*exitCode:
+	case r.Refused() > 0:
+		return &exitError{code: exitRefused}
+	case r.Changes():
 		return &exitError{code: 1}
 	}
 	return nil

@@ -212,3 +212,29 @@ func TestCIExamples(t *testing.T) {
 		t.Error("checkCI accepted invalid YAML")
 	}
 }
+
+// TestDiffExitCodeRefused: with --exit-code, a change the API server
+// refuses (a StatefulSet's claim template) exits with 3, not 1; the
+// outputs say so in their summaries.
+func TestDiffExitCodeRefused(t *testing.T) {
+	dir := gitRepo(t)
+	git(t, dir, "checkout", "-q", "-b", "feature")
+	replaceIn(t, dir, "overlays/prod/data/patches/statefulset-postgresql.yaml", "storage: 50Gi", "storage: 80Gi")
+	commitAll(t, dir, "a larger database volume")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--exit-code"}, 3, "prod: 0 added, 0 removed, 1 changed (1 flagged, 1 immutable)\n  !! 1 change the API server refuses"},
+		{[]string{"--exit-code", "--output", "json"}, 3, `"immutable": true`},
+		{[]string{"--exit-code", "--output", "markdown"}, 3, "| prod | 0 | 0 | 1 | 1 | **1** |"},
+		{nil, 0, "! immutable StatefulSet invenio-prod/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.resources.requests.storage 50Gi → 80Gi (grow): the API server refuses it"},
+		{[]string{"--exit-code", "--env", "dev"}, 0, "dev: no changes"},
+	} {
+		out, code, msg := diff(t, append([]string{"-C", dir, "--color", "never"}, c.args...)...)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("diff %v: status %d (want %d), message %q; output lacks %q:\n%s", c.args, code, c.code, msg, c.want, out)
+		}
+	}
+}

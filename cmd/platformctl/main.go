@@ -1,6 +1,6 @@
 // Command platformctl turns platform.yaml into the GitOps repository.
 //
-//	platformctl generate [-f platform.yaml] [-C dir] [-q]   write base/, overlays/ and clusters/
+//	platformctl generate [-f platform.yaml] [-C dir] [-q]   write base/, overlays/ and clusters/ (warns of changes the API server refuses)
 //	platformctl build <env> [-f platform.yaml] [-C dir]     print an environment's built manifests
 //	platformctl layers [-f platform.yaml] [-C dir]          print each cluster's Flux layers
 //	platformctl diff [--base rev] [--env env]               what a change puts on each cluster
@@ -23,12 +23,15 @@ import (
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/flux"
+	"lbl.gov/invenio-gitops/generator/review"
 	"lbl.gov/invenio-gitops/generator/tree"
+	"lbl.gov/invenio-gitops/internal/gitrev"
 )
 
 const usage = `usage: platformctl <command> [flags]
 
-  generate [-f platform.yaml] [-C dir] [-q]   (re)write base/, overlays/ and clusters/ from the description
+  generate [-f platform.yaml] [-C dir] [-q]   (re)write base/, overlays/ and clusters/ from the description,
+                                              warning of changes the API server refuses
   build <env> [-f platform.yaml] [-C dir]     print the fully built manifests of one environment
   layers [-f platform.yaml] [-C dir]          print each cluster's Flux layers in dependency order
   diff [--base <rev>] [--env <env>] [--output text|markdown|json] [--exit-code] [-C dir]
@@ -44,7 +47,8 @@ platformctl <command> -h describes a command's flags.
 
 Exit status: 0 done; 1 a finding (diff --exit-code: something changed; secrets
 check: a key is not sealed); 2 an error (a bad description, flag, argument,
-command or environment, a link in the way, …), with nothing written.
+command or environment, a link in the way, …), with nothing written; 3 diff
+--exit-code: a change the API server refuses (docs/immutable-fields.md).
 `
 
 // lockWait is how long a command that writes waits for another one
@@ -62,7 +66,8 @@ func main() {
 }
 
 // exitStatus is the status the usage text promises: 0 for nil, an
-// exitError's code (1 for a finding), 2 for every other error.
+// exitError's code (1 for a finding, 3 for a refused change), 2 for every
+// other error.
 func exitStatus(err error) int {
 	if err == nil {
 		return 0
@@ -186,7 +191,10 @@ func commandUsage(fs *flag.FlagSet, head string) string {
 const generateUsage = `usage: platformctl generate [-f platform.yaml] [-C dir] [-q]
 
 (Re)writes base/, overlays/ and clusters/ from the description and the
-sealed values of secrets/<env>/, or changes nothing and says why.
+sealed values of secrets/<env>/, or changes nothing and says why. Warns
+(on standard error, status unchanged) of each change it writes that the
+API server refuses on a running cluster, with what it takes
+(docs/immutable-fields.md).
 `
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -223,6 +231,22 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	// What the API server would refuse on a cluster running the tree
+	// now on disk (docs/immutable-fields.md); written all the same.
+	before, err := gitrev.ReadDisk(r.dir, review.Roots)
+	if err != nil {
+		return err
+	}
+	refused, err := review.Refusals(before, generator.Owned.Replace(before, t))
+	if err != nil {
+		fmt.Fprintln(stderr, "warning: could not compare with the tree on disk for changes the API server refuses:", err)
+	}
+	for _, f := range refused {
+		fmt.Fprintln(stderr, "warning:", f)
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(stderr, "warning: %d of the changes written are ones the API server refuses: Flux's apply of their layer fails until each is done by hand as it says (`platformctl diff` shows them in context)\n", len(refused))
 	}
 	res, err := tree.Write(r.dir, t, generator.Owned)
 	if err != nil {

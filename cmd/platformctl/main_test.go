@@ -93,7 +93,10 @@ func generated(t *testing.T) string {
 const generateHelp = `usage: platformctl generate [-f platform.yaml] [-C dir] [-q]
 
 (Re)writes base/, overlays/ and clusters/ from the description and the
-sealed values of secrets/<env>/, or changes nothing and says why.
+sealed values of secrets/<env>/, or changes nothing and says why. Warns
+(on standard error, status unchanged) of each change it writes that the
+API server refuses on a running cluster, with what it takes
+(docs/immutable-fields.md).
 
 flags:
   -C dir
@@ -509,5 +512,72 @@ func TestLayersPrintsTheGraph(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("layers output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// warnings runs generate with the description good edited (old, which
+// must occur once, replaced by new) into dir and returns the lines it
+// printed on standard error.
+func warnings(t *testing.T, dir, good, old, new string) []string {
+	t.Helper()
+	if strings.Count(good, old) != 1 {
+		t.Fatalf("fixture: %q does not occur once in the description", old)
+	}
+	file := filepath.Join(t.TempDir(), "platform.yaml")
+	if err := os.WriteFile(file, []byte(strings.Replace(good, old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"generate", "-f", file, "-C", dir}, &stdout, &stderr); err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr.String())
+	}
+	var out []string
+	for _, l := range strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestGenerateWarnsOfRefusedChanges: generate compares the tree it writes
+// with the one on disk and warns of every change the API server refuses
+// on a running cluster — and writes it all the same, with status 0. A
+// rename of site.name changes no selector (they name the component
+// only), so it is not one of them.
+func TestGenerateWarnsOfRefusedChanges(t *testing.T) {
+	b, err := os.ReadFile(description)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(b)
+	const takes = ": the API server refuses it; delete the StatefulSet with --cascade=orphan (pods and claims stay) and Flux creates it anew; existing claims are not changed — docs/immutable-fields.md#statefulset"
+	for _, c := range []struct {
+		name, old, new string
+		want           []string
+	}{
+		{name: "storage class of the claim templates", old: "      opensearch: 10Gi\n", new: "      opensearch: 10Gi\n      readWriteOnceClass: ceph-ssd\n",
+			want: []string{
+				"warning: dev: PersistentVolumeClaim invenio-dev/pgadmin-data: spec.storageClassName ceph-rbd → ceph-ssd: the API server refuses it; needs a new volume: copy the data to a new claim or restore it from a backup — docs/immutable-fields.md#persistentvolumeclaim",
+				"warning: dev: StatefulSet invenio-dev/opensearch: spec.volumeClaimTemplates[metadata.name=data].spec.storageClassName ceph-rbd → ceph-ssd" + takes,
+				"warning: dev: StatefulSet invenio-dev/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.storageClassName ceph-rbd → ceph-ssd" + takes,
+				"warning: dev: StatefulSet invenio-dev/rabbitmq: spec.volumeClaimTemplates[metadata.name=data].spec.storageClassName ceph-rbd → ceph-ssd" + takes,
+				"warning: dev: StatefulSet invenio-dev/redis: spec.volumeClaimTemplates[metadata.name=data].spec.storageClassName ceph-rbd → ceph-ssd" + takes,
+				"warning: 5 of the changes written are ones the API server refuses: Flux's apply of their layer fails until each is done by hand as it says (`platformctl diff` shows them in context)",
+			}},
+		{name: "a volume shrinks", old: "      postgresql: 50Gi\n", new: "      postgresql: 40Gi\n",
+			want: []string{
+				"warning: prod: StatefulSet invenio-prod/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.resources.requests.storage 50Gi → 40Gi (shrink)" + takes,
+				"warning: 1 of the changes written are ones the API server refuses: Flux's apply of their layer fails until each is done by hand as it says (`platformctl diff` shows them in context)",
+			}},
+		{name: "site.name renamed", old: "site:\n  name: lbnl-data-repository\n", new: "site:\n  name: data-repository\n"},
+		{name: "a release", old: "    tag: v12.0.10-lbnl.1\n", new: "    tag: v12.0.11-lbnl.1\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := generated(t)
+			if diff := cmp.Diff(c.want, warnings(t, dir, good, c.old, c.new)); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

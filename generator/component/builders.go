@@ -20,6 +20,7 @@ type Meta struct {
 // every object it would turn each image bump into a patch per object.
 func (m Meta) Labels(c *Component) map[string]string {
 	l := m.Selector(c)
+	l["app.kubernetes.io/instance"] = m.Instance
 	l["app.kubernetes.io/component"] = c.Role
 	l["app.kubernetes.io/part-of"] = m.PartOf
 	l["app.kubernetes.io/managed-by"] = m.ManagedBy
@@ -36,13 +37,19 @@ func (m Meta) VersionedLabels(c *Component) map[string]string {
 	return l
 }
 
-// Selector is the stable subset of the labels: it never changes over an
-// object's life, so it is safe in immutable selectors.
+// Selector selects c's pods (and Services, for a ServiceMonitor) within
+// its namespace: {app.kubernetes.io/name: <component>}, and nothing else.
+// Every selector the generator writes is this one — workloads' (immutable
+// on Deployments and StatefulSets), StatefulSets' claim-template labels
+// (immutable too), Services', NetworkPolicies', PodDisruptionBudgets',
+// ServiceMonitors', spread and anti-affinity terms. The instance label
+// (site.name) is on every object and pod but in no selector: an
+// environment is a namespace holding one instance, so it would select
+// nothing more, and it would make a rename of site.name a change the API
+// server refuses on every workload (docs/decisions.md, "Selectors name
+// the component only").
 func (m Meta) Selector(c *Component) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/name":     c.Name,
-		"app.kubernetes.io/instance": m.Instance,
-	}
+	return map[string]string{"app.kubernetes.io/name": c.Name}
 }
 
 // ObjectMeta names an object of c.

@@ -36,6 +36,9 @@ func Text(w io.Writer, r Report, s Style) error {
 	fmt.Fprintf(&b, "%s %s → %s\n", s.paint(ansiBold, "diff"), r.Base, r.Head)
 	for _, sc := range r.Scopes {
 		b.WriteString("\n" + s.paint(ansiBold, sc.Summary()) + "\n")
+		if n := sc.Refused(); n > 0 {
+			b.WriteString("  " + s.paint(ansiBold+ansiRed, "!! "+refusedWarning(n)) + "\n")
+		}
 		if len(sc.Flags) > 0 {
 			b.WriteString("  flagged:\n")
 			for _, f := range sc.Flags {
@@ -56,6 +59,16 @@ func Text(w io.Writer, r Report, s Style) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// refusedWarning is the line that stops a reader when a scope has
+// changes the API server refuses.
+func refusedWarning(n int) string {
+	changes := "changes"
+	if n == 1 {
+		changes = "change"
+	}
+	return fmt.Sprintf("%d %s the API server refuses (immutable fields): Flux's apply fails until done by hand, see each flag and %s", n, changes, Runbook)
 }
 
 func flagText(f Flag) string {
@@ -157,9 +170,16 @@ func Markdown(w io.Writer, r Report) error {
 	var b strings.Builder
 	b.WriteString(Marker + "\n")
 	fmt.Fprintf(&b, "## platformctl diff: %s → %s\n\n", mdEscape(r.Base), mdEscape(r.Head))
-	b.WriteString("| environment | added | removed | changed | flagged |\n|---|---:|---:|---:|---:|\n")
+	b.WriteString("| environment | added | removed | changed | flagged | immutable |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, sc := range r.Scopes {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", mdEscape(sc.Name), len(sc.Added), len(sc.Removed), len(sc.Changed), len(sc.Flags))
+		immutable := fmt.Sprint(sc.Refused())
+		if sc.Refused() > 0 {
+			immutable = "**" + immutable + "**"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", mdEscape(sc.Name), len(sc.Added), len(sc.Removed), len(sc.Changed), len(sc.Flags), immutable)
+	}
+	if n := r.Refused(); n > 0 {
+		fmt.Fprintf(&b, "\n> [!CAUTION]\n> **%s**\n", mdEscape(refusedWarning(n)))
 	}
 	if !r.Changes() {
 		b.WriteString("\nNo changes.\n")
@@ -169,6 +189,9 @@ func Markdown(w io.Writer, r Report) error {
 			continue
 		}
 		fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(sc.Summary()))
+		if n := sc.Refused(); n > 0 {
+			fmt.Fprintf(&b, "**%s**\n\n", mdEscape(refusedWarning(n)))
+		}
 		if len(sc.Flags) > 0 {
 			b.WriteString("**Flagged**\n\n")
 			for _, f := range sc.Flags {
@@ -209,6 +232,7 @@ type jsonReport struct {
 	Base         string      `json:"base"`
 	Head         string      `json:"head"`
 	Changes      bool        `json:"changes"`
+	Immutable    bool        `json:"immutable"` // some change is one the API server refuses (= --exit-code's 3)
 	Environments []jsonScope `json:"environments"`
 }
 
@@ -220,10 +244,11 @@ type jsonScope struct {
 }
 
 type jsonSummary struct {
-	Added   int `json:"added"`
-	Removed int `json:"removed"`
-	Changed int `json:"changed"`
-	Flagged int `json:"flagged"`
+	Added     int `json:"added"`
+	Removed   int `json:"removed"`
+	Changed   int `json:"changed"`
+	Flagged   int `json:"flagged"`
+	Immutable int `json:"immutable"`
 }
 
 type jsonFlag struct {
@@ -231,6 +256,7 @@ type jsonFlag struct {
 	Object   *ID      `json:"object,omitempty"`
 	Objects  []ID     `json:"objects,omitempty"`
 	Message  string   `json:"message"`
+	Runbook  string   `json:"runbook,omitempty"`
 }
 
 type jsonObject struct {
@@ -248,16 +274,16 @@ type jsonField struct {
 
 // JSON writes the report for tools (schema: docs/diff.md).
 func JSON(w io.Writer, r Report) error {
-	out := jsonReport{Schema: JSONSchema, Base: r.Base, Head: r.Head, Changes: r.Changes(), Environments: []jsonScope{}}
+	out := jsonReport{Schema: JSONSchema, Base: r.Base, Head: r.Head, Changes: r.Changes(), Immutable: r.Refused() > 0, Environments: []jsonScope{}}
 	for _, sc := range r.Scopes {
 		js := jsonScope{
 			Name:    sc.Name,
-			Summary: jsonSummary{len(sc.Added), len(sc.Removed), len(sc.Changed), len(sc.Flags)},
+			Summary: jsonSummary{len(sc.Added), len(sc.Removed), len(sc.Changed), len(sc.Flags), sc.Refused()},
 			Flagged: []jsonFlag{},
 			Objects: []jsonObject{},
 		}
 		for _, f := range sc.Flags {
-			js.Flagged = append(js.Flagged, jsonFlag{Category: f.Category, Object: f.Object, Objects: f.Objects, Message: f.Message})
+			js.Flagged = append(js.Flagged, jsonFlag{Category: f.Category, Object: f.Object, Objects: f.Objects, Message: f.Message, Runbook: f.Runbook})
 		}
 		for _, id := range sc.Added {
 			js.Objects = append(js.Objects, jsonObject{Change: "added", Object: id})

@@ -8,7 +8,9 @@
 package review
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -102,12 +104,30 @@ type Scope struct {
 // Empty says nothing changed in the scope.
 func (s Scope) Empty() bool { return len(s.Added)+len(s.Removed)+len(s.Changed) == 0 }
 
-// Summary is the scope's one-line summary.
+// Summary is the scope's one-line summary; it counts the changes the API
+// server refuses, when there are any: "prod: 0 added, 0 removed, 7 changed
+// (9 flagged, 7 immutable)".
 func (s Scope) Summary() string {
 	if s.Empty() {
 		return s.Name + ": no changes"
 	}
-	return fmt.Sprintf("%s: %d added, %d removed, %d changed (%d flagged)", s.Name, len(s.Added), len(s.Removed), len(s.Changed), len(s.Flags))
+	flagged := fmt.Sprintf("%d flagged", len(s.Flags))
+	if n := s.Refused(); n > 0 {
+		flagged += fmt.Sprintf(", %d immutable", n)
+	}
+	return fmt.Sprintf("%s: %d added, %d removed, %d changed (%s)", s.Name, len(s.Added), len(s.Removed), len(s.Changed), flagged)
+}
+
+// Refused counts the scope's flags of changes the API server refuses
+// (category immutable).
+func (s Scope) Refused() int {
+	n := 0
+	for _, f := range s.Flags {
+		if f.Category == Immutable {
+			n++
+		}
+	}
+	return n
 }
 
 // Changes says whether anything changed in any scope.
@@ -119,6 +139,39 @@ func (r Report) Changes() bool {
 	}
 	return false
 }
+
+// Refused counts the changes the API server refuses, in every scope: a
+// push with any fails to apply until someone does them by hand (Runbook).
+func (r Report) Refused() int {
+	n := 0
+	for _, s := range r.Scopes {
+		n += s.Refused()
+	}
+	return n
+}
+
+// RefusedFlags lists the flags of changes the API server refuses, each
+// with its scope, in report order.
+func (r Report) RefusedFlags() []ScopedFlag {
+	var out []ScopedFlag
+	for _, s := range r.Scopes {
+		for _, f := range s.Flags {
+			if f.Category == Immutable {
+				out = append(out, ScopedFlag{Scope: s.Name, Flag: f})
+			}
+		}
+	}
+	return out
+}
+
+// ScopedFlag is a flag with the scope it was found in.
+type ScopedFlag struct {
+	Scope string
+	Flag
+}
+
+// String reads "prod: StatefulSet invenio-prod/postgresql: <message>".
+func (f ScopedFlag) String() string { return f.Scope + ": " + flagText(f.Flag) }
 
 // ObjectChange is an object present in both revisions whose content
 // differs, with the differing fields in a stable order.
@@ -143,6 +196,7 @@ type Flag struct {
 	Object   *ID  // nil for flows, and for one change in several objects (then Objects)
 	Objects  []ID // the objects of a merged flag (one image in several workloads)
 	Message  string
+	Runbook  string // for Immutable: the section of Runbook that says what the change takes
 
 	where       string // the part of Object it is about, when flags of several objects merge
 	consequence bool   // follows from another flag of its category, so listed after them
@@ -153,6 +207,10 @@ type Category string
 
 // Categories, in report order.
 const (
+	// Immutable: a change the API server refuses on an existing object
+	// (immutableKinds); listed first because Flux's apply of its whole
+	// layer fails until someone does it by hand.
+	Immutable Category = "immutable"
 	Images    Category = "image"
 	Replicas  Category = "replicas"
 	Resources Category = "resources"
@@ -166,7 +224,7 @@ const (
 )
 
 // Categories lists every category in report order.
-var Categories = []Category{Images, Replicas, Resources, Storage, Network, Ingress, RBAC, Security, Flux, Secrets}
+var Categories = []Category{Immutable, Images, Replicas, Resources, Storage, Network, Ingress, RBAC, Security, Flux, Secrets}
 
 func (c Category) rank() int {
 	for i, x := range Categories {
@@ -223,7 +281,7 @@ func compareScope(name string, old, new Objects) Scope {
 			}
 			s.Changed = append(s.Changed, ObjectChange{ID: id, Fields: fields})
 		}
-		pairs = append(pairs, pair{id: id, old: o.Doc, new: n.Doc})
+		pairs = append(pairs, pair{id: id, old: o.Doc, new: n.Doc, forcedBy: forcedBy(o, n, new)})
 	}
 	resealed := false
 	for _, p := range pairs {
@@ -311,6 +369,7 @@ func layerMove(id ID, o, n Object) (Change, Flag, bool) {
 type pair struct {
 	id       ID
 	old, new tree.Doc
+	forcedBy string // why Flux recreates it rather than fail on a refused change (forcedBy), or ""
 }
 
 // str reads a string at a path of nested maps.
@@ -355,4 +414,20 @@ func Diff(base, head tree.Tree, only string) (Report, error) {
 		return Report{}, fmt.Errorf("no environment or cluster %q: the repository has %s", only, strings.Join(names, ", "))
 	}
 	return Compare(old, new), nil
+}
+
+// Refusals lists the changes from the repository before to the
+// repository after that the API server would refuse (Immutable flags),
+// each with its environment: what `platformctl generate` warns about
+// before it writes after over before. Both are rendered as Diff renders
+// them; identical trees are not rendered at all.
+func Refusals(before, after tree.Tree) ([]ScopedFlag, error) {
+	if maps.EqualFunc(before, after, bytes.Equal) {
+		return nil, nil
+	}
+	r, err := Diff(before, after, "")
+	if err != nil {
+		return nil, err
+	}
+	return r.RefusedFlags(), nil
 }

@@ -7,15 +7,13 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 // objectRules flag what a reviewer must not miss in one object; each
 // looks at the object on both sides (either may be nil: added, removed).
 var objectRules = []func(pair) []Flag{
-	imageRule, replicasRule, resourcesRule, storageRule, ingressRule, rbacRule, securityRule, fluxRule, secretsRule,
+	immutableRule, imageRule, replicasRule, resourcesRule, storageRule, ingressRule, rbacRule, securityRule, fluxRule, secretsRule,
 }
 
 // ChecksumAnnotation is the pod-template annotation that follows the sealed
@@ -178,101 +176,36 @@ func resourcesRule(p pair) []Flag {
 	return out
 }
 
-// recreate is what a reviewer is told when Kubernetes forbids a change in
-// place.
-const recreate = "needs the volume recreated"
-
-// storageRule: claim sizes, classes and access modes, the StatefulSets'
-// claim templates (which the API server does not let change), and claims
-// Flux would delete.
+// storageRule: a claim that grows, a new claim, and claims Flux would
+// delete. What the API server refuses — a claim that shrinks or changes
+// class, access modes or volume mode, any change of a StatefulSet's
+// volumeClaimTemplates — is the immutable rule's.
 func storageRule(p pair) []Flag {
+	if p.id.Kind != "PersistentVolumeClaim" || p.id.Group != "" {
+		return nil
+	}
 	var out []Flag
-	switch p.id.Kind {
-	case "PersistentVolumeClaim":
-		switch {
-		case p.old != nil && p.new != nil:
-			out = append(out, claimChanges("", get(p.old, "spec"), get(p.new, "spec"), false)...)
-		case p.new != nil:
-			out = append(out, newFlag(Storage, "new claim: %s", describeClaim(get(p.new, "spec"))))
+	switch {
+	case p.old != nil && p.new != nil:
+		os, ns := str(p.old, "spec", "resources", "requests", "storage"), str(p.new, "spec", "resources", "requests", "storage")
+		switch sizeChange(os, ns) {
+		case "grow":
+			out = append(out, newFlag(Storage, "size %s → %s (grow: expands in place if the storage class allows volume expansion)", os, ns))
+		case "shrink":
+			// refused: the immutable rule says so
 		default:
-			if str(p.old, "metadata", "annotations", PruneAnnotation) == "disabled" {
-				out = append(out, newFlag(Storage, "claim removed from git (%s); Flux keeps it (prune disabled)", describeClaim(get(p.old, "spec"))))
-			} else {
-				out = append(out, newFlag(Storage, "claim removed (%s): Flux deletes it, and its data with it unless the volume is retained", describeClaim(get(p.old, "spec"))))
+			if os != ns {
+				out = append(out, newFlag(Storage, "size %s → %s", orNone(os), orNone(ns)))
 			}
 		}
-	case "StatefulSet":
-		if p.old == nil || p.new == nil {
-			break
+	case p.new != nil:
+		out = append(out, newFlag(Storage, "new claim: %s", describeClaim(get(p.new, "spec"))))
+	default:
+		if str(p.old, "metadata", "annotations", PruneAnnotation) == "disabled" {
+			out = append(out, newFlag(Storage, "claim removed from git (%s); Flux keeps it (prune disabled)", describeClaim(get(p.old, "spec"))))
+		} else {
+			out = append(out, newFlag(Storage, "claim removed (%s): Flux deletes it, and its data with it unless the volume is retained", describeClaim(get(p.old, "spec"))))
 		}
-		index := func(d tree.Doc) map[string]any {
-			m := map[string]any{}
-			l, _ := get(d, "spec", "volumeClaimTemplates").([]any)
-			for _, e := range l {
-				m[str(e, "metadata", "name")] = e
-			}
-			return m
-		}
-		om, nm := index(p.old), index(p.new)
-		all := map[string]any{}
-		for k := range om {
-			all[k] = nil
-		}
-		for k := range nm {
-			all[k] = nil
-		}
-		const sts = "the API server rejects changes to a StatefulSet's volumeClaimTemplates: needs the StatefulSet recreated (existing claims are not changed)"
-		for _, name := range slices.Sorted(maps.Keys(all)) {
-			o, n := om[name], nm[name]
-			switch {
-			case reflect.DeepEqual(o, n):
-			case o == nil:
-				out = append(out, newFlag(Storage, "volumeClaimTemplates %s added (%s); %s", name, describeClaim(get(n, "spec")), sts))
-			case n == nil:
-				out = append(out, newFlag(Storage, "volumeClaimTemplates %s removed; %s", name, sts))
-			default:
-				changes := claimChanges("volumeClaimTemplates "+name+": ", get(o, "spec"), get(n, "spec"), true)
-				if len(changes) == 0 {
-					changes = []Flag{newFlag(Storage, "volumeClaimTemplates %s changed", name)}
-				}
-				for i := range changes {
-					changes[i].Message += "; " + sts
-				}
-				out = append(out, changes...)
-			}
-		}
-	}
-	return out
-}
-
-// claimChanges describes the differences of two claim specs; inTemplate
-// leaves out what the template note already says.
-func claimChanges(prefix string, o, n any, inTemplate bool) []Flag {
-	var out []Flag
-	os, ns := str(o, "resources", "requests", "storage"), str(n, "resources", "requests", "storage")
-	if os != ns {
-		msg := fmt.Sprintf("%ssize %s → %s", prefix, orNone(os), orNone(ns))
-		oq, err1 := resource.ParseQuantity(os)
-		nq, err2 := resource.ParseQuantity(ns)
-		switch {
-		case inTemplate:
-		case err1 == nil && err2 == nil && nq.Cmp(oq) < 0:
-			msg += ": a claim cannot shrink; " + recreate
-		case err1 == nil && err2 == nil:
-			msg += " (expands in place if the storage class allows volume expansion)"
-		}
-		out = append(out, newFlag(Storage, "%s", msg))
-	}
-	for _, f := range []struct{ field, name string }{{"storageClassName", "storage class"}, {"accessModes", "access modes"}, {"volumeMode", "volume mode"}} {
-		ov, nv := get(o, f.field), get(n, f.field)
-		if reflect.DeepEqual(ov, nv) {
-			continue
-		}
-		msg := fmt.Sprintf("%s%s %s → %s", prefix, f.name, orNone(joinList(ov)), orNone(joinList(nv)))
-		if !inTemplate {
-			msg += ": " + recreate
-		}
-		out = append(out, newFlag(Storage, "%s", msg))
 	}
 	return out
 }

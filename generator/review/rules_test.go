@@ -27,7 +27,14 @@ func doc(t *testing.T, s string) tree.Doc {
 // and prints the flags as "category: message".
 func ruleFlags(t *testing.T, old, new string) []string {
 	t.Helper()
-	p := pair{old: doc(t, old), new: doc(t, new)}
+	return forcedRuleFlags(t, old, new, "")
+}
+
+// forcedRuleFlags is ruleFlags for an object Flux recreates when the API
+// server refuses a change (forcedBy as forcedBy says it, or "").
+func forcedRuleFlags(t *testing.T, old, new, forced string) []string {
+	t.Helper()
+	p := pair{old: doc(t, old), new: doc(t, new), forcedBy: forced}
 	if p.new != nil {
 		p.id = idOf(p.new)
 	} else {
@@ -96,17 +103,6 @@ spec:
   accessModes: [` + mode + `]
   storageClassName: ` + class + `
   resources: {requests: {storage: ` + size + `}}
-`
-	}
-	sts := func(size string) string {
-		return `apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db, namespace: ns}
-spec:
-  template: {spec: {containers: []}}
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: ` + size + `}}}
 `
 	}
 	hpa := func(min, max string) string {
@@ -179,19 +175,12 @@ spec: {encryptedData: {` + data + `}}
 		{name: "limit", old: deployment, new: with("limits: {memory: 2Gi}", "limits: {memory: 3Gi, cpu: 1}"),
 			want: []string{"resources: container web: limits.cpu (none) → 1", "resources: container web: limits.memory 2Gi → 3Gi"}},
 		{name: "claim grows", old: pvc("10Gi", "rbd", "ReadWriteOnce", ""), new: pvc("20Gi", "rbd", "ReadWriteOnce", ""),
-			want: []string{"storage: size 10Gi → 20Gi (expands in place if the storage class allows volume expansion)"}},
-		{name: "claim shrinks", old: pvc("10Gi", "rbd", "ReadWriteOnce", ""), new: pvc("5Gi", "rbd", "ReadWriteOnce", ""),
-			want: []string{"storage: size 10Gi → 5Gi: a claim cannot shrink; needs the volume recreated"}},
-		{name: "claim class and modes", old: pvc("10Gi", "rbd", "ReadWriteOnce", ""), new: pvc("10Gi", "cephfs", "ReadWriteMany", ""),
-			want: []string{"storage: storage class rbd → cephfs: needs the volume recreated", "storage: access modes ReadWriteOnce → ReadWriteMany: needs the volume recreated"}},
+			want: []string{"storage: size 10Gi → 20Gi (grow: expands in place if the storage class allows volume expansion)"}},
 		{name: "claim unchanged", old: pvc("10Gi", "rbd", "ReadWriteOnce", ""), new: pvc("10Gi", "rbd", "ReadWriteOnce", "")},
 		{name: "claim removed", old: pvc("10Gi", "rbd", "ReadWriteOnce", ""),
 			want: []string{"storage: claim removed (10Gi, class rbd, ReadWriteOnce): Flux deletes it, and its data with it unless the volume is retained"}},
 		{name: "claim removed, prune disabled", old: pvc("10Gi", "rbd", "ReadWriteOnce", ", annotations: {kustomize.toolkit.fluxcd.io/prune: disabled}"),
 			want: []string{"storage: claim removed from git (10Gi, class rbd, ReadWriteOnce); Flux keeps it (prune disabled)"}},
-		{name: "claim template", old: sts("10Gi"), new: sts("20Gi"),
-			want: []string{"storage: volumeClaimTemplates data: size 10Gi → 20Gi; the API server rejects changes to a StatefulSet's volumeClaimTemplates: needs the StatefulSet recreated (existing claims are not changed)"}},
-		{name: "claim template unchanged", old: sts("10Gi"), new: sts("10Gi")},
 		{name: "ingress host", old: ingress("{host: a.example}"), new: ingress("{host: a.example}, {host: b.example}"),
 			want: []string{"ingress: host b.example exposed"}},
 		{name: "ingress TLS and class", old: ingress("{host: a.example}"), new: replaceOnce(replaceOnce(ingress("{host: a.example}"), "hosts: [a.example]", "hosts: [a.example, b.example]"), "nginx", "traefik"),

@@ -51,6 +51,21 @@ func (o Owned) Owns(p string) bool {
 	return true
 }
 
+// Replace is current as Write leaves it when it writes generated: the
+// files current has that the generator does not own, and generated.
+func (o Owned) Replace(current, generated Tree) Tree {
+	out := Tree{}
+	for p, b := range current {
+		if !o.Owns(p) {
+			out[p] = b
+		}
+	}
+	for p, b := range generated {
+		out[p] = b
+	}
+	return out
+}
+
 // tempPrefix starts the names of the files Write stages beside their
 // targets; any other file of that name below a root was left by a crash.
 const tempPrefix = ".generate-"

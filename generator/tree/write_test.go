@@ -269,6 +269,30 @@ func TestWriteLeavesOthersDirectoriesAlone(t *testing.T) {
 	}
 }
 
+// TestReplace: what Write leaves, in memory: files outside the owned
+// part kept, owned files exactly the generated ones.
+func TestReplace(t *testing.T) {
+	owned := Owned{Roots: []string{"base", "clusters"}, Except: []string{"clusters/*/flux-system"}}
+	current := Tree{
+		"README.md":                      []byte("mine"),
+		"secrets/prod/a.yaml":            []byte("sealed"),
+		"base/old.yaml":                  []byte("stale"),
+		"base/app.yaml":                  []byte("old"),
+		"clusters/prod/flux-system/gotk": []byte("bootstrap"),
+	}
+	got := owned.Replace(current, Tree{"base/app.yaml": []byte("new"), "clusters/prod/prod.yaml": []byte("layers")})
+	want := Tree{
+		"README.md":                      []byte("mine"),
+		"secrets/prod/a.yaml":            []byte("sealed"),
+		"base/app.yaml":                  []byte("new"),
+		"clusters/prod/flux-system/gotk": []byte("bootstrap"),
+		"clusters/prod/prod.yaml":        []byte("layers"),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Replace (-want +got):\n%s", diff)
+	}
+}
+
 // TestWriteRefusesLinks: a symbolic link at a path Write owns — a root, a
 // directory, a file, a stale file — is refused, naming it, before
 // anything is written: neither the repository nor the links' targets
