@@ -17,15 +17,12 @@ import (
 	"lbl.gov/invenio-gitops/internal/e2e/cluster"
 )
 
-// TestValidationAgreesWithTheAPIServer shows both sides of each edge
-// validation draws (cmd/platformctl's TestBadDescriptionsAreRefused shows
-// the refusals): what the description at the edge builds
-// (testdata/edges.yaml: a 53-character environment, 63-character
-// namespace, site name and label value, a 1024-byte siteName, 8Pi of
-// storage, schedules with day-of-week 0-6 and 29 February) is accepted by
-// the API server with strict field validation, dry-run; and the same
-// objects one step over each edge are refused by it.
-func TestValidationAgreesWithTheAPIServer(t *testing.T) {
+// edgeBuild generates testdata/edges.yaml with the CLI, as an operator
+// would (secrets init, generate, build), and returns its description and
+// what its cluster applies: the environment's objects and the cluster's
+// own Flux Kustomizations of it.
+func edgeBuild(t *testing.T) (*config.Platform, []*unstructured.Unstructured, []*unstructured.Unstructured) {
+	t.Helper()
 	dir := t.TempDir()
 	b, err := os.ReadFile("testdata/edges.yaml")
 	if err != nil {
@@ -74,7 +71,21 @@ func TestValidationAgreesWithTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, objs, kustomizations
+}
 
+// TestValidationAgreesWithTheAPIServer shows both sides of each edge
+// validation draws (cmd/platformctl's TestBadDescriptionsAreRefused shows
+// the refusals): what the description at the edge builds
+// (testdata/edges.yaml: a 53-character environment, 63-character
+// namespace, site name and label value, a 1024-byte siteName, 8Pi of
+// storage, schedules with day-of-week 0-6 and 29 February) is accepted by
+// the API server with strict field validation, dry-run; and the same
+// objects one step over each edge are refused by it.
+func TestValidationAgreesWithTheAPIServer(t *testing.T) {
+	p, objs, kustomizations := edgeBuild(t)
+	e := p.Environments[0]
+	env := string(e.Name)
 	cl, ctx := startCluster(t, "edges")
 	mapper := cl.Mapper()
 	for _, ns := range []string{string(e.Namespace), string(p.GitOps.Namespace)} {
