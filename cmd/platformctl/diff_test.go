@@ -159,7 +159,7 @@ func TestDiffDefaultBaseNeedsAMainBranch(t *testing.T) {
 }
 
 // ciSteps are what each CI example must run.
-var ciSteps = []string{"make test", "make generate", "git diff --exit-code", "platformctl diff --base", "--output markdown", review.Marker}
+var ciSteps = []string{"make test", "make generate", "git diff --exit-code", "platformctl diff --base", "--output markdown", review.Marker, `"$rc" -eq 3`}
 
 // checkCI parses a CI file as YAML and returns the steps it lacks.
 func checkCI(b []byte) ([]string, error) {
