@@ -106,7 +106,8 @@ func VolumeFor(pvc *corev1.PersistentVolumeClaim) *corev1.PersistentVolume {
 		class = *pvc.Spec.StorageClassName
 	}
 	return &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + string(pvc.UID), Labels: map[string]string{"e2e.invenio-gitops/claim": pvc.Namespace + "." + pvc.Name}},
+		// An annotation, not a label: <namespace>.<claim> may exceed 63.
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + string(pvc.UID), Annotations: map[string]string{"e2e.invenio-gitops/claim": pvc.Namespace + "." + pvc.Name}},
 		Spec: corev1.PersistentVolumeSpec{
 			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
 			AccessModes:                   pvc.Spec.AccessModes,
