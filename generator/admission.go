@@ -190,7 +190,12 @@ func walkAnnotations(v any, path []string, f func(where string, annotations map[
 // checkAdmission checks every object of objs and explains each problem by
 // the description value it derives from (the longest string of the
 // description the offending value contains), at that value's line.
-func checkAdmission(p *config.Platform, objs []map[string]any) error {
+//
+// origins names the description field of values whose derivation is
+// known (a Flux Kustomization name → environments[i].name); they are
+// tried before the longest-contained guess, which could otherwise blame a
+// longer value that happens to contain the same text.
+func checkAdmission(p *config.Platform, objs []map[string]any, origins map[string]string) error {
 	fields := p.Fields()
 	sort.SliceStable(fields, func(i, j int) bool { return len(fields[i].Value) > len(fields[j].Value) })
 	// One description value usually gives many objects the same bad value:
@@ -203,7 +208,7 @@ func checkAdmission(p *config.Platform, objs []map[string]any) error {
 	reports := map[string]*report{}
 	for _, obj := range objs {
 		for _, pr := range admissionProblems(obj) {
-			key, err := explain(p, fields, obj, pr)
+			key, err := explain(p, fields, origins, obj, pr)
 			if r, ok := reports[key]; ok {
 				r.more++
 				continue
@@ -251,7 +256,7 @@ func abbrev(s string) string {
 	return s[:cut] + "…"
 }
 
-func explain(p *config.Platform, fields []config.Field, obj map[string]any, pr admissionProblem) (string, error) {
+func explain(p *config.Platform, fields []config.Field, origins map[string]string, obj map[string]any, pr admissionProblem) (string, error) {
 	kind, _ := obj["kind"].(string)
 	meta, _ := obj["metadata"].(map[string]any)
 	ns, _ := meta["namespace"].(string)
@@ -267,8 +272,18 @@ func explain(p *config.Platform, fields []config.Field, obj map[string]any, pr a
 		gives = fmt.Sprintf("gives %s %s %q (%d characters)", objectName(obj), pr.what, abbrev(pr.value), len(pr.value))
 	}
 	if pr.value != "" {
-		for _, f := range fields {
-			if len(f.Value) < 2 || !strings.Contains(pr.value, f.Value) {
+		candidates := fields
+		if path, ok := origins[pr.value]; ok {
+			for _, f := range fields {
+				if f.Path == path {
+					candidates = []config.Field{f}
+				}
+			}
+		}
+		for _, f := range candidates {
+			// A one-character value is blamed only when it is the whole
+			// bad value: "-" is in too many names to mean anything.
+			if !strings.Contains(pr.value, f.Value) || len(f.Value) < 2 && f.Value != pr.value {
 				continue
 			}
 			fix := "change it so that the value it gives is valid"

@@ -81,7 +81,15 @@ func CheckGitOps(p *config.Platform, repo tree.Tree) (map[string]LayerObjects, e
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if err := checkAdmission(p, append(own, built...)); err != nil {
+		origins := map[string]string{}
+		for _, l := range layers {
+			for i, e := range p.Environments {
+				if l.Env != "" && string(e.Name) == l.Env {
+					origins[l.Name] = fmt.Sprintf("environments[%d].name", i)
+				}
+			}
+		}
+		if err := checkAdmission(p, append(own, built...), origins); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -76,6 +76,20 @@ var badDescriptions = []badCase{
 	{name: "monitoring label value of 64 characters", edit: inEnv("    monitoring: {enabled: true, selectorLabels: {release: " + strings.Repeat("p", 64) + "}}\n")},
 	{name: "ingress controller label value not a label", edit: inEnv("    ingress: {controllerLabels: {app: \"ingress nginx\"}}\n")},
 	{name: "sealing controller name starting with a digit", edit: inEnv("    sealing: {controllerName: 1-sealed-secrets}\n")},
+	{name: "environment name blamed, not a namespace that contains it", edit: replace("- name: dev", "- name: "+long54).then(replace("namespace: invenio-dev", "namespace: "+long54+"-name")), envs: []string{long54}},
+	{name: "secret name of 253 characters", edit: inEnv("    secrets: {redis: " + strings.Repeat("s", 253) + "}\n")},
+	{name: "label value of one character", edit: inEnv("    monitoring: {prometheusLabels: {app: \"-\"}}\n")},
+	{name: "empty label key", edit: inEnv("    ingress: {controllerLabels: {\"\": nginx}}\n")},
+	{name: "sealing controller name of 56 characters (Helm release name)", edit: inEnv("    sealing: {controllerName: s" + strings.Repeat("e", 55) + "}\n")},
+	{name: "host that is an IP address", edit: replace("host: invenio-dev.example.org", "host: 10.0.0.1")},
+	{name: "image repository with a tag", edit: inEnv("    images: {redis: {repository: \"redis:7\"}}\n")},
+	{name: "image repository that is host:port", edit: inEnv("    images: {redis: {repository: \"localhost:5000\"}}\n")},
+	{name: "Flux interval below a millisecond", edit: replace("gitops:\n", "gitops:\n  interval: 0.0001ms\n")},
+	{name: "storage of 1500m bytes", edit: inEnv("    storage: {redis: 1500m}\n")},
+	{name: "memory of 1.5 bytes", edit: inEnv("    workloads: {redis: {resources: {requests: {memory: \"1.5\"}}}}\n")},
+	{name: "two environments in a cluster with different ingress pod labels", edit: func(s string) string {
+		return s + "  - name: test\n    cluster: dev\n    namespace: invenio-test\n    host: invenio-test.example.org\n    ingress: {controllerLabels: {app.kubernetes.io/name: ingress-nginx, team: test}}\n"
+	}, envs: []string{"dev", "test"}},
 	{name: "environment name reserved", edit: replace("- name: dev", "- name: source"), envs: []string{"source"}},
 	// Sizes: text, quantities and limits that round.
 	{name: "site name of 10 MB", edit: inDefaults("  app: {siteName: " + strings.Repeat("x", 10<<20) + "}\n")},

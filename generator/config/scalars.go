@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -117,10 +118,16 @@ func (r *ImageRepository) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	if strings.ContainsAny(v, "@") || (strings.Contains(v, ":") && !repoPattern.MatchString(v)) {
+	// The container runtime's reading of the reference, not a pattern of
+	// ours: "redis:7" and "localhost:5000" are a name and a tag to it.
+	named, perr := reference.ParseNormalizedNamed(v)
+	if host, port, ok := strings.Cut(v, ":"); ok && !strings.Contains(v, "/") && isDigits(port) {
+		return bad(n.Line, "%q is read by the container runtime as image %q with tag %q: put the tag in the tag field (repository: %q), or, if %s is a registry, add the image's path (e.g. %s/lbnl/invenio)", v, host, port, host, v, v)
+	}
+	if perr == nil && !reference.IsNameOnly(named) || strings.Contains(v, "@") {
 		return bad(n.Line, "image repository %q must not carry a tag or digest: put the tag in the tag field (repository: %q, tag: %q)", v, strings.SplitN(strings.SplitN(v, "@", 2)[0], ":", 2)[0], "…")
 	}
-	if !repoPattern.MatchString(v) {
+	if perr != nil || !repoPattern.MatchString(v) {
 		return bad(n.Line, "%q is not an image repository: use lower-case registry/path, e.g. ghcr.io/lbnl/invenio", v)
 	}
 	*r = ImageRepository(v)
@@ -322,6 +329,11 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	dur, perr := time.ParseDuration(v)
 	if perr != nil || !fluxDuration.MatchString(v) || dur <= 0 {
 		return bad(n.Line, "%q is not a duration: write a positive number with h, m, s or ms, e.g. 10m or 1h30m", v)
+	}
+	// Written back as metav1.Duration prints it: below a millisecond that
+	// is ns or µs, which the Flux CRDs' pattern refuses.
+	if dur%time.Millisecond != 0 {
+		return bad(n.Line, "%q is not a whole number of milliseconds: Flux takes h, m, s and ms only; write e.g. 10m or 500ms", v)
 	}
 	*d = Duration(v)
 	return nil
@@ -530,4 +542,9 @@ func (t Timeout) Seconds() int64 {
 		panic(fmt.Sprintf("config: unvalidated timeout %q", t)) // UnmarshalYAML rejects these
 	}
 	return int64(d / time.Second)
+}
+
+func isDigits(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 16)
+	return err == nil
 }

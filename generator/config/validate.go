@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -95,6 +96,25 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		if errs := validation.IsDNS1035Label(string(e.Sealing.ControllerName)); e.Sealing.ControllerName != "" && len(errs) > 0 {
 			v.problem("sealing.controllerName", fmt.Sprintf("%q cannot name the controller's Service (the chart names it so, and kubeseal finds it by it): %s; e.g. sealed-secrets-controller", e.Sealing.ControllerName, strings.Join(errs, "; ")))
 		}
+		// The HelmRelease's releaseName (flux/infrastructure.go): Helm and
+		// the HelmRelease CRD take at most 53 characters.
+		if n := len(e.Sealing.ControllerName); n > maxReleaseName {
+			v.problem("sealing.controllerName", fmt.Sprintf("%q is %d characters: it is the sealed-secrets HelmRelease's releaseName, which Helm limits to %d; shorten it", e.Sealing.ControllerName, n, maxReleaseName))
+		}
+		if e.Host != "" && net.ParseIP(string(e.Host)) != nil {
+			v.problem("host", fmt.Sprintf("%q is an IP address: an Ingress host must be a DNS name (the API server refuses an IP), and a certificate is issued for a name; give the name that resolves to the ingress, e.g. invenio.example.org", e.Host))
+		}
+		secv := reflect.ValueOf(e.Secrets)
+		for i := 0; i < secv.NumField(); i++ {
+			name := secv.Field(i).String()
+			if len(name) > validation.LabelValueMaxLength {
+				v.problem("secrets."+yamlName(secv.Type().Field(i)), fmt.Sprintf("%q is %d characters: the SealedSecret carries it as its app.kubernetes.io/name label, at most %d; shorten it", name, len(name), validation.LabelValueMaxLength))
+			}
+		}
+		v.wholeBytes(reflect.ValueOf(*e), "")
+		v.labels("ingress.controllerLabels", e.Ingress.ControllerLabels)
+		v.labels("monitoring.prometheusLabels", e.Monitoring.PrometheusLabels)
+		v.labels("monitoring.selectorLabels", e.Monitoring.SelectorLabels)
 		if e.Namespace != "" {
 			if owner := namespaceOwner(p, e); owner != "" {
 				v.problem("namespace", fmt.Sprintf("%q is %s: the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-%s", e.Namespace, owner, e.Name))
@@ -122,6 +142,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			"sealing.controllerNamespace": string(e.Sealing.ControllerNamespace),
 			"ingress.controllerNamespace": string(e.Ingress.ControllerNamespace),
 			"ingress.className":           string(e.Ingress.ClassName),
+			// The chart's pod labels are the first environment's; the
+			// others' NetworkPolicies would admit pods that do not exist.
+			"ingress.controllerLabels": labelsString(e.Ingress.ControllerLabels),
 		}
 		for _, field := range slices.Sorted(maps.Keys(facts)) {
 			key := string(e.Cluster) + "\x00" + field
@@ -408,4 +431,61 @@ func namespaceOwner(p *Platform, e *Environment) string {
 		return "Prometheus' namespace (monitoring.prometheusNamespace)"
 	}
 	return ""
+}
+
+// maxReleaseName is Helm's limit on a release name (and the HelmRelease
+// CRD's maxLength of spec.releaseName).
+const maxReleaseName = 53
+
+// labelsString is a label map in a fixed order, for comparing.
+func labelsString(m map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+var quantityType = reflect.TypeOf(Quantity{})
+
+// wholeBytes refuses a fractional number of bytes in every memory and
+// storage quantity of an environment (every Quantity but CPU): the API
+// server warns `fractional byte value "1500m" is invalid, must be an
+// integer` (pkg/api/pod/warnings.go, GetWarningsForPersistentVolumeClaimSpec)
+// and the programs that read the value round it.
+func (v envValidator) wholeBytes(rv reflect.Value, path string) {
+	switch rv.Kind() {
+	case reflect.Struct:
+		if rv.Type() == quantityType {
+			q := rv.Interface().(Quantity)
+			if !q.IsZero() && !strings.HasSuffix(path, ".cpu") && q.MilliValue()%1000 != 0 {
+				v.problem(strings.TrimPrefix(path, "."), fmt.Sprintf("%s is %s bytes, not a whole number: the API server warns `fractional byte value` and every program rounds it its own way; write e.g. 512Mi or 1Gi", q.String(), q.AsDec().String()))
+			}
+			return
+		}
+		for i := 0; i < rv.NumField(); i++ {
+			f := rv.Type().Field(i)
+			if !f.IsExported() || yamlName(f) == "-" || yamlName(f) == "" {
+				continue
+			}
+			v.wholeBytes(rv.Field(i), path+"."+yamlName(f))
+		}
+	case reflect.Pointer:
+		if !rv.IsNil() {
+			v.wholeBytes(rv.Elem(), path)
+		}
+	}
+}
+
+// labels checks a label map of the description as the API server checks
+// labels and label selectors: keys qualified names, values label values.
+func (v envValidator) labels(field string, m map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			v.problem(field, fmt.Sprintf("the key %q is not a label key: %s", k, strings.Join(errs, "; ")))
+		}
+		if errs := validation.IsValidLabelValue(m[k]); len(errs) > 0 {
+			v.problem(field+"."+k, fmt.Sprintf("%q is not a label value: %s", m[k], strings.Join(errs, "; ")))
+		}
+	}
 }

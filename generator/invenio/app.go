@@ -3,6 +3,7 @@ package invenio
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -68,17 +69,19 @@ func (x env) appConfigMap(c *component.Component) *corev1.ConfigMap {
 	maxFile := x.e.Ingress.MaxUploadSize.Value()
 	quota := max(int64(defaultQuota), maxFile)
 	data := map[string]string{
-		"INVENIO_INSTANCE_PATH":                instancePath,
-		"INVENIO_SITE_HOSTNAME":                host,
-		"INVENIO_SITE_UI_URL":                  "https://" + host,
-		"INVENIO_SITE_API_URL":                 "https://" + host + "/api",
-		"INVENIO_JSONSCHEMAS_HOST":             host,
-		"INVENIO_APP_ALLOWED_HOSTS":            fmt.Sprintf("['%s']", host), // invenio-app 1.5 (v12)
-		"INVENIO_TRUSTED_HOSTS":                fmt.Sprintf("['%s']", host), // invenio-app 2.x
-		"INVENIO_WSGI_PROXIES":                 fmt.Sprint(x.e.App.ProxyCount),
-		"INVENIO_SEARCH_HOSTS":                 "[{'host': 'opensearch', 'port': 9200}]",
-		"INVENIO_SEARCH_INDEX_PREFIX":          string(x.e.Search.IndexPrefix) + "-",
-		"INVENIO_THEME_SITENAME":               x.e.App.SiteName,
+		"INVENIO_INSTANCE_PATH":       instancePath,
+		"INVENIO_SITE_HOSTNAME":       host,
+		"INVENIO_SITE_UI_URL":         "https://" + host,
+		"INVENIO_SITE_API_URL":        "https://" + host + "/api",
+		"INVENIO_JSONSCHEMAS_HOST":    host,
+		"INVENIO_APP_ALLOWED_HOSTS":   fmt.Sprintf("['%s']", host), // invenio-app 1.5 (v12)
+		"INVENIO_TRUSTED_HOSTS":       fmt.Sprintf("['%s']", host), // invenio-app 2.x
+		"INVENIO_WSGI_PROXIES":        fmt.Sprint(x.e.App.ProxyCount),
+		"INVENIO_SEARCH_HOSTS":        "[{'host': 'opensearch', 'port': 9200}]",
+		"INVENIO_SEARCH_INDEX_PREFIX": string(x.e.Search.IndexPrefix) + "-",
+		// A Python string literal (invenio-config reads INVENIO_* values
+		// with ast.literal_eval): a site named None or 0x1F stays a name.
+		"INVENIO_THEME_SITENAME":               strconv.Quote(x.e.App.SiteName),
 		"INVENIO_LOGGING_CONSOLE_LEVEL":        string(x.e.App.LogLevel),
 		"INVENIO_SESSION_COOKIE_SECURE":        "True",
 		"INVENIO_ACCOUNTS_LOCAL_LOGIN_ENABLED": "True",

@@ -467,3 +467,28 @@ func hasEnv(c corev1.Container, name string) bool {
 	}
 	return false
 }
+
+// TestSiteNameIsReadAsWritten: invenio-config reads every INVENIO_* value
+// with Python's ast.literal_eval (invenio_config/env.py), so a site named
+// None, 0x1F or 'Lab' became None, 31 and Lab when written raw. The value
+// is a Python string literal; Python reads each back as the description
+// wrote it. (Checked once with invenio-config 12.0.10 itself: the same.)
+func TestSiteNameIsReadAsWritten(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	for _, name := range []string{"LBNL Data Repository", "None", "0x1F", "1e3", "'Lab'", `Lab "Data" \ Repo`, "Über Daten", "tab\there", "nul\x00byte"} {
+		t.Run(name, func(t *testing.T) {
+			e := testEnv(func(e *config.Environment) { e.App.SiteName = name })
+			v := configMapData(t, objects(t, e), "invenio-config", "INVENIO_THEME_SITENAME")
+			out, err := exec.Command(py, "-c", "import ast, sys; v = ast.literal_eval(sys.argv[1]); assert type(v) is str, type(v); sys.stdout.buffer.write(v.encode())", v).CombinedOutput()
+			if err != nil {
+				t.Fatalf("Python cannot read %q back: %v\n%s", v, err, out)
+			}
+			if string(out) != name {
+				t.Fatalf("Python reads %q as %q, want %q", v, out, name)
+			}
+		})
+	}
+}
