@@ -565,6 +565,69 @@ environments:
         metadataURL: https://login.example.org/idp/shibboleth
         egressCIDRs: [198.128.1.0/16]
 `, "platform.yaml:13: environments[0].auth.saml.egressCIDRs[0]: \"198.128.1.0/16\" has host bits set: write the network \"198.128.0.0/16\""},
+		{"S3 endpoint with credentials", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: "https://user:pw@s3.example.org:9000/some/path/?x=1#frag"
+          bucket: backups
+          egressCIDRs: [198.51.100.0/24]
+`,
+			"platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://user:xxxxx@s3.example.org:9000/some/path/?x=1#frag\" holds credentials (user:password@): they would be written to git in plain text; remove them (credentials go in a sealed Secret)"},
+		{"S3 endpoint with a port, path, query and fragment; region with spaces", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: "https://s3.example.org:9000/some/path/?x=1#frag"
+          bucket: backups
+          region: "us east 1\n"
+          egressCIDRs: [198.51.100.0/24]
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    backup:
+      enabled: true
+      target:
+        s3: {endpoint: "https://s3.example.org:443/", bucket: backups, region: eu-central-1, egressCIDRs: [198.51.100.0/24]}
+    auth:
+      mode: saml
+      saml: {idp: lbl, metadataURL: "https://login.example.org:443/idp/shibboleth?entity=a", egressCIDRs: [198.128.0.0/16]}
+    workloads:
+      webUI: {replicas: 0}
+`,
+			"platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://s3.example.org:9000/some/path/?x=1#frag\" has port 9000, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; a path (/some/path/); a query (?x=1); a fragment (#frag) (restic's s3: repository is this address followed by the bucket and prefix, which are fields of their own); write \"https://s3.example.org\"\n" +
+				"platform.yaml:15: environments[0].backup.target.s3.region: \"us east 1\\n\" is not a region: use lower-case letters, digits and '-', e.g. us-east-1"},
+		{"saml metadataURL with credentials, a port and a fragment", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    auth:
+      mode: saml
+      saml:
+        idp: lbl
+        metadataURL: https://u:secret@login.example.org:8443/idp/shibboleth?entity=a#top
+        egressCIDRs: [198.128.0.0/16]
+`,
+			"platform.yaml:12: environments[0].auth.saml.metadataURL: \"https://u:xxxxx@login.example.org:8443/idp/shibboleth?entity=a#top\" has credentials (user:password@), which would be written to git in plain text: put them in a sealed Secret; port 8443, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; a fragment (#top); write \"https://login.example.org/idp/shibboleth?entity=a\""},
 		{"heapSize more than half the OpenSearch memory limit", `site:
   name: x
 environments:

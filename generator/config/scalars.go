@@ -353,8 +353,12 @@ func (h *HTTPSURL) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	if u, perr := url.Parse(v); perr != nil || u.Scheme != "https" || u.Host == "" {
+	u, perr := url.Parse(v)
+	if perr != nil || u.Scheme != "https" || u.Host == "" {
 		return bad(n.Line, "%q is not an https:// URL", v)
+	}
+	if u.User != nil {
+		return bad(n.Line, "%q holds credentials (user:password@): they would be written to git in plain text; remove them (credentials go in a sealed Secret)", u.Redacted())
 	}
 	*h = HTTPSURL(v)
 	return nil
