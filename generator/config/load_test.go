@@ -171,6 +171,24 @@ environments:
           enabled: true
           scaleDownStabilization: 2h
 `, "platform.yaml:12: environments[0].workloads.worker.autoscaling.scaleDownStabilization: 2h is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m"},
+		{"stabilization not whole seconds", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        autoscaling:
+          enabled: true
+          scaleDownStabilization: 0.5s
+      webUI:
+        autoscaling:
+          enabled: true
+          scaleDownStabilization: 2m30500ms
+`, "platform.yaml:12: environments[0].workloads.worker.autoscaling.scaleDownStabilization: 0.5s is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so 0.5s would be cut to 0; write e.g. 1s\n" +
+			"platform.yaml:16: environments[0].workloads.webUI.autoscaling.scaleDownStabilization: 2m30500ms is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so 2m30500ms would be cut to 150; write e.g. 2m30s"},
 		{"monitoring without prometheus labels", `site:
   name: x
 environments:

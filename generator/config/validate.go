@@ -319,7 +319,28 @@ func (v envValidator) autoscaling(name, field string, wl Workload) {
 	}
 	if d, err := time.ParseDuration(string(a.ScaleDownStabilization)); err == nil && d > maxStabilization {
 		v.problem(field+".autoscaling.scaleDownStabilization", fmt.Sprintf("%s is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m", a.ScaleDownStabilization))
+	} else if err == nil && d%time.Second != 0 {
+		// The HorizontalPodAutoscaler takes stabilizationWindowSeconds, an
+		// integer: 0.5s would become 0, no damping at all.
+		whole := d.Truncate(time.Second)
+		if whole == 0 {
+			whole = time.Second
+		}
+		v.problem(field+".autoscaling.scaleDownStabilization", fmt.Sprintf("%s is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so %s would be cut to %d; write e.g. %s",
+			a.ScaleDownStabilization, a.ScaleDownStabilization, int64(d/time.Second), shortDuration(whole)))
 	}
+}
+
+// shortDuration prints a duration the way one writes it: 5m, 1m30s, 1s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // isSet reports whether the description itself (the environment or
