@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // TestBadDescriptions pins the exact message of each kind of mistake: the
@@ -407,6 +408,14 @@ environments:
 `, "platform.yaml:10: environments[1].namespace: namespace \"invenio\" is already used by the environment at line 7: each environment needs its own namespace"},
 		{"empty file", ``, "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
 		{"only a comment", "# nothing yet\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
+		{"host with an empty label", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: a.b..c
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+`, "platform.yaml:6: environments[0].host: \"a.b..c\" is not a DNS name: use lower-case letters, digits, '-' and '.', e.g. \"a.b.c\""},
 		{"two documents", `site:
   name: x
 ---
@@ -1187,6 +1196,37 @@ func TestEveryProblemHasALine(t *testing.T) {
 					t.Errorf("line %d broken with %q: %q names a line the file does not have", i+1, b, m)
 				}
 			}
+		}
+	}
+}
+
+// TestSuggestionsAreValid: the name a message suggests in place of an
+// invalid one is itself valid, whatever the input.
+func TestSuggestionsAreValid(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	for _, c := range []struct{ in, name, label string }{
+		{"a.b..c", "a.b.c", "a-b-c"},
+		{"https://Dev.Example.org/", "https-dev.example.org", "https-dev-example-org"},
+		{".-a-.-b-.", "a.b", "a---b"},
+		{"...", "invenio.example.org", "invenio"},
+		{"", "invenio.example.org", "invenio"},
+		{"Ünïcode_Host.org", "n-code-host.org", "n-code-host-org"},
+		{long + "." + long, strings.Repeat("x", 63) + "." + strings.Repeat("x", 63), strings.Repeat("x", 63)},
+		{strings.Repeat("abcdefgh.", 40) + "org", strings.TrimPrefix(strings.Repeat(".abcdefgh", 27), ".") + ".org", ""},
+	} {
+		name := suggestName(c.in)
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("suggestName(%q) = %q, not a DNS name: %v", c.in, name, errs)
+		}
+		if name != c.name {
+			t.Errorf("suggestName(%q) = %q, want %q", c.in, name, c.name)
+		}
+		label := suggestLabel(c.in)
+		if errs := validation.IsDNS1123Label(label); len(errs) > 0 {
+			t.Errorf("suggestLabel(%q) = %q, not a DNS label: %v", c.in, label, errs)
+		}
+		if c.label != "" && label != c.label {
+			t.Errorf("suggestLabel(%q) = %q, want %q", c.in, label, c.label)
 		}
 	}
 }
