@@ -421,7 +421,17 @@ environments:
 ---
 site:
   name: y
-`, "platform.yaml:3: the description must be a single YAML document: remove the second '---'"},
+`, "platform.yaml:3: the description must be a single YAML document, but a second one starts here (the first is at line 1): remove this '---' and what follows it, or merge it into the first"},
+		{"two documents, an empty one between", `---
+site:
+  name: x
+---
+# nothing
+---
+site:
+  name: y
+`, "platform.yaml:6: the description must be a single YAML document, but a second one starts here (the first is at line 2): remove this '---' and what follows it, or merge it into the first"},
+		{"only empty documents", "---\n---\n# nothing\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
 		{"YAML syntax error", `site:
   name: x
  environments: [
@@ -1227,6 +1237,31 @@ func TestSuggestionsAreValid(t *testing.T) {
 		}
 		if c.label != "" && label != c.label {
 			t.Errorf("suggestLabel(%q) = %q, want %q", c.in, label, c.label)
+		}
+	}
+}
+
+// TestEmptyDocumentsAccepted: a lone '---' before or after the
+// description is an empty document, not a second description.
+func TestEmptyDocumentsAccepted(t *testing.T) {
+	const desc = `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+gitops: {url: ssh://git@git.example.org/lab/platform.git}
+infrastructure: {acme: {email: ops@example.org}}
+`
+	for _, text := range []string{desc + "---\n", "---\n" + desc + "---\n# the end\n", desc + "---\n...\n"} {
+		p, err := Parse("platform.yaml", []byte(text))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", text, err)
+			continue
+		}
+		if len(p.Environments) != 1 || p.Environments[0].Name != "dev" {
+			t.Errorf("Parse(%q): environments %+v", text, p.Environments)
 		}
 	}
 }
