@@ -650,6 +650,22 @@ environments:
 `,
 			"platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://s3.example.org:9000/some/path/?x=1#frag\" has port 9000, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; a path (/some/path/); a query (?x=1); a fragment (#frag) (restic's s3: repository is this address followed by the bucket and prefix, which are fields of their own); write \"https://s3.example.org\"\n" +
 				"platform.yaml:15: environments[0].backup.target.s3.region: \"us east 1\\n\" is not a region: use lower-case letters, digits and '-', e.g. us-east-1"},
+		{"S3 endpoint on another port", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: https://minio.example.org:9000
+          bucket: backups
+          egressCIDRs: [198.51.100.0/24]
+`, "platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://minio.example.org:9000\" has port 9000, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; write \"https://minio.example.org\""},
 		{"saml metadataURL with credentials, a port and a fragment", `site:
   name: x
 environments:

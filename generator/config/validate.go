@@ -420,6 +420,7 @@ func (v envValidator) httpsOn443(field, raw string, bare bool, why string) {
 	if p := u.Port(); p != "" && p != "443" {
 		wrong = append(wrong, fmt.Sprintf("port %s, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect", p))
 	}
+	addressOnly := len(wrong)
 	if bare && u.Path != "" && u.Path != "/" {
 		wrong = append(wrong, fmt.Sprintf("a path (%s)", u.EscapedPath()))
 	}
@@ -440,7 +441,7 @@ func (v envValidator) httpsOn443(field, raw string, bare bool, why string) {
 		clean.Path, clean.RawPath, clean.RawQuery = u.Path, u.RawPath, u.RawQuery
 	}
 	msg := fmt.Sprintf("%q has %s", u.Redacted(), strings.Join(wrong, "; "))
-	if why != "" {
+	if why != "" && len(wrong) > addressOnly {
 		msg += " (" + why + ")"
 	}
 	v.problem(field, msg+fmt.Sprintf("; write %q", clean.String()))
