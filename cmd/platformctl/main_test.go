@@ -178,7 +178,7 @@ func TestFailedGenerateChangesNothing(t *testing.T) {
 		{"bad size", edit("files: 20Gi", "files: 20 GB"), bad + `:45: environments[0].storage.files: "20 GB" is not a Kubernetes quantity: write e.g. 500m or 2 for CPU, 512Mi or 100Gi for memory and storage`, ""},
 		{"beat replicas", edit("      frontend:\n        replicas: 2", "      beat:\n        replicas: 2"), bad + ":77: environments[1].workloads.beat.replicas: 2 replicas: Celery beat must run exactly one replica, or tasks run twice; write 1 (or 0 to stop it)", ""},
 		{"duplicate namespace", edit("namespace: invenio-test", "namespace: invenio-dev"), bad + `:63: environments[1].namespace: namespace "invenio-dev" is already used by the environment at line 36: each environment needs its own namespace`, ""},
-		{"two documents", func(t *testing.T, dir string) []string { return describe(t, string(good)+"---\nsite: {}\n") }, bad + ":171: the description must be a single YAML document: remove the second '---'", ""},
+		{"two documents", func(t *testing.T, dir string) []string { return describe(t, string(good)+"---\nsite: {}\n") }, bad + ":171: the description must be a single YAML document, but a second one starts here (the first is at line 5): remove this '---' and what follows it, or merge it into the first", ""},
 		{"saml without idp", edit("        idp: lbl\n", ""), bad + ":92: environments[2].auth.saml.idp: is required: name the identity provider, e.g. lbl", ""},
 		{"binary", func(t *testing.T, dir string) []string { return describe(t, "\x1f\x8b\x08\x00\x00") },
 			bad + ":1: not a text file (a NUL byte, byte 4 of the file): the description is YAML text; check that this is the file you meant", ""},

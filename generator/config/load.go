@@ -167,24 +167,33 @@ func (l *loader) document(data []byte) (*yaml.Node, error) {
 	if !l.text(data) {
 		return nil, l.err()
 	}
+	// A '---' with nothing under it (after the description, or before
+	// it) is an empty document, not a second description: only the
+	// documents with content count.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			l.add(1, "", emptyMsg)
+	var root *yaml.Node
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			l.syntaxError(err)
 			return nil, l.err()
 		}
-		l.syntaxError(err)
-		return nil, l.err()
+		if len(doc.Content) == 0 {
+			continue
+		}
+		if n := doc.Content[0]; n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == "" {
+			continue // a lone '---', or comments under one
+		}
+		if root != nil {
+			l.add(doc.Line, "", fmt.Sprintf("the description must be a single YAML document, but a second one starts here (the first is at line %d): remove this '---' and what follows it, or merge it into the first", root.Line))
+			return nil, l.err()
+		}
+		root = doc.Content[0]
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		l.add(extra.Line, "", "the description must be a single YAML document: remove the second '---'")
-		return nil, l.err()
-	}
-	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" && root.Value == "" {
-		l.add(1, "", emptyMsg) // a lone '---', or comments under one
+	if root == nil {
+		l.add(1, "", emptyMsg)
 		return nil, l.err()
 	}
 	if root.Kind != yaml.MappingNode {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // TestBadDescriptions pins the exact message of each kind of mistake: the
@@ -171,6 +172,24 @@ environments:
           enabled: true
           scaleDownStabilization: 2h
 `, "platform.yaml:12: environments[0].workloads.worker.autoscaling.scaleDownStabilization: 2h is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m"},
+		{"stabilization not whole seconds", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    workloads:
+      worker:
+        autoscaling:
+          enabled: true
+          scaleDownStabilization: 0.5s
+      webUI:
+        autoscaling:
+          enabled: true
+          scaleDownStabilization: 2m30500ms
+`, "platform.yaml:12: environments[0].workloads.worker.autoscaling.scaleDownStabilization: 0.5s is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so 0.5s would be cut to 0; write e.g. 1s\n" +
+			"platform.yaml:16: environments[0].workloads.webUI.autoscaling.scaleDownStabilization: 2m30500ms is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so 2m30500ms would be cut to 150; write e.g. 2m30s"},
 		{"monitoring without prometheus labels", `site:
   name: x
 environments:
@@ -389,12 +408,30 @@ environments:
 `, "platform.yaml:10: environments[1].namespace: namespace \"invenio\" is already used by the environment at line 7: each environment needs its own namespace"},
 		{"empty file", ``, "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
 		{"only a comment", "# nothing yet\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
+		{"host with an empty label", `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: a.b..c
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+`, "platform.yaml:6: environments[0].host: \"a.b..c\" is not a DNS name: use lower-case letters, digits, '-' and '.', e.g. \"a.b.c\""},
 		{"two documents", `site:
   name: x
 ---
 site:
   name: y
-`, "platform.yaml:3: the description must be a single YAML document: remove the second '---'"},
+`, "platform.yaml:3: the description must be a single YAML document, but a second one starts here (the first is at line 1): remove this '---' and what follows it, or merge it into the first"},
+		{"two documents, an empty one between", `---
+site:
+  name: x
+---
+# nothing
+---
+site:
+  name: y
+`, "platform.yaml:6: the description must be a single YAML document, but a second one starts here (the first is at line 2): remove this '---' and what follows it, or merge it into the first"},
+		{"only empty documents", "---\n---\n# nothing\n", "platform.yaml:1: the description is empty: start from the platform.yaml in the repository root"},
 		{"YAML syntax error", `site:
   name: x
  environments: [
@@ -565,6 +602,85 @@ environments:
         metadataURL: https://login.example.org/idp/shibboleth
         egressCIDRs: [198.128.1.0/16]
 `, "platform.yaml:13: environments[0].auth.saml.egressCIDRs[0]: \"198.128.1.0/16\" has host bits set: write the network \"198.128.0.0/16\""},
+		{"S3 endpoint with credentials", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: "https://user:pw@s3.example.org:9000/some/path/?x=1#frag"
+          bucket: backups
+          egressCIDRs: [198.51.100.0/24]
+`,
+			"platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://user:xxxxx@s3.example.org:9000/some/path/?x=1#frag\" holds credentials (user:password@): they would be written to git in plain text; remove them (credentials go in a sealed Secret)"},
+		{"S3 endpoint with a port, path, query and fragment; region with spaces", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: "https://s3.example.org:9000/some/path/?x=1#frag"
+          bucket: backups
+          region: "us east 1\n"
+          egressCIDRs: [198.51.100.0/24]
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    backup:
+      enabled: true
+      target:
+        s3: {endpoint: "https://s3.example.org:443/", bucket: backups, region: eu-central-1, egressCIDRs: [198.51.100.0/24]}
+    auth:
+      mode: saml
+      saml: {idp: lbl, metadataURL: "https://login.example.org:443/idp/shibboleth?entity=a", egressCIDRs: [198.128.0.0/16]}
+    workloads:
+      webUI: {replicas: 0}
+`,
+			"platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://s3.example.org:9000/some/path/?x=1#frag\" has port 9000, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; a path (/some/path/); a query (?x=1); a fragment (#frag) (restic's s3: repository is this address followed by the bucket and prefix, which are fields of their own); write \"https://s3.example.org\"\n" +
+				"platform.yaml:15: environments[0].backup.target.s3.region: \"us east 1\\n\" is not a region: use lower-case letters, digits and '-', e.g. us-east-1"},
+		{"S3 endpoint on another port", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      enabled: true
+      target:
+        s3:
+          endpoint: https://minio.example.org:9000
+          bucket: backups
+          egressCIDRs: [198.51.100.0/24]
+`, "platform.yaml:13: environments[0].backup.target.s3.endpoint: \"https://minio.example.org:9000\" has port 9000, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; write \"https://minio.example.org\""},
+		{"saml metadataURL with credentials, a port and a fragment", `site:
+  name: x
+environments:
+  - name: prod
+    namespace: invenio-prod
+    host: invenio.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+    auth:
+      mode: saml
+      saml:
+        idp: lbl
+        metadataURL: https://u:secret@login.example.org:8443/idp/shibboleth?entity=a#top
+        egressCIDRs: [198.128.0.0/16]
+`,
+			"platform.yaml:12: environments[0].auth.saml.metadataURL: \"https://u:xxxxx@login.example.org:8443/idp/shibboleth?entity=a#top\" has credentials (user:password@), which would be written to git in plain text: put them in a sealed Secret; port 8443, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect; a fragment (#top); write \"https://login.example.org/idp/shibboleth?entity=a\""},
 		{"heapSize more than half the OpenSearch memory limit", `site:
   name: x
 environments:
@@ -1106,6 +1222,62 @@ func TestEveryProblemHasALine(t *testing.T) {
 					t.Errorf("line %d broken with %q: %q names a line the file does not have", i+1, b, m)
 				}
 			}
+		}
+	}
+}
+
+// TestSuggestionsAreValid: the name a message suggests in place of an
+// invalid one is itself valid, whatever the input.
+func TestSuggestionsAreValid(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	for _, c := range []struct{ in, name, label string }{
+		{"a.b..c", "a.b.c", "a-b-c"},
+		{"https://Dev.Example.org/", "https-dev.example.org", "https-dev-example-org"},
+		{".-a-.-b-.", "a.b", "a---b"},
+		{"...", "invenio.example.org", "invenio"},
+		{"", "invenio.example.org", "invenio"},
+		{"Ünïcode_Host.org", "n-code-host.org", "n-code-host-org"},
+		{long + "." + long, strings.Repeat("x", 63) + "." + strings.Repeat("x", 63), strings.Repeat("x", 63)},
+		{strings.Repeat("abcdefgh.", 40) + "org", strings.TrimPrefix(strings.Repeat(".abcdefgh", 27), ".") + ".org", ""},
+	} {
+		name := suggestName(c.in)
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("suggestName(%q) = %q, not a DNS name: %v", c.in, name, errs)
+		}
+		if name != c.name {
+			t.Errorf("suggestName(%q) = %q, want %q", c.in, name, c.name)
+		}
+		label := suggestLabel(c.in)
+		if errs := validation.IsDNS1123Label(label); len(errs) > 0 {
+			t.Errorf("suggestLabel(%q) = %q, not a DNS label: %v", c.in, label, errs)
+		}
+		if c.label != "" && label != c.label {
+			t.Errorf("suggestLabel(%q) = %q, want %q", c.in, label, c.label)
+		}
+	}
+}
+
+// TestEmptyDocumentsAccepted: a lone '---' before or after the
+// description is an empty document, not a second description.
+func TestEmptyDocumentsAccepted(t *testing.T) {
+	const desc = `site:
+  name: x
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+gitops: {url: ssh://git@git.example.org/lab/platform.git}
+infrastructure: {acme: {email: ops@example.org}}
+`
+	for _, text := range []string{desc + "---\n", "---\n" + desc + "---\n# the end\n", desc + "---\n...\n"} {
+		p, err := Parse("platform.yaml", []byte(text))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", text, err)
+			continue
+		}
+		if len(p.Environments) != 1 || p.Environments[0].Name != "dev" {
+			t.Errorf("Parse(%q): environments %+v", text, p.Environments)
 		}
 	}
 }

@@ -88,23 +88,43 @@ func (d *DNSName) UnmarshalYAML(n *yaml.Node) error {
 var nonLabel = regexp.MustCompile(`[^a-z0-9-]+`)
 var nonName = regexp.MustCompile(`[^a-z0-9.-]+`)
 
+// suggestLabel turns v into a valid DNS label to suggest in a message:
+// lower case, anything else a '-', at most 63 characters, starting and
+// ending with a letter or digit; "invenio" when nothing of v is left.
 func suggestLabel(v string) string {
-	s := strings.Trim(nonLabel.ReplaceAllString(strings.ToLower(v), "-"), "-")
+	if s := cleanLabel(nonLabel.ReplaceAllString(strings.ToLower(v), "-")); s != "" && len(validation.IsDNS1123Label(s)) == 0 {
+		return s
+	}
+	return "invenio"
+}
+
+// cleanLabel trims '-' from both ends of s and cuts it to 63 characters.
+func cleanLabel(s string) string {
+	s = strings.Trim(s, "-")
 	if len(s) > 63 {
 		s = strings.Trim(s[:63], "-")
-	}
-	if s == "" {
-		return "invenio"
 	}
 	return s
 }
 
+// suggestName turns v into a valid DNS name (RFC 1123 subdomain) to
+// suggest in a message: each label as suggestLabel makes it, empty
+// labels dropped (a.b..c → a.b.c), at most 253 characters (the labels
+// nearest the end kept); "invenio.example.org" when nothing of v is left.
 func suggestName(v string) string {
-	s := strings.Trim(nonName.ReplaceAllString(strings.ToLower(v), "-"), "-.")
-	if s == "" {
-		return "invenio.example.org"
+	var labels []string
+	for _, l := range strings.Split(nonName.ReplaceAllString(strings.ToLower(v), "-"), ".") {
+		if l = cleanLabel(l); l != "" {
+			labels = append(labels, l)
+		}
 	}
-	return s
+	for len(labels) > 1 && len(strings.Join(labels, ".")) > 253 {
+		labels = labels[1:]
+	}
+	if s := strings.Join(labels, "."); s != "" && len(validation.IsDNS1123Subdomain(s)) == 0 {
+		return s
+	}
+	return "invenio.example.org"
 }
 
 // ImageRepository is an image name without tag or digest.
@@ -365,8 +385,12 @@ func (h *HTTPSURL) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
-	if u, perr := url.Parse(v); perr != nil || u.Scheme != "https" || u.Host == "" {
+	u, perr := url.Parse(v)
+	if perr != nil || u.Scheme != "https" || u.Host == "" {
 		return bad(n.Line, "%q is not an https:// URL", v)
+	}
+	if u.User != nil {
+		return bad(n.Line, "%q holds credentials (user:password@): they would be written to git in plain text; remove them (credentials go in a sealed Secret)", u.Redacted())
 	}
 	*h = HTTPSURL(v)
 	return nil

@@ -160,9 +160,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			v.required("auth.saml.metadataURL", s.MetadataURL != "", "give the IdP metadata URL, e.g. https://login.example.org/idp/shibboleth")
 			v.required("auth.saml.egressCIDRs", len(s.EgressCIDRs) > 0, "list the networks the IdP answers from, e.g. [198.128.0.0/16]")
 			if s.MetadataURL != "" {
-				if u, err := url.Parse(s.MetadataURL); err != nil || u.Scheme != "https" || u.Host == "" {
-					v.problem("auth.saml.metadataURL", fmt.Sprintf("%q is not an https:// URL: the IdP metadata must be fetched over HTTPS", s.MetadataURL))
-				}
+				v.samlMetadataURL(s.MetadataURL)
 			}
 		}
 		if e.Monitoring.Enabled && len(e.Monitoring.PrometheusLabels) == 0 {
@@ -344,7 +342,28 @@ func (v envValidator) autoscaling(name, field string, wl Workload) {
 	}
 	if d, err := time.ParseDuration(string(a.ScaleDownStabilization)); err == nil && d > maxStabilization {
 		v.problem(field+".autoscaling.scaleDownStabilization", fmt.Sprintf("%s is longer than the 1h the HorizontalPodAutoscaler API allows; write e.g. 5m", a.ScaleDownStabilization))
+	} else if err == nil && d%time.Second != 0 {
+		// The HorizontalPodAutoscaler takes stabilizationWindowSeconds, an
+		// integer: 0.5s would become 0, no damping at all.
+		whole := d.Truncate(time.Second)
+		if whole == 0 {
+			whole = time.Second
+		}
+		v.problem(field+".autoscaling.scaleDownStabilization", fmt.Sprintf("%s is not a whole number of seconds: the HorizontalPodAutoscaler counts its window in whole seconds (stabilizationWindowSeconds), so %s would be cut to %d; write e.g. %s",
+			a.ScaleDownStabilization, a.ScaleDownStabilization, int64(d/time.Second), shortDuration(whole)))
 	}
+}
+
+// shortDuration prints a duration the way one writes it: 5m, 1m30s, 1s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // isSet reports whether the description itself (the environment or
@@ -369,6 +388,13 @@ func (v envValidator) backup(b *Backup) {
 		v.requiredNear("backup.target.s3.endpoint", t.S3.Endpoint != "", "give the object store's HTTPS URL, e.g. https://s3.example.org")
 		v.requiredNear("backup.target.s3.bucket", t.S3.Bucket != "", "name the bucket, e.g. invenio-backups")
 		v.requiredNear("backup.target.s3.egressCIDRs", len(t.S3.EgressCIDRs) > 0, "list the networks the object store answers from, e.g. [198.51.100.0/24]: the backup pods may reach nothing else outside")
+		if t.S3.Endpoint != "" {
+			v.httpsOn443("backup.target.s3.endpoint", string(t.S3.Endpoint), true,
+				"restic's s3: repository is this address followed by the bucket and prefix, which are fields of their own")
+		}
+		if t.S3.Region != "" && !s3Region.MatchString(t.S3.Region) {
+			v.problem("backup.target.s3.region", fmt.Sprintf("%q is not a region: use lower-case letters, digits and '-', e.g. us-east-1", t.S3.Region))
+		}
 	case t.IsVolume():
 		v.requiredNear("backup.target.volume.storageClass", t.Volume.StorageClass != "", "name the StorageClass of the backup volume, e.g. nfs-backup")
 		v.requiredNear("backup.target.volume.size", !t.Volume.Size.IsZero(), "size the backup volume, e.g. 200Gi")
@@ -383,6 +409,65 @@ func (v envValidator) backup(b *Backup) {
 		}
 	}
 	v.memoryFloor("backup.resources.limits.memory", r.Limits.Memory)
+}
+
+// s3Region is an S3 region name: us-east-1, eu-central-1, garage.
+var s3Region = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// samlMetadataURL: the IdP metadata is fetched over HTTPS, through
+// NetworkPolicies that open port 443 only; a path and a query are fine.
+func (v envValidator) samlMetadataURL(raw string) {
+	if u, err := url.Parse(raw); err != nil || u.Scheme != "https" || u.Host == "" {
+		v.problem("auth.saml.metadataURL", fmt.Sprintf("%q is not an https:// URL: the IdP metadata must be fetched over HTTPS", raw))
+		return
+	}
+	v.httpsOn443("auth.saml.metadataURL", raw, false, "")
+}
+
+// httpsOn443 checks an https:// URL that pods of the environment open
+// through the NetworkPolicies the generator writes, which let them reach
+// TCP 443 only (component.External{Port: 443} in invenio/backup.go and
+// invenio/optional.go): no other port, and no credentials, which would
+// be written to git in plain text. Where bare, the URL is an address only:
+// no path but "/", no query, no fragment (why says what it is used for).
+// A fragment is never sent to the server: it is refused everywhere.
+func (v envValidator) httpsOn443(field, raw string, bare bool, why string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return // the caller says it is not an https:// URL
+	}
+	var wrong []string
+	if u.User != nil {
+		wrong = append(wrong, "credentials (user:password@), which would be written to git in plain text: put them in a sealed Secret")
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		wrong = append(wrong, fmt.Sprintf("port %s, but the NetworkPolicies let the pods open HTTPS on port 443 only, so it would never connect", p))
+	}
+	addressOnly := len(wrong)
+	if bare && u.Path != "" && u.Path != "/" {
+		wrong = append(wrong, fmt.Sprintf("a path (%s)", u.EscapedPath()))
+	}
+	if bare && (u.RawQuery != "" || u.ForceQuery) {
+		wrong = append(wrong, "a query (?"+u.RawQuery+")")
+	}
+	if u.Fragment != "" || strings.HasSuffix(raw, "#") {
+		wrong = append(wrong, "a fragment (#"+u.EscapedFragment()+")")
+	}
+	if len(wrong) == 0 {
+		return
+	}
+	clean := url.URL{Scheme: "https", Host: u.Hostname()}
+	if strings.Contains(clean.Host, ":") {
+		clean.Host = "[" + clean.Host + "]" // IPv6
+	}
+	if !bare {
+		clean.Path, clean.RawPath, clean.RawQuery = u.Path, u.RawPath, u.RawQuery
+	}
+	msg := fmt.Sprintf("%q has %s", u.Redacted(), strings.Join(wrong, "; "))
+	if why != "" && len(wrong) > addressOnly {
+		msg += " (" + why + ")"
+	}
+	v.problem(field, msg+fmt.Sprintf("; write %q", clean.String()))
 }
 
 // maxText is the longest string value a description may hold. The longest

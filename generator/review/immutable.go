@@ -5,10 +5,16 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -214,7 +220,9 @@ func selectorOnly(o, n tree.Doc) []refusal {
 
 func selectorRefusal(o, n tree.Doc, path ...string) []refusal {
 	os, ns := get(o, path...), get(n, path...)
-	if reflect.DeepEqual(os, ns) {
+	if semanticEqual[struct {
+		Selector *metav1.LabelSelector `json:"selector"`
+	}]("selector", os, ns) {
 		return nil
 	}
 	return []refusal{{change: fmt.Sprintf("%s %s → %s", strings.Join(path, "."), formatSelector(os), formatSelector(ns))}}
@@ -258,7 +266,7 @@ func statefulSetRefused(o, n tree.Doc) []refusal {
 	}
 	var out []refusal
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if statefulSetMutable[k] || reflect.DeepEqual(os[k], ns[k]) {
+		if statefulSetMutable[k] || semanticEqual[appsv1.StatefulSetSpec](k, os[k], ns[k]) {
 			continue
 		}
 		switch k {
@@ -294,7 +302,7 @@ func statefulSetRecreated(old tree.Doc) string {
 // backoffLimitPerIndex, managedBy, successPolicy.
 func jobRefused(o, n tree.Doc) []refusal {
 	out := selectorRefusal(o, n, "spec", "selector")
-	if ot, nt := get(o, "spec", "template"), get(n, "spec", "template"); !reflect.DeepEqual(ot, nt) {
+	if ot, nt := get(o, "spec", "template"), get(n, "spec", "template"); !semanticEqual[batchv1.JobSpec]("template", ot, nt) {
 		var leaves []Change
 		leafChanges("", ot, nt, &leaves)
 		var paths []string
@@ -304,7 +312,11 @@ func jobRefused(o, n tree.Doc) []refusal {
 		if len(paths) > 3 {
 			paths = append(paths[:3], fmt.Sprintf("%d more", len(leaves)-3))
 		}
-		out = append(out, refusal{change: "spec.template changed (" + strings.Join(paths, ", ") + ")"})
+		change := "spec.template changed"
+		if len(paths) > 0 {
+			change += " (" + strings.Join(paths, ", ") + ")"
+		}
+		out = append(out, refusal{change: change})
 	}
 	fields := []string{"completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"}
 	if str(n, "spec", "completionMode") != "Indexed" {
@@ -381,7 +393,7 @@ func serviceRefused(o, n tree.Doc) []refusal {
 // may be set once, while the claim is unbound; a running claim is bound.
 func claimRefused(o, n tree.Doc) []refusal {
 	var out []refusal
-	os, ns := str(o, "spec", "resources", "requests", "storage"), str(n, "spec", "resources", "requests", "storage")
+	os, ns := scalarString(get(o, "spec", "resources", "requests", "storage")), scalarString(get(n, "spec", "resources", "requests", "storage"))
 	if os != ns && sizeChange(os, ns) == "shrink" {
 		out = append(out, refusal{change: fmt.Sprintf("spec.resources.requests.storage %s → %s (shrink)", os, ns), why: "a claim cannot shrink"})
 	}
@@ -397,7 +409,9 @@ func claimRefused(o, n tree.Doc) []refusal {
 		return spec
 	}
 	var leaves []Change
-	leafChanges("spec", strip(o), strip(n), &leaves)
+	if os, ns := strip(o), strip(n); !semanticEqual[corev1.PersistentVolumeClaimSpec]("", os, ns) {
+		leafChanges("spec", os, ns, &leaves)
+	}
 	for _, c := range leaves {
 		r := refusal{change: describeLeaf(c)}
 		if c.Path == "spec.storageClassName" && c.Old == nil {
@@ -473,9 +487,7 @@ func fieldRefusals(o, n tree.Doc, parent, field string) []refusal {
 func describeLeaf(c Change) string {
 	s := fmt.Sprintf("%s %s → %s", c.Path, renderValue(c.Old), renderValue(c.New))
 	if strings.HasSuffix(c.Path, "resources.requests.storage") {
-		o, _ := c.Old.(string)
-		n, _ := c.New.(string)
-		if d := sizeChange(o, n); d != "" {
+		if d := sizeChange(scalarString(c.Old), scalarString(c.New)); d != "" {
 			s += " (" + d + ")"
 		}
 	}
@@ -524,7 +536,7 @@ func claimTemplateRefusals(o, n any) []refusal {
 		prefix := "spec.volumeClaimTemplates[metadata.name=" + name + "]"
 		ot, nt := om[name], nm[name]
 		switch {
-		case reflect.DeepEqual(ot, nt):
+		case semanticEqual[corev1.PersistentVolumeClaim]("", ot, nt):
 		case ot == nil:
 			out = append(out, refusal{change: prefix + " added (" + describeClaim(get(nt, "spec")) + ")"})
 		case nt == nil:
@@ -541,8 +553,22 @@ func claimTemplateRefusals(o, n any) []refusal {
 }
 
 // leafChanges is diffValue, except that a list of scalars (access modes,
-// finalizers) is one change, printed whole, not one per index.
+// finalizers) is one change, printed whole, not one per index, and that a
+// quantity of a resource list or a size limit spelled differently but
+// equal (1Gi, 1073741824) is no change: the API server compares them by
+// value (apiequality.Semantic).
 func leafChanges(path string, a, b any, out *[]Change) {
+	var all []Change
+	leafChangesAll(path, a, b, &all)
+	for _, c := range all {
+		if quantityPath(c.Path) && quantityEqual(c.Old, c.New) {
+			continue
+		}
+		*out = append(*out, c)
+	}
+}
+
+func leafChangesAll(path string, a, b any, out *[]Change) {
 	if reflect.DeepEqual(a, b) {
 		return
 	}
@@ -551,7 +577,7 @@ func leafChanges(path string, a, b any, out *[]Change) {
 	switch {
 	case aok && bok:
 		for _, k := range slices.Sorted(maps.Keys(mapUnion(am, bm))) {
-			leafChanges(join(path, k), am[k], bm[k], out)
+			leafChangesAll(join(path, k), am[k], bm[k], out)
 		}
 	case scalarList(a) || scalarList(b):
 		*out = append(*out, Change{Path: path, Old: a, New: b})
@@ -597,4 +623,90 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// semanticEqual says whether a and b, the raw values of the field (its
+// JSON name) of an object of type T, are equal the way the API server's
+// update validation compares them: decoded, with
+// apiequality.Semantic.DeepEqual (quantities by value, 1Gi = 1073741824;
+// a nil list or map the same as an empty one). With field "", a and b
+// are the whole objects. A value that does not decode into T compares as
+// raw data.
+func semanticEqual[T any](field string, a, b any) bool {
+	if reflect.DeepEqual(a, b) {
+		return true
+	}
+	decode := func(v any) (*T, bool) {
+		t := new(T)
+		if field != "" {
+			v = map[string]any{field: v}
+		}
+		if v == nil {
+			return t, true
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, t); err != nil {
+			return nil, false
+		}
+		return t, true
+	}
+	ta, ok1 := decode(a)
+	tb, ok2 := decode(b)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return equality.Semantic.DeepEqual(ta, tb)
+}
+
+// quantityPath says whether a field path is a resource.Quantity of the
+// objects compared here: an entry of resources.requests or
+// resources.limits (a claim's or a container's), of a pod's overhead, or
+// an emptyDir's sizeLimit.
+func quantityPath(path string) bool {
+	var parent, key string
+	if strings.HasSuffix(path, "]") {
+		i := strings.LastIndex(path, "[")
+		if i < 0 {
+			return false
+		}
+		parent, key = path[:i], path[i+1:len(path)-1]
+	} else {
+		i := strings.LastIndex(path, ".")
+		parent, key = path[:max(i, 0)], path[i+1:]
+	}
+	if key == "sizeLimit" {
+		return true
+	}
+	for _, p := range []string{"resources.requests", "resources.limits", "overhead"} {
+		if parent == p || strings.HasSuffix(parent, "."+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// quantityEqual says whether a and b are both quantities, and equal.
+func quantityEqual(a, b any) bool {
+	oq, err1 := resource.ParseQuantity(scalarString(a))
+	nq, err2 := resource.ParseQuantity(scalarString(b))
+	return err1 == nil && err2 == nil && oq.Cmp(nq) == 0
+}
+
+// scalarString is a string as it is and a number as YAML writes it: a
+// quantity may be either (storage: 1073741824); "" for anything else.
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	}
+	return ""
 }

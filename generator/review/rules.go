@@ -167,7 +167,7 @@ func resourcesRule(p pair) []Flag {
 				keys[k] = nil
 			}
 			for _, k := range slices.Sorted(maps.Keys(keys)) {
-				if !reflect.DeepEqual(om[k], nm[k]) {
+				if !reflect.DeepEqual(om[k], nm[k]) && !quantityEqual(om[k], nm[k]) {
 					out = append(out, newFlag(Resources, "%s: %s.%s %s → %s", label, kind, k, render(om[k]), render(nm[k])))
 				}
 			}
@@ -194,7 +194,7 @@ func storageRule(p pair) []Flag {
 		case "shrink":
 			// refused: the immutable rule says so
 		default:
-			if os != ns {
+			if os != ns && !quantityEqual(os, ns) {
 				out = append(out, newFlag(Storage, "size %s → %s", orNone(os), orNone(ns)))
 			}
 		}
