@@ -205,6 +205,13 @@ func (c *secretsCmd) write(d sealing.Dir) error {
 		return err
 	}
 	written, err := sealing.WriteDir(c.absDir, files)
+	var ce *tree.CommitError
+	if errors.As(err, &ce) {
+		// Name the file relative to the repository.
+		if rel, rerr := filepath.Rel(c.dir, ce.Path); rerr == nil {
+			ce.Path = filepath.ToSlash(rel)
+		}
+	}
 	if err != nil {
 		return err
 	}

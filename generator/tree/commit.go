@@ -112,8 +112,10 @@ func Commit(root *os.Root, prefix string, staged []Staged, remove []string) erro
 	fail := func(name, op string, err error) error {
 		return &CommitError{Path: name, Op: op, Err: err, Undo: undo()}
 	}
+	existed := false
 	keep := func(name string, mustExist bool) (string, error) {
 		fi, err := root.Lstat(name)
+		existed = err == nil
 		if errors.Is(err, fs.ErrNotExist) && !mustExist {
 			return "", nil
 		}
@@ -129,7 +131,11 @@ func Commit(root *os.Root, prefix string, staged []Staged, remove []string) erro
 	for _, s := range staged {
 		b, err := keep(s.Final, false)
 		if err != nil {
-			return fail(s.Final, "replaced", err)
+			op := "written"
+			if existed {
+				op = "replaced"
+			}
+			return fail(s.Final, op, err)
 		}
 		changes = append(changes, &change{final: s.Final, backup: b})
 	}
