@@ -207,15 +207,20 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("generate takes no arguments, got %q\n%s", pos, commandUsage(fs, generateUsage))
 	}
-	p, err := r.load()
-	if err != nil {
+	if err := checkDir(r.dir); err != nil {
 		return err
 	}
+	// The lock first: a generate that waits for another command writes
+	// from the description and sealed values as they are once it has it.
 	release, err := lock(r.dir, "generate", stderr)
 	if err != nil {
 		return err
 	}
 	defer release()
+	p, err := r.load()
+	if err != nil {
+		return err
+	}
 	// tree.Write checks this too, but only after the second generating
 	// takes.
 	if err := generator.Owned.CheckLinks(r.dir); err != nil {

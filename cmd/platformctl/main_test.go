@@ -581,3 +581,98 @@ func TestGenerateWarnsOfRefusedChanges(t *testing.T) {
 		})
 	}
 }
+
+// signal is a writer that closes ch at its first write.
+type signal struct {
+	once sync.Once
+	ch   chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (s *signal) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.once.Do(func() { close(s.ch) })
+	return s.buf.Write(b)
+}
+
+// TestWritersReadTheDescriptionUnderTheLock: a command that writes and
+// waits for the lock reads platform.yaml once it holds the lock, so what
+// it writes follows the description as it is then, not as it was when the
+// command started.
+func TestWritersReadTheDescriptionUnderTheLock(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		repo      func(t *testing.T) string
+		args      []string
+		old, new  string // the edit of platform.yaml made while it waits
+		want      string // a file the new description writes…
+		wantHolds string // …holding this
+	}{
+		{
+			name: "generate",
+			repo: withSecrets,
+			args: []string{"generate"},
+			old:  "tag: v12.0.10-lbnl.2", new: "tag: v12.0.99-new",
+			want: "overlays/dev/app/kustomization.yaml", wantHolds: "v12.0.99-new",
+		},
+		{
+			name: "secrets init",
+			repo: func(t *testing.T) string {
+				kp, _ := secKeyPairs(t)
+				dir := t.TempDir()
+				secWriteCert(t, dir, "dev", kp.CertPEM)
+				return dir
+			},
+			args: []string{"secrets", "init", "dev"},
+			old:  "    namespace: invenio-dev\n", new: "    namespace: invenio-dev\n    secrets: {redis: redis-renamed}\n",
+			want: "secrets/dev/redis-renamed.yaml", wantHolds: "name: redis-renamed",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := c.repo(t)
+			desc := filepath.Join(dir, "platform.yaml")
+			b, err := os.ReadFile(description)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(desc, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			release, err := tree.Lock(dir, tree.Me("test"), 0, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait := lockWait
+			lockWait = time.Minute
+			t.Cleanup(func() { lockWait = wait })
+			stderr := &signal{ch: make(chan struct{})}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(append(c.args, "-f", desc, "-C", dir), &bytes.Buffer{}, stderr)
+			}()
+			select {
+			case <-stderr.ch: // waiting for the lock
+			case err := <-done:
+				release()
+				t.Fatalf("%v did not wait for the lock: %v", c.args, err)
+			}
+			edited := strings.Replace(string(b), c.old, c.new, 1)
+			if edited == string(b) {
+				t.Fatalf("platform.yaml has no %q", c.old)
+			}
+			if err := os.WriteFile(desc, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			release()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(c.want)))
+			if err != nil || !strings.Contains(string(got), c.wantHolds) {
+				t.Errorf("%s holds %q (%v), want it to hold %q (from the edited description)", c.want, got, err, c.wantHolds)
+			}
+		})
+	}
+}

@@ -114,6 +114,18 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 			"reencrypt": "<env>", "check": "at most one <env>",
 		}[args[0]], pos, secretsUsage)
 	}
+	if err := checkDir(c.dir); err != nil {
+		return err
+	}
+	if writes {
+		// The lock before the description is read: a command that waits
+		// for another one works from the description as it is then.
+		release, err := lock(c.dir, "secrets "+args[0], stderr)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	r := repoFlags{file: c.file, dir: c.dir}
 	p, err := r.load()
 	if err != nil {
@@ -127,11 +139,6 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		}
 	}
 	if writes {
-		release, err := lock(c.dir, "secrets "+args[0], stderr)
-		if err != nil {
-			return err
-		}
-		defer release()
 		// sealing.WriteDir follows links: none may lead out of the repository.
 		if err := (tree.Owned{Roots: []string{c.rel}}).CheckLinks(c.dir); err != nil {
 			return err
@@ -198,6 +205,13 @@ func (c *secretsCmd) write(d sealing.Dir) error {
 		return err
 	}
 	written, err := sealing.WriteDir(c.absDir, files)
+	var ce *tree.CommitError
+	if errors.As(err, &ce) {
+		// Name the file relative to the repository.
+		if rel, rerr := filepath.Rel(c.dir, ce.Path); rerr == nil {
+			ce.Path = filepath.ToSlash(rel)
+		}
+	}
 	if err != nil {
 		return err
 	}

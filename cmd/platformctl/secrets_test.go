@@ -585,3 +585,46 @@ func TestSecretsFetchCertAndReencrypt(t *testing.T) {
 		t.Errorf("first requests (-want +got):\n%s", diff)
 	}
 }
+
+// TestSecretsWriteIsAllOrNothing: when one file of secrets/<env>/ cannot
+// be written (here a legal Secret name too long for a file name), the
+// command fails naming it and the directory is as it was: no
+// kustomization.yaml listing a file that is not there.
+func TestSecretsWriteIsAllOrNothing(t *testing.T) {
+	long := strings.Repeat("r", 61) + "." + strings.Repeat("e", 63) + "." + strings.Repeat("d", 63) + "." + strings.Repeat("s", 63)
+	for _, c := range []struct {
+		name, edit string
+		args       []string
+		want       string
+	}{
+		{
+			name: "a 253-character Secret name",
+			edit: "    namespace: invenio-dev\n    secrets: {redis: " + long + "}\n",
+			args: []string{"init", "dev"},
+			want: "secrets/dev/" + long + ".yaml cannot be written (file name too long): its name is longer than the file system allows; nothing was changed",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			kp, _ := secKeyPairs(t)
+			dir := secRepo(t, kp, "dev")
+			secMust(t, dir, "", "init", "dev")
+			desc := filepath.Join(dir, "platform.yaml")
+			b, err := os.ReadFile(desc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			edited := strings.Replace(string(b), "    namespace: invenio-dev\n", c.edit, 1)
+			if err := os.WriteFile(desc, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			out, err := secRun(t, dir, "", c.args...)
+			if err == nil || err.Error() != c.want {
+				t.Errorf("secrets %v: error\n%v\nwant\n%s\n(output %q)", c.args, err, c.want, out)
+			}
+			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+				t.Errorf("the repository changed (-before +after):\n%s", diff)
+			}
+		})
+	}
+}

@@ -248,8 +248,8 @@ func (d Dir) Files() (map[string][]byte, error) {
 // leaving other files alone, and returns the names it wrote. Unchanged
 // files are not touched. Every changed file is first written and synced
 // beside its target, and only when all of them are staged are they renamed
-// into place: an error leaves the directory as it was, and each file is
-// always either wholly old or wholly new.
+// into place, all or nothing (tree.Commit): an error leaves the directory
+// as it was, and each file is always either wholly old or wholly new.
 func WriteDir(dir string, files map[string][]byte) ([]string, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
@@ -301,15 +301,27 @@ func WriteDir(dir string, files map[string][]byte) ([]string, error) {
 			return nil, err
 		}
 	}
-	var written []string
+	if len(staged) == 0 {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	defer root.Close()
+	commit := make([]tree.Staged, len(staged))
+	written := make([]string, len(staged))
 	for i, s := range staged {
-		if err := os.Rename(s.tmp, s.final); err != nil {
-			for _, r := range staged[i:] {
-				os.Remove(r.tmp)
-			}
-			return written, err
+		commit[i] = tree.Staged{Tmp: filepath.Base(s.tmp), Final: s.name}
+		written[i] = s.name
+	}
+	if err := tree.Commit(root, tempPrefix, commit, nil); err != nil {
+		var ce *tree.CommitError
+		if errors.As(err, &ce) {
+			ce.Path = filepath.Join(dir, ce.Path)
 		}
-		written = append(written, s.name)
+		return nil, err
 	}
 	return written, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"lbl.gov/invenio-gitops/generator/tree/treetest"
 )
@@ -187,5 +188,46 @@ func TestLockRefusesALink(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]string{"victim": "keep\n"}, files(t, outside)); diff != "" {
 		t.Errorf("the link's target changed (-want +got):\n%s", diff)
+	}
+}
+
+// TestLockRefusesWhatIsNotItsFile: a hard link to another file of the
+// repository, or a named pipe, at the lock file's name is refused before
+// anything is written, and the other file keeps its content.
+func TestLockRefusesWhatIsNotItsFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func(dir, name string) error
+		want string // %[1]s is the lock file's path
+	}{
+		{
+			name: "hard link",
+			make: func(dir, name string) error {
+				return os.Link(filepath.Join(dir, "secrets/dev/invenio-redis.yaml"), name)
+			},
+			want: "%[1]s has 2 names (a hard link: it is also another file), so writing the lock there would overwrite that file: remove this name (rm %[1]s; the other names keep the file) and run the command again",
+		},
+		{
+			name: "named pipe",
+			make: func(dir, name string) error { return unix.Mkfifo(name, 0o644) },
+			want: "%[1]s is not a regular file (p---------), so it is not the lock file this command writes: remove it (rm %[1]s) and run the command again",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			put(t, dir, "secrets/dev/invenio-redis.yaml", "sealed\n")
+			name := filepath.Join(dir, LockFile)
+			if err := tc.make(dir, name); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Lock(dir, Me("generate"), 0, nil)
+			want := fmt.Sprintf(tc.want, name)
+			if err == nil || err.Error() != want {
+				t.Fatalf("Lock: %v, want\n%s", err, want)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "secrets/dev/invenio-redis.yaml")); err != nil || string(b) != "sealed\n" {
+				t.Errorf("the linked file holds %q (%v), want %q", b, err, "sealed\n")
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +27,9 @@ func fmtLockFile(dir string) string { return filepath.Join(dir, LockFile) }
 // holder. The lock goes when release is called or the process ends (the
 // kernel drops it even after kill -9; a lock file left then is taken over
 // by the next command). Other errors: the lock file cannot be created
-// (dir not writable), or is a symbolic link.
+// (dir not writable), or is a symbolic link, a hard link to another file
+// (it has more than one name) or not a regular file: Lock would overwrite
+// what it is.
 func Lock(dir string, me Holder, wait time.Duration, waiting func(Holder)) (release func(), err error) {
 	name := fmtLockFile(dir)
 	deadline := time.Now().Add(wait)
@@ -41,6 +44,12 @@ func Lock(dir string, me Holder, wait time.Duration, waiting func(Holder)) (rele
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot lock %s: %w", dir, err)
+		}
+		// Nor a hard link to another file, or something else than a file,
+		// be locked and overwritten: O_NOFOLLOW stops only symbolic links.
+		if err := lockable(f, name); err != nil {
+			f.Close()
+			return nil, err
 		}
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -90,4 +99,20 @@ func sameFile(f *os.File, name string) bool {
 	}
 	b, err := os.Lstat(name)
 	return err == nil && os.SameFile(a, b)
+}
+
+// lockable refuses the open lock file f unless it is a regular file with
+// one name.
+func lockable(f *os.File, name string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("cannot lock %s: %w", name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%s), so it is not the lock file this command writes: remove it (rm %s) and run the command again", name, fi.Mode().Type(), name)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		return fmt.Errorf("%s has %d names (a hard link: it is also another file), so writing the lock there would overwrite that file: remove this name (rm %s; the other names keep the file) and run the command again", name, st.Nlink, name)
+	}
+	return nil
 }

@@ -72,10 +72,11 @@ const tempPrefix = ".generate-"
 
 // Write makes the files the generator owns (relative to dir) exactly the
 // files of t. It first writes every changed file next to its target and
-// only then renames them into place and removes stale files, so a failure
-// before the renames leaves the previous tree untouched, and each file is
-// always either wholly old or wholly new. Files whose content is unchanged
-// are not touched.
+// only then renames them into place and removes stale files (Commit), so
+// a failure it can observe, before or during the renames and removals,
+// leaves the previous tree untouched (a *CommitError names the file and
+// says nothing was changed), and a crash leaves each file either wholly
+// old or wholly new. Files whose content is unchanged are not touched.
 //
 // Before it writes anything it looks at every owned path on disk and
 // refuses, naming each, a symbolic link (a root, a directory or a file: a
@@ -146,18 +147,24 @@ func Write(dir string, t Tree, owned Owned) (Result, error) {
 		}
 		res.Written = append(res.Written, p)
 	}
-	for _, s := range staged {
-		if err := root.Rename(s.tmp, s.final); err != nil {
-			cleanup()
-			return res, err
-		}
+	commit := make([]Staged, len(staged))
+	for i, s := range staged {
+		commit[i] = Staged{Tmp: s.tmp, Final: s.final}
 	}
-	for _, p := range stale {
-		if err := root.Remove(filepath.FromSlash(p)); err != nil {
-			return res, err
-		}
-		res.Removed = append(res.Removed, p)
+	remove := make([]string, len(stale))
+	for i, p := range stale {
+		remove[i] = filepath.FromSlash(p)
 	}
+	if err := Commit(root, tempPrefix, commit, remove); err != nil {
+		staged = nil // Commit removed them
+		cleanup()
+		var ce *CommitError
+		if errors.As(err, &ce) {
+			ce.Path = filepath.ToSlash(ce.Path)
+		}
+		return Result{}, err
+	}
+	res.Removed = append(res.Removed, stale...)
 	removeEmptyDirs(root, owned.Roots)
 	return res, nil
 }
@@ -184,13 +191,15 @@ func createTemp(root *os.Root, dir string) (staging, error) {
 
 // write fills and closes the staged file; its mode is set on the open file
 // (not through the umask) so the result does not depend on who runs it.
-func (s staging) write(b []byte) error {
+func (s staging) write(b []byte) error { return s.writeMode(b, 0o644) }
+
+func (s staging) writeMode(b []byte, perm fs.FileMode) error {
 	_, err := s.f.Write(b)
 	if err == nil {
 		err = s.f.Sync()
 	}
 	if err == nil {
-		err = s.f.Chmod(0o644)
+		err = s.f.Chmod(perm)
 	}
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
