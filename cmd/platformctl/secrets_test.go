@@ -601,7 +601,10 @@ func TestSecretsWriteIsAllOrNothing(t *testing.T) {
 			name: "a 253-character Secret name",
 			edit: "    namespace: invenio-dev\n    secrets: {redis: " + long + "}\n",
 			args: []string{"init", "dev"},
-			want: "secrets/dev/" + long + ".yaml cannot be written (file name too long): its name is longer than the file system allows; nothing was changed",
+			// Refused by validation now (a Secret name is a label value on
+			// its SealedSecret); the write itself is all or nothing
+			// (generator/tree TestWriteFailingCommitChangesNothing).
+			want: "platform.yaml:37: environments[0].secrets.redis: \"" + long + "\" is 253 characters: the SealedSecret carries it as its app.kubernetes.io/name label, at most 63; shorten it",
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -619,7 +622,7 @@ func TestSecretsWriteIsAllOrNothing(t *testing.T) {
 			}
 			before := snapshot(t, dir)
 			out, err := secRun(t, dir, "", c.args...)
-			if err == nil || err.Error() != c.want {
+			if err == nil || !strings.HasSuffix(err.Error(), c.want) {
 				t.Errorf("secrets %v: error\n%v\nwant\n%s\n(output %q)", c.args, err, c.want, out)
 			}
 			if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
