@@ -84,15 +84,7 @@ func admissionAndSecrets(t *testing.T, r *repo, clusterName, env string, key clu
 			t.Fatal(err)
 		}
 	})
-	var ns *unstructured.Unstructured
-	var rest []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "Namespace" {
-			ns = o
-		} else {
-			rest = append(rest, o)
-		}
-	}
+	ns, rest := splitNamespace(objs)
 	if ns == nil || ns.GetName() != string(e.Namespace) {
 		t.Fatalf("the build of %s has no Namespace %s", env, e.Namespace)
 	}
@@ -731,4 +723,19 @@ func (f *fluxRun) drift(t *testing.T, env, ns string) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// splitNamespace returns the Namespace of a build (nil when there is none)
+// and the other objects, in order: the Namespace is applied first.
+func splitNamespace(objs []*unstructured.Unstructured) (*unstructured.Unstructured, []*unstructured.Unstructured) {
+	var ns *unstructured.Unstructured
+	var rest []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			ns = o
+		} else {
+			rest = append(rest, o)
+		}
+	}
+	return ns, rest
 }

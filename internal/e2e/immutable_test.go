@@ -23,15 +23,7 @@ func TestImmutableFieldsAgreeWithTheAPIServer(t *testing.T) {
 	e := p.Environments[0]
 	cl, ctx := startCluster(t, "immutable")
 	mapper := cl.Mapper()
-	var ns *unstructured.Unstructured
-	var rest []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "Namespace" {
-			ns = o
-		} else {
-			rest = append(rest, o)
-		}
-	}
+	ns, rest := splitNamespace(objs)
 	if err := cl.ApplyAll(ctx, append([]*unstructured.Unstructured{ns}, rest...)); err != nil {
 		t.Fatal(err)
 	}
