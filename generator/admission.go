@@ -91,7 +91,7 @@ func admissionProblems(obj map[string]any) []admissionProblem {
 	if ns, _ := meta["namespace"].(string); ns != "" {
 		label("the namespace", ns, utilvalidation.IsDNS1123Label(ns))
 	}
-	walkLabels(obj, kind, nil, func(where string, labels map[string]any) {
+	walkMaps(obj, nil, isLabels(kind), func(where string, labels map[string]any) {
 		for _, k := range sortedKeys(labels) {
 			v, _ := labels[k].(string)
 			if errs := utilvalidation.IsQualifiedName(k); len(errs) > 0 {
@@ -100,7 +100,7 @@ func admissionProblems(obj map[string]any) []admissionProblem {
 			label("("+where+") the label "+k+":", v, utilvalidation.IsValidLabelValue(v))
 		}
 	})
-	walkAnnotations(obj, nil, func(where string, annotations map[string]any) {
+	walkMaps(obj, nil, func(p []string) bool { return underMetadata(p, "annotations") }, func(where string, annotations map[string]any) {
 		size := 0
 		for k, v := range annotations {
 			s, _ := v.(string)
@@ -138,53 +138,40 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// walkLabels calls f with every label map of obj the API server validates
-// as labels: metadata.labels at any depth (the object's, pod templates',
-// job templates'), every matchLabels, and a Service's spec.selector.
-// Prometheus rules' "labels" are not Kubernetes labels and are left out.
-func walkLabels(v any, kind string, path []string, f func(where string, labels map[string]any)) {
+// walkMaps calls f with every map of obj whose path (keys, and "[i]" for
+// list elements) selects, and does not look inside it.
+func walkMaps(v any, path []string, selects func(path []string) bool, f func(where string, m map[string]any)) {
 	switch x := v.(type) {
 	case map[string]any:
 		for _, k := range sortedKeys(x) {
 			p := append(append([]string{}, path...), k)
-			m, isMap := x[k].(map[string]any)
-			last := ""
-			if len(path) > 0 {
-				last = path[len(path)-1]
-			}
-			switch {
-			case isMap && k == "labels" && last == "metadata",
-				isMap && k == "matchLabels",
-				isMap && kind == "Service" && strings.Join(p, ".") == "spec.selector":
+			if m, ok := x[k].(map[string]any); ok && selects(p) {
 				f(joinPath(p), m)
-			default:
-				walkLabels(x[k], kind, p, f)
+				continue
 			}
+			walkMaps(x[k], p, selects, f)
 		}
 	case []any:
 		for i, e := range x {
-			walkLabels(e, kind, append(append([]string{}, path...), fmt.Sprintf("[%d]", i)), f)
+			walkMaps(e, append(append([]string{}, path...), fmt.Sprintf("[%d]", i)), selects, f)
 		}
 	}
 }
 
-// walkAnnotations calls f with every metadata.annotations map of obj.
-func walkAnnotations(v any, path []string, f func(where string, annotations map[string]any)) {
-	switch x := v.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(x) {
-			p := append(append([]string{}, path...), k)
-			if m, ok := x[k].(map[string]any); ok && k == "annotations" && len(path) > 0 && path[len(path)-1] == "metadata" {
-				f(joinPath(p), m)
-				continue
-			}
-			walkAnnotations(x[k], p, f)
-		}
-	case []any:
-		for i, e := range x {
-			walkAnnotations(e, append(append([]string{}, path...), fmt.Sprintf("[%d]", i)), f)
-		}
+// isLabels selects the maps the API server validates as labels:
+// metadata.labels at any depth (the object's, pod templates', job
+// templates'), every matchLabels, and a Service's spec.selector.
+// Prometheus rules' "labels" are not Kubernetes labels and are left out.
+func isLabels(kind string) func(p []string) bool {
+	return func(p []string) bool {
+		k := p[len(p)-1]
+		return k == "matchLabels" || underMetadata(p, "labels") || kind == "Service" && strings.Join(p, ".") == "spec.selector"
 	}
+}
+
+// underMetadata reports whether p ends in metadata.<key>.
+func underMetadata(p []string, key string) bool {
+	return len(p) >= 2 && p[len(p)-1] == key && p[len(p)-2] == "metadata"
 }
 
 // checkAdmission checks every object of objs and explains each problem by
