@@ -182,9 +182,17 @@ func underMetadata(p []string, key string) bool {
 // known (a Flux Kustomization name → environments[i].name); they are
 // tried before the longest-contained guess, which could otherwise blame a
 // longer value that happens to contain the same text.
-func checkAdmission(p *config.Platform, objs []map[string]any, origins map[string]string) error {
-	fields := p.Fields()
-	sort.SliceStable(fields, func(i, j int) bool { return len(fields[i].Value) > len(fields[j].Value) })
+func checkAdmission(p *config.Platform, objs []checkedObject, origins map[string]string) error {
+	// The description's values, longest first, are needed only to explain
+	// a problem: read them then.
+	var fields []config.Field
+	fieldsOnce := func() []config.Field {
+		if fields == nil {
+			fields = p.Fields()
+			sort.SliceStable(fields, func(i, j int) bool { return len(fields[i].Value) > len(fields[j].Value) })
+		}
+		return fields
+	}
 	// One description value usually gives many objects the same bad value:
 	// it is reported once, with the first object and how many more.
 	type report struct {
@@ -193,9 +201,9 @@ func checkAdmission(p *config.Platform, objs []map[string]any, origins map[strin
 	}
 	var order []string
 	reports := map[string]*report{}
-	for _, obj := range objs {
-		for _, pr := range admissionProblems(obj) {
-			key, err := explain(p, fields, origins, obj, pr)
+	for _, o := range objs {
+		for _, pr := range o.problems {
+			key, err := explain(p, fieldsOnce(), origins, o.doc, pr)
 			if r, ok := reports[key]; ok {
 				r.more++
 				continue
@@ -217,6 +225,16 @@ func checkAdmission(p *config.Platform, objs []map[string]any, origins map[strin
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkedObject is an object with its admission problems.
+type checkedObject struct {
+	doc      map[string]any
+	problems []admissionProblem
+}
+
+func checked(doc map[string]any) checkedObject {
+	return checkedObject{doc: doc, problems: admissionProblems(doc)}
 }
 
 func objectName(obj map[string]any) string {

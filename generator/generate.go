@@ -10,13 +10,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	"io/fs"
-	"lbl.gov/invenio-gitops/generator/sealing"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
+
+	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	"golang.org/x/sync/errgroup"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -25,6 +27,7 @@ import (
 	"lbl.gov/invenio-gitops/generator/monitoring"
 	"lbl.gov/invenio-gitops/generator/network"
 	"lbl.gov/invenio-gitops/generator/overlay"
+	"lbl.gov/invenio-gitops/generator/sealing"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
@@ -133,25 +136,35 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 			in.Optional[c.Name] = c.Layer
 		}
 	}
-	for _, n := range invenio.OptionalNames {
-		r, err := Render(p.Site, invenio.SetOptional(be, map[string]bool{n: true}))
-		if err != nil {
-			return nil, err
-		}
-		in.Components[n] = r
+	// Every rendering is independent of the others: on every core.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	// The first error in the sequential order is the one returned.
+	optional := make([]overlay.Rendering, len(invenio.OptionalNames))
+	envs := make([]overlay.Env, len(p.Environments))
+	errs := make([]error, len(optional)+len(envs))
+	for i, n := range invenio.OptionalNames {
+		g.Go(func() error {
+			optional[i], errs[i] = Render(p.Site, invenio.SetOptional(be, map[string]bool{n: true}))
+			return nil
+		})
 	}
-	for _, e := range p.Environments {
-		model, err := Render(p.Site, e)
-		if err != nil {
-			return nil, err
-		}
-		on := invenio.Enabled(e)
-		ref, err := Render(p.Site, invenio.SetOptional(be, on))
-		if err != nil {
-			return nil, err
-		}
-		in.Envs = append(in.Envs, overlay.Env{Name: string(e.Name), Namespace: string(e.Namespace), Enabled: enabledList(on), Model: model, Reference: ref})
+	for i, e := range p.Environments {
+		g.Go(func() error {
+			envs[i], errs[len(optional)+i] = renderEnv(p.Site, be, e)
+			return nil
+		})
 	}
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i, n := range invenio.OptionalNames {
+		in.Components[n] = optional[i]
+	}
+	in.Envs = envs
 	t, err := overlay.Files(in)
 	if err != nil {
 		return nil, err
@@ -167,6 +180,21 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 		t[path] = b
 	}
 	return t, nil
+}
+
+// renderEnv renders environment e as its overlay needs it: the model
+// (what e runs) and the reference (base with e's optional parts on).
+func renderEnv(site config.Site, be, e config.Environment) (overlay.Env, error) {
+	model, err := Render(site, e)
+	if err != nil {
+		return overlay.Env{}, err
+	}
+	on := invenio.Enabled(e)
+	ref, err := Render(site, invenio.SetOptional(be, on))
+	if err != nil {
+		return overlay.Env{}, err
+	}
+	return overlay.Env{Name: string(e.Name), Namespace: string(e.Namespace), Enabled: enabledList(on), Model: model, Reference: ref}, nil
 }
 
 // ReadSealed reads secrets/<env>/ below dir for every environment of p:
@@ -206,16 +234,31 @@ func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 	return out, nil
 }
 
-// GenerateChecked is Generate followed by the checks that need the whole
-// repository — the generated tree plus sealed, the secrets/ files
-// ReadSealed returned: every key the manifests read is sealed for its
-// environment (CheckSecrets), and the Flux wiring of every cluster holds
-// (CheckGitOps). It returns only the generated files, the ones the
-// generator writes, and warnings (sealed keys nobody reads).
-func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string, error) {
+// GenerateChecked is Generate followed by CheckGenerated: the generated
+// files (the ones the generator writes) and the checks' warnings.
+func GenerateChecked(p *config.Platform, sealed tree.Tree, b *Builds) (tree.Tree, []string, error) {
+	Warm() // beside Generate
 	t, err := Generate(p)
 	if err != nil {
 		return nil, nil, err
+	}
+	warnings, err := CheckGenerated(p, t, sealed, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, warnings, nil
+}
+
+// CheckGenerated runs the checks that need the whole repository on t, as
+// Generate made it from p, plus sealed, the secrets/ files ReadSealed
+// returned: every key the manifests read is sealed for its environment
+// (CheckSecrets), and the Flux wiring of every cluster holds
+// (CheckGitOps). It returns warnings (sealed keys nobody reads). Builds go
+// through b (a memo of its own when nil), so a caller that renders the
+// same tree afterwards (the comparison with the tree on disk) reuses them.
+func CheckGenerated(p *config.Platform, t, sealed tree.Tree, b *Builds) ([]string, error) {
+	if b == nil {
+		b = NewBuilds()
 	}
 	var errs []error
 	var warnings []string
@@ -236,7 +279,7 @@ func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string,
 		}
 		r, err := CheckSecrets(p, env, objs)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := r.Err(); err != nil {
 			errs = append(errs, fmt.Errorf("environment %s: %v (see `platformctl secrets check %s`)", env, err, env))
@@ -245,11 +288,11 @@ func GenerateChecked(p *config.Platform, sealed tree.Tree) (tree.Tree, []string,
 			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it", env, u))
 		}
 	}
-	if _, err := CheckGitOps(p, t.With(sealed)); err != nil {
+	if _, err := checkGitOps(p, b.Repo(t.With(sealed))); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return t, warnings, nil
+	return warnings, nil
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/resmap"
 
@@ -17,32 +20,10 @@ import (
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
-// BuildLayer builds what the Flux Kustomization of layer l applies: the
-// kustomization at l.Path with the layer's own patches on top, the way
-// kustomize-controller adds spec.patches to the build.
+// BuildLayer builds what the Flux Kustomization of layer l applies (see
+// Repo.Layer), without a memo.
 func BuildLayer(repo tree.Tree, l flux.Layer) (resmap.ResMap, error) {
-	if len(l.Patches) == 0 {
-		return Build(repo, l.Path)
-	}
-	dir := ".flux-build/" + l.Name
-	var patches []any
-	for _, p := range l.Patches {
-		patch := map[string]any{"patch": p.Patch}
-		if p.Target != nil {
-			patch["target"] = map[string]any{"kind": p.Target.Kind, "name": p.Target.Name}
-		}
-		patches = append(patches, patch)
-	}
-	k, err := tree.Marshal(tree.Doc{
-		"apiVersion": "kustomize.config.k8s.io/v1beta1",
-		"kind":       "Kustomization",
-		"resources":  []any{"../../" + l.Path},
-		"patches":    patches,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return Build(repo.With(tree.Tree{dir + "/kustomization.yaml": k}), dir)
+	return NewBuilds().Repo(repo).Layer(l)
 }
 
 // ObjectID identifies an object in a cluster: group, kind, namespace, name.
@@ -65,14 +46,25 @@ type LayerObjects map[string][]ObjectID
 // cluster and the dependencies form no cycle, and no object is applied by
 // two Kustomizations. It returns what each layer applies, per cluster.
 func CheckGitOps(p *config.Platform, repo tree.Tree) (map[string]LayerObjects, error) {
-	var errs []error
-	out := map[string]LayerObjects{}
-	for _, c := range flux.Clusters(p) {
-		layers, err := flux.Layers(p, c)
+	return checkGitOps(p, NewBuilds().Repo(repo))
+}
+
+func checkGitOps(p *config.Platform, r *Repo) (map[string]LayerObjects, error) {
+	repo := r.t
+	clusters := flux.Clusters(p)
+	layers := make([][]flux.Layer, len(clusters))
+	for i, c := range clusters {
+		ls, err := flux.Layers(p, c)
 		if err != nil {
 			return nil, err
 		}
-		objs, built, err := checkLayers(repo, layers)
+		layers[i] = ls
+	}
+	builds := buildLayers(r, layers)
+	var errs []error
+	out := map[string]LayerObjects{}
+	for i, c := range clusters {
+		objs, built, err := checkLayers(repo, layers[i], builds[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c.Name, err))
 		}
@@ -82,23 +74,97 @@ func CheckGitOps(p *config.Platform, repo tree.Tree) (map[string]LayerObjects, e
 			errs = append(errs, err)
 		}
 		origins := map[string]string{}
-		for _, l := range layers {
-			for i, e := range p.Environments {
+		for _, l := range layers[i] {
+			for j, e := range p.Environments {
 				if l.Env != "" && string(e.Name) == l.Env {
-					origins[l.Name] = fmt.Sprintf("environments[%d].name", i)
+					origins[l.Name] = fmt.Sprintf("environments[%d].name", j)
 				}
 			}
 		}
-		if err := checkAdmission(p, append(own, built...), origins); err != nil {
+		all := make([]checkedObject, 0, len(own)+len(built))
+		for _, d := range own {
+			all = append(all, checked(d))
+		}
+		if err := checkAdmission(p, append(all, built...), origins); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
 }
 
-// checkLayers checks one cluster's layers; see CheckGitOps.
-func checkLayers(repo tree.Tree, layers []flux.Layer) (LayerObjects, []map[string]any, error) {
-	var built []map[string]any
+// layerBuild is the build of one layer, or why it could not be built.
+type layerBuild struct {
+	*builtObjects
+	err error
+}
+
+// builtObjects are the objects of one build, each with its admission
+// problems.
+type builtObjects struct {
+	ids  []ObjectID
+	objs []checkedObject
+	err  error // an object that could not be read
+}
+
+// buildLayers builds every layer whose path has a kustomization.yaml, on
+// every core, and reads its objects (once for a build that several
+// clusters share); the result is indexed like layers.
+func buildLayers(repo *Repo, layers [][]flux.Layer) [][]layerBuild {
+	out := make([][]layerBuild, len(layers))
+	var mu sync.Mutex
+	read := map[resmap.ResMap]func() *builtObjects{}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, ls := range layers {
+		out[i] = make([]layerBuild, len(ls))
+		for j, l := range ls {
+			if _, ok := repo.t[path.Join(l.Path, "kustomization.yaml")]; !ok {
+				continue
+			}
+			g.Go(func() error {
+				m, err := repo.Layer(l)
+				if err != nil {
+					out[i][j] = layerBuild{err: err}
+					return nil
+				}
+				mu.Lock()
+				objects := read[m]
+				if objects == nil {
+					objects = sync.OnceValue(func() *builtObjects { return objectsOf(m) })
+					read[m] = objects
+				}
+				mu.Unlock()
+				out[i][j] = layerBuild{builtObjects: objects()}
+				return nil
+			})
+		}
+	}
+	g.Wait()
+	return out
+}
+
+// objectsOf reads the objects of m.
+func objectsOf(m resmap.ResMap) *builtObjects {
+	out := &builtObjects{}
+	var errs []error
+	for _, r := range m.Resources() {
+		id := objectID(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName())
+		doc, err := r.Map()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+			continue
+		}
+		out.ids = append(out.ids, id)
+		out.objs = append(out.objs, checked(doc))
+	}
+	out.err = errors.Join(errs...)
+	return out
+}
+
+// checkLayers checks one cluster's layers, built as builds; see
+// CheckGitOps.
+func checkLayers(repo tree.Tree, layers []flux.Layer, builds []layerBuild) (LayerObjects, []checkedObject, error) {
+	var built []checkedObject
 	var errs []error
 	byName := map[string]flux.Layer{}
 	for _, l := range layers {
@@ -119,30 +185,27 @@ func checkLayers(repo tree.Tree, layers []flux.Layer) (LayerObjects, []map[strin
 	}
 	objs := LayerObjects{}
 	owner := map[ObjectID]string{}
-	for _, l := range layers {
+	for i, l := range layers {
 		if _, ok := repo[path.Join(l.Path, "kustomization.yaml")]; !ok {
 			errs = append(errs, fmt.Errorf("Kustomization %s: path ./%s has no kustomization.yaml in the repository", l.Name, l.Path))
 			continue
 		}
-		m, err := BuildLayer(repo, l)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("Kustomization %s: kustomize build ./%s: %w", l.Name, l.Path, err))
+		b := builds[i]
+		if b.err != nil {
+			errs = append(errs, fmt.Errorf("Kustomization %s: kustomize build ./%s: %w", l.Name, l.Path, b.err))
 			continue
 		}
-		for _, r := range m.Resources() {
-			id := objectID(r.GetApiVersion(), r.GetKind(), r.GetNamespace(), r.GetName())
+		if b.builtObjects.err != nil {
+			errs = append(errs, fmt.Errorf("Kustomization %s: %w", l.Name, b.builtObjects.err))
+		}
+		for k, id := range b.ids {
 			if prev, dup := owner[id]; dup {
 				errs = append(errs, fmt.Errorf("%s is applied by both %s and %s", id, prev, l.Name))
 				continue
 			}
 			owner[id] = l.Name
 			objs[l.Name] = append(objs[l.Name], id)
-			m, err := r.Map()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("Kustomization %s: %s: %w", l.Name, id, err))
-				continue
-			}
-			built = append(built, m)
+			built = append(built, b.objs[k])
 		}
 		sort.Slice(objs[l.Name], func(i, j int) bool { return objs[l.Name][i] < objs[l.Name][j] })
 	}

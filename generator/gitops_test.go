@@ -156,7 +156,8 @@ func TestCheckGitOpsCatchesBrokenWiring(t *testing.T) {
 		}}}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := checkLayers(repo, c.layers)
+			builds := buildLayers(NewBuilds().Repo(repo), [][]flux.Layer{c.layers})
+			_, _, err := checkLayers(repo, c.layers, builds[0])
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("unexpected error: %v", err)

@@ -17,10 +17,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"lbl.gov/invenio-gitops/generator"
+	"lbl.gov/invenio-gitops/generator/cache"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/review"
@@ -56,6 +58,16 @@ command or environment, a link in the way, …), with nothing written; 3 diff
 var lockWait = 30 * time.Second
 
 func main() {
+	// A generate allocates much and lives about a second: collecting
+	// garbage a quarter as often saves time for memory, up to a soft
+	// limit past which the collector works harder again (docs/speed.md).
+	// GOGC and GOMEMLIMIT, when set, decide as usual.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(768 << 20)
+	}
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		if msg := err.Error(); msg != "" {
@@ -117,15 +129,26 @@ func newFlags(name string) (*flag.FlagSet, *repoFlags) {
 // load checks the -C directory and loads the description, -f read from
 // -C. Errors name the directory or the file as read.
 func (r *repoFlags) load() (*config.Platform, error) {
+	p, _, err := r.loadSource()
+	return p, err
+}
+
+// loadSource is load, also returning the bytes the description was read
+// from.
+func (r *repoFlags) loadSource() (*config.Platform, []byte, error) {
 	if err := checkDir(r.dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.file = inDir(r.dir, r.file)
-	p, err := config.Load(r.file)
+	data, err := config.Read(r.file)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: name the description with -f (a relative path is read from the -C directory)", err)
+		return nil, nil, fmt.Errorf("%w: name the description with -f (a relative path is read from the -C directory)", err)
 	}
-	return p, err
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := config.Parse(r.file, data)
+	return p, data, err
 }
 
 // checkDir refuses a -C that is not a directory: nothing else would (a
@@ -217,7 +240,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer release()
-	p, err := r.load()
+	p, source, err := r.loadSource()
 	if err != nil {
 		return err
 	}
@@ -230,9 +253,25 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, warnings, err := generator.GenerateChecked(p, sealed)
+	// The description and the sealed files are all a generate reads: with
+	// the same ones (and the same program) it has computed and checked
+	// this tree before, and takes it from the cache.
+	c := cache.Open()
+	key, err := cache.Key(append([]cache.Part{{Name: "description", Content: source}}, cache.TreeParts(sealed)...)...)
 	if err != nil {
-		return err
+		c = nil // no key, no cache
+	}
+	builds := generator.NewBuilds()
+	e, hit := c.Get(key)
+	t, warnings := e.Tree, e.Warnings
+	if !hit {
+		// One memo of kustomize builds for the checks and the comparison
+		// with the tree on disk: what they share is built once.
+		t, warnings, err = generator.GenerateChecked(p, sealed, builds)
+		if err != nil {
+			return err
+		}
+		c.Put(key, cache.Entry{Tree: t, Warnings: warnings}) // a cache that cannot be written only costs time
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
@@ -243,7 +282,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	refused, err := review.Refusals(before, generator.Owned.Replace(before, t))
+	refused, err := review.NewRenderer(builds).Refusals(before, generator.Owned.Replace(before, t))
 	if err != nil {
 		fmt.Fprintln(stderr, "warning: could not compare with the tree on disk for changes the API server refuses:", err)
 	}

@@ -24,6 +24,19 @@ import (
 // `go test ./... -update`.
 var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
+// TestMain keeps generate's result cache (docs/speed.md) of these tests
+// in a directory of their own, removed afterwards.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "platformctl-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("PLATFORMCTL_CACHE", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // description is the repository's platform.yaml, absolute: a relative -f
 // is read from -C.
 var description = func() string {

@@ -53,6 +53,16 @@ func (e *Error) Error() string {
 // path as given: "<path>: no such file or directory" when it cannot be
 // read, else an *Error.
 func Load(path string) (*Platform, error) {
+	data, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Read reads the description file at path; its error names the file
+// and why (errors.Is fs.ErrNotExist holds for a missing file).
+func Read(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -63,7 +73,7 @@ func Load(path string) (*Platform, error) {
 		}
 		return nil, err
 	}
-	return Parse(path, data)
+	return data, nil
 }
 
 // topLevel is the shape of the file before layering.

@@ -3,9 +3,11 @@ package overlay
 import (
 	"fmt"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	"sigs.k8s.io/kustomize/api/types"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -81,14 +83,40 @@ func Files(in Input) (tree.Tree, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		if err := componentFiles(t, n, in.Optional[n], in.Base, in.Components[n]); err != nil {
-			return nil, err
-		}
+	// Each component and each environment writes only below its own
+	// directory: they are computed on every core, then merged.
+	// The first error in that order is the one returned, as before.
+	parts := make([]tree.Tree, len(names)+len(in.Envs))
+	errs := make([]error, len(parts))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, n := range names {
+		g.Go(func() error {
+			parts[i] = tree.Tree{}
+			errs[i] = componentFiles(parts[i], n, in.Optional[n], in.Base, in.Components[n])
+			return nil
+		})
 	}
-	for _, e := range in.Envs {
-		if err := envFiles(t, e, in.Optional); err != nil {
-			return nil, fmt.Errorf("overlay %s: %w", e.Name, err)
+	for i, e := range in.Envs {
+		j := len(names) + i
+		g.Go(func() error {
+			parts[j] = tree.Tree{}
+			if err := envFiles(parts[j], e, in.Optional); err != nil {
+				errs[j] = fmt.Errorf("overlay %s: %w", e.Name, err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	for i, part := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		for p, b := range part {
+			if _, dup := t[p]; dup {
+				return nil, fmt.Errorf("%s is written twice", p)
+			}
+			t[p] = b
 		}
 	}
 	return t, nil

@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -33,26 +34,68 @@ var Roots = []string{"base", "overlays", "secrets", flux.ClustersDir}
 // built from overlays/<env> as a whole. With only set, scopes of other
 // names are not built.
 func Render(repo tree.Tree, only string) (Revision, error) {
+	return NewRenderer(nil).Render(repo, only)
+}
+
+// Renderer renders revisions through one memo of kustomize builds
+// (generator.Builds), so that what two revisions (or a generate that
+// checked its tree first) share is built and decoded once. Safe for
+// concurrent use.
+type Renderer struct {
+	builds *generator.Builds
+	mu     sync.Mutex
+	docs   map[resmap.ResMap][]tree.Doc // decoded builds; shared, only read
+}
+
+// NewRenderer returns a Renderer using b, or a memo of its own if b is nil.
+func NewRenderer(b *generator.Builds) *Renderer {
+	if b == nil {
+		b = generator.NewBuilds()
+	}
+	return &Renderer{builds: b, docs: map[resmap.ResMap][]tree.Doc{}}
+}
+
+// docsOf is docsOf of m, decoded once.
+func (r *Renderer) docsOf(m resmap.ResMap) ([]tree.Doc, error) {
+	r.mu.Lock()
+	d, ok := r.docs[m]
+	r.mu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := docsOf(m)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.docs[m] = d
+	r.mu.Unlock()
+	return d, nil
+}
+
+// Render is Render through r's builds.
+func (r *Renderer) Render(t tree.Tree, only string) (Revision, error) {
+	repo := r.builds.Repo(t)
 	rev := Revision{}
 	covered := map[string]bool{}
 	builds := map[string][]tree.Doc{} // clusters share the infrastructure layers
 	var errs []error
-	for _, c := range dirs(repo, flux.ClustersDir) {
-		if err := renderCluster(repo, c, only, rev, covered, builds); err != nil {
+	for _, c := range dirs(t, flux.ClustersDir) {
+		if err := r.renderCluster(repo, c, only, rev, covered, builds); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
 		}
 	}
-	for _, env := range dirs(repo, "overlays") {
+	for _, env := range dirs(t, "overlays") {
 		dir := path.Join("overlays", env)
 		if covered[env] || (only != "" && only != env) {
 			continue
 		}
-		if _, ok := repo[path.Join(dir, "kustomization.yaml")]; !ok {
+		if _, ok := t[path.Join(dir, "kustomization.yaml")]; !ok {
 			continue
 		}
-		m, err := generator.Build(repo, dir)
+		m, err := repo.Build(dir)
 		if err == nil {
-			err = add(rev, env, m, dir)
+			err = r.add(rev, env, m, dir)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("kustomize build %s: %w", dir, err))
@@ -62,9 +105,10 @@ func Render(repo tree.Tree, only string) (Revision, error) {
 }
 
 // renderCluster adds cluster c's objects to rev.
-func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[string]bool, builds map[string][]tree.Doc) error {
+func (r *Renderer) renderCluster(built *generator.Repo, c, only string, rev Revision, covered map[string]bool, builds map[string][]tree.Doc) error {
+	repo := built.Tree()
 	dir := path.Join(flux.ClustersDir, c)
-	own, err := clusterObjects(repo, dir)
+	own, err := r.clusterObjects(built, dir)
 	if err != nil {
 		return err
 	}
@@ -156,14 +200,14 @@ func renderCluster(repo tree.Tree, c, only string, rev Revision, covered map[str
 		case done:
 		case !hasKustomization && len(l.l.Patches) == 0:
 			// Flux generates a kustomization.yaml of every manifest there.
-			if docs, err = clusterObjects(repo, l.l.Path); err != nil {
+			if docs, err = r.clusterObjects(built, l.l.Path); err != nil {
 				return fmt.Errorf("Kustomization %s: %w", l.l.Name, err)
 			}
 			builds[string(key)] = docs
 		default:
-			m, err := generator.BuildLayer(repo, l.l)
+			m, err := built.Layer(l.l)
 			if err == nil {
-				docs, err = docsOf(m)
+				docs, err = r.docsOf(m)
 			}
 			if err != nil {
 				return fmt.Errorf("Kustomization %s: kustomize build ./%s: %w", l.l.Name, l.l.Path, err)
@@ -206,13 +250,14 @@ func unapplied(s kustomizev1.KustomizationSpec) string {
 // from dir: the build of dir/kustomization.yaml if there is one, otherwise
 // every YAML file in dir and, recursively, its subdirectories (what Flux
 // generates when the kustomization.yaml is missing).
-func clusterObjects(repo tree.Tree, dir string) ([]tree.Doc, error) {
+func (r *Renderer) clusterObjects(built *generator.Repo, dir string) ([]tree.Doc, error) {
+	repo := built.Tree()
 	if _, ok := repo[path.Join(dir, "kustomization.yaml")]; ok {
-		m, err := generator.Build(repo, dir)
+		m, err := built.Build(dir)
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 		}
-		return docsOf(m)
+		return r.docsOf(m)
 	}
 	var out []tree.Doc
 	for _, p := range repo.Under(dir).Paths() {
@@ -229,7 +274,7 @@ func clusterObjects(repo tree.Tree, dir string) ([]tree.Doc, error) {
 		out = append(out, ds...)
 	}
 	for _, sub := range dirs(repo, dir) {
-		ds, err := clusterObjects(repo, path.Join(dir, sub))
+		ds, err := r.clusterObjects(built, path.Join(dir, sub))
 		if err != nil {
 			return nil, err
 		}
@@ -264,8 +309,8 @@ func dirs(repo tree.Tree, dir string) []string {
 	return out
 }
 
-func add(rev Revision, scope string, m resmap.ResMap, from string) error {
-	docs, err := docsOf(m)
+func (r *Renderer) add(rev Revision, scope string, m resmap.ResMap, from string) error {
+	docs, err := r.docsOf(m)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,9 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"sync"
 
+	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
@@ -393,16 +395,27 @@ func get(d any, path ...string) any {
 // Diff renders two revisions of the repository (base, then head) and
 // compares them; with only set, just that environment (or cluster).
 func Diff(base, head tree.Tree, only string) (Report, error) {
-	old, err := Render(base, only)
-	if err != nil {
-		return Report{}, fmt.Errorf("base revision: %w", err)
+	return NewRenderer(nil).Diff(base, head, only)
+}
+
+// Diff is Diff through r's builds.
+func (r *Renderer) Diff(base, head tree.Tree, only string) (Report, error) {
+	// The two revisions are rendered side by side; a layer the change
+	// leaves alone is built once.
+	var old, new Revision
+	var errOld, errNew error
+	var wg sync.WaitGroup
+	wg.Go(func() { old, errOld = r.Render(base, only) })
+	new, errNew = r.Render(head, only)
+	wg.Wait()
+	if errOld != nil {
+		return Report{}, fmt.Errorf("base revision: %w", errOld)
 	}
-	new, err := Render(head, only)
-	if err != nil {
-		return Report{}, fmt.Errorf("working tree: %w", err)
+	if errNew != nil {
+		return Report{}, fmt.Errorf("working tree: %w", errNew)
 	}
 	if only != "" && len(old)+len(new) == 0 {
-		all, err := Render(head, "")
+		all, err := r.Render(head, "")
 		if err != nil {
 			return Report{}, err
 		}
@@ -422,12 +435,22 @@ func Diff(base, head tree.Tree, only string) (Report, error) {
 // before it writes after over before. Both are rendered as Diff renders
 // them; identical trees are not rendered at all.
 func Refusals(before, after tree.Tree) ([]ScopedFlag, error) {
+	return NewRenderer(nil).Refusals(before, after)
+}
+
+// Refusals is Refusals through r's builds.
+func (r *Renderer) Refusals(before, after tree.Tree) ([]ScopedFlag, error) {
 	if maps.EqualFunc(before, after, bytes.Equal) {
 		return nil, nil
 	}
-	r, err := Diff(before, after, "")
+	// The API server refuses changes of objects it has: from a repository
+	// that has none (the first generate), everything is an addition.
+	if len(before.Under(flux.ClustersDir))+len(before.Under("overlays")) == 0 {
+		return nil, nil
+	}
+	rep, err := r.Diff(before, after, "")
 	if err != nil {
 		return nil, err
 	}
-	return r.RefusedFlags(), nil
+	return rep.RefusedFlags(), nil
 }

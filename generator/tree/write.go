@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Result says what Write changed.
@@ -87,87 +89,143 @@ const tempPrefix = ".generate-"
 // dir itself may be reached through links. Write does not serialize
 // concurrent writers: callers hold Lock.
 func Write(dir string, t Tree, owned Owned) (Result, error) {
-	var res Result
+	st, err := Stage(dir, t, owned)
+	if err != nil {
+		return Result{}, err
+	}
+	return st.Commit()
+}
+
+// Staging is a Write that has written every new file beside its target
+// and changed nothing else yet: Commit puts them in place, Abort removes
+// them. Either must be called, once.
+type Staging struct {
+	root   *os.Root
+	owned  Owned
+	res    Result // Written and Unchanged; Removed once committed
+	staged []Staged
+	stale  []string
+	made   []string // directories staging created, parents first
+}
+
+// Stage is the first half of Write: the checks, and every changed file
+// written (and synced) under a temporary name beside its target, for
+// Commit to rename. Nothing a reader of the tree sees changes until then;
+// on an error nothing is left behind.
+func Stage(dir string, t Tree, owned Owned) (*Staging, error) {
 	for _, p := range t.Paths() {
 		if !owned.Owns(p) {
-			return res, fmt.Errorf("%s is outside the generated directories %v (except %v)", p, owned.Roots, owned.Except)
+			return nil, fmt.Errorf("%s is outside the generated directories %v (except %v)", p, owned.Roots, owned.Except)
 		}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	defer root.Close()
+	st := &Staging{root: root, owned: owned}
 	// Listed before anything is staged, so staged files never count as stale.
 	disk, err := scan(root.FS(), owned)
 	if err != nil {
-		return res, err
+		root.Close()
+		return nil, err
 	}
 	if err := disk.check(dir, t); err != nil {
-		return res, err
+		root.Close()
+		return nil, err
 	}
-	stale := disk.stale(t)
+	st.stale = disk.stale(t)
 
-	type pending struct{ tmp, final string }
-	var staged []pending
-	var made []string // directories staging created, parents first
-	cleanup := func() {
-		for _, s := range staged {
-			root.Remove(s.tmp)
-		}
-		for i := len(made) - 1; i >= 0; i-- {
-			root.Remove(filepath.FromSlash(made[i]))
-		}
-	}
+	var changed []string
 	for _, p := range t.Paths() {
 		final := filepath.FromSlash(p)
 		if old, err := root.ReadFile(final); err == nil && bytes.Equal(old, t[p]) {
-			res.Unchanged = append(res.Unchanged, p)
+			st.res.Unchanged = append(st.res.Unchanged, p)
 			continue
 		}
 		for _, d := range prefixes(path.Dir(p)) {
 			if _, ok := disk.types[d]; !ok {
 				disk.types[d] = fs.ModeDir
-				made = append(made, d)
+				st.made = append(st.made, d)
 			}
 		}
 		if err := root.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			cleanup()
-			return res, err
+			st.Abort()
+			return nil, err
 		}
-		f, err := createTemp(root, filepath.Dir(final))
+		changed = append(changed, p)
+	}
+	// Each staged file is written and synced to disk before any is renamed
+	// (Commit); the syncs wait on the disk, not the CPU, so the files are
+	// staged side by side. The first error in path order is returned.
+	files := make([]staging, len(changed))
+	errs := make([]error, len(changed))
+	var g errgroup.Group
+	g.SetLimit(stagingWorkers)
+	for i, p := range changed {
+		g.Go(func() error {
+			f, err := createTemp(root, filepath.Dir(filepath.FromSlash(p)))
+			if err == nil {
+				files[i] = f
+				err = f.write(t[p])
+			}
+			errs[i] = err
+			return nil
+		})
+	}
+	g.Wait()
+	for i, p := range changed {
+		if files[i].f != nil {
+			st.staged = append(st.staged, Staged{Tmp: files[i].tmp, Final: filepath.FromSlash(p)})
+		}
+	}
+	for _, err := range errs {
 		if err != nil {
-			cleanup()
-			return res, err
+			st.Abort()
+			return nil, err
 		}
-		staged = append(staged, pending{f.tmp, final})
-		if err := f.write(t[p]); err != nil {
-			cleanup()
-			return res, err
-		}
-		res.Written = append(res.Written, p)
 	}
-	commit := make([]Staged, len(staged))
-	for i, s := range staged {
-		commit[i] = Staged{Tmp: s.tmp, Final: s.final}
+	st.res.Written = changed
+	return st, nil
+}
+
+// Abort removes what Stage wrote.
+func (st *Staging) Abort() {
+	for _, s := range st.staged {
+		st.root.Remove(s.Tmp)
 	}
-	remove := make([]string, len(stale))
-	for i, p := range stale {
+	for i := len(st.made) - 1; i >= 0; i-- {
+		st.root.Remove(filepath.FromSlash(st.made[i]))
+	}
+	st.root.Close()
+}
+
+// Commit is the second half of Write: it renames the staged files over
+// their targets and removes the stale ones, all or nothing (Commit).
+func (st *Staging) Commit() (Result, error) {
+	defer st.root.Close()
+	remove := make([]string, len(st.stale))
+	for i, p := range st.stale {
 		remove[i] = filepath.FromSlash(p)
 	}
-	if err := Commit(root, tempPrefix, commit, remove); err != nil {
-		staged = nil // Commit removed them
-		cleanup()
+	if err := Commit(st.root, tempPrefix, st.staged, remove); err != nil {
+		// Commit removed the staged files.
+		for i := len(st.made) - 1; i >= 0; i-- {
+			st.root.Remove(filepath.FromSlash(st.made[i]))
+		}
 		var ce *CommitError
 		if errors.As(err, &ce) {
 			ce.Path = filepath.ToSlash(ce.Path)
 		}
 		return Result{}, err
 	}
-	res.Removed = append(res.Removed, stale...)
-	removeEmptyDirs(root, owned.Roots)
+	res := st.res
+	res.Removed = append(res.Removed, st.stale...)
+	removeEmptyDirs(st.root, st.owned.Roots)
 	return res, nil
 }
+
+// stagingWorkers is how many files are staged at once.
+const stagingWorkers = 64
 
 // staging is a new file beside a target.
 type staging struct {
