@@ -542,79 +542,9 @@ func (x env) setup() *component.Component {
 	return c
 }
 
-// setupConfigMap holds the setup script. It is idempotent: a database that
-// already has InvenioRDM's tables is upgraded, an empty one initialised.
+// setupConfigMap holds the setup script and its install record: a
+// database whose install has ended is upgraded, an empty one initialised,
+// and a half-installed one resumed at the step an attempt died in.
 func (x env) setupConfigMap(c *component.Component) *corev1.ConfigMap {
-	return x.configMap(c, "invenio-setup", map[string]string{"setup.sh": setupScript})
+	return x.configMap(c, "invenio-setup", map[string]string{"setup.sh": script("setup.sh"), "setup_state.py": script("setup_state.py")})
 }
-
-const setupScript = `#!/bin/sh
-# Generated: first install or upgrade of InvenioRDM v12. Safe to run again.
-set -eu
-log() { echo "invenio-setup: $*"; }
-
-# Is the database initialised? (alembic_version exists once 'invenio db create' ran.)
-initialised() {
-  python - <<'PY'
-import sys
-import sqlalchemy as sa
-from invenio_app.factory import create_api
-from invenio_db import db
-app = create_api()
-with app.app_context():
-    sys.exit(0 if sa.inspect(db.engine).has_table("alembic_version") else 1)
-PY
-}
-
-if initialised; then
-  log "existing installation: upgrading"
-  invenio alembic upgrade
-  invenio queues declare
-  log "upgrade done"
-  exit 0
-fi
-
-log "new installation"
-invenio db init create
-invenio files location create --default default-location "${INVENIO_INSTANCE_PATH}/data"
-invenio roles create admin
-invenio access allow superuser-access role admin
-invenio roles create administration
-invenio access allow administration-access role administration
-invenio roles create administration-moderation
-invenio access allow administration-moderation role administration-moderation
-invenio index init
-invenio rdm-records custom-fields init
-invenio communities custom-fields init
-invenio rdm fixtures
-invenio queues declare
-invenio rdm-records fixtures
-# rdm-records queues the vocabularies (languages, licences, resource types:
-# about 16,000 Celery tasks) and returns: the instance cannot take a deposit
-# until the worker has loaded them, so the install is not done before.
-log "waiting for the worker to load the vocabularies"
-python - <<'PY'
-import os, sys, time
-from kombu import Connection
-# The broker may restart meanwhile (a rollout, a failed probe): each poll
-# connects afresh and only the deadline ends the wait.
-deadline, quiet, last = time.time() + 1800, 0, None
-while quiet < 3:
-    if time.time() > deadline:
-        sys.exit("invenio-setup: the vocabularies were not loaded within 30 minutes (tasks queued, workers: %s): is the worker running?" % (last,))
-    try:
-        with Connection(os.environ["INVENIO_CELERY_BROKER_URL"], connect_timeout=10) as conn:
-            q = conn.default_channel.queue_declare(queue="celery", passive=True)
-            now = (q.message_count, q.consumer_count)
-    except Exception as e:
-        print("invenio-setup: broker not reachable, retrying: %s" % e, flush=True)
-        quiet, now = 0, last
-    else:
-        if now != last:
-            print("invenio-setup: %d tasks queued, %d workers" % now, flush=True)
-        quiet = quiet + 1 if now[0] == 0 and now[1] > 0 else 0
-    last = now
-    time.sleep(5)
-PY
-log "installation done"
-`

@@ -46,7 +46,7 @@ const (
 	S3SecretAccessKeyKey = "s3-secret-access-key"
 )
 
-//go:embed scripts/*.sh
+//go:embed scripts/*.sh scripts/*.py
 var scripts embed.FS
 
 func script(name string) string {

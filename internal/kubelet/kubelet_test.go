@@ -2,7 +2,9 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +72,8 @@ func newTestNode(t *testing.T, objs ...runtime.Object) *Node {
 	}
 	objs = append(objs,
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "conf"}, Data: map[string]string{"GREETING": "hello", "app.ini": "[app]\n"}},
-		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}},
+		&corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: corev1.PersistentVolumeClaimSpec{
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("64Mi")}}}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "server"}, Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "server"},
 			Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromString("http")}}}},
 	)
@@ -245,7 +248,8 @@ func TestJob(t *testing.T) {
 		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(1)),
 			Template: corev1.PodTemplateSpec{Spec: spec}}}
 	}
-	n := newTestNode(t, job("ok", "test -s /srv/data/count && echo second >> /srv/data/count || echo first > /srv/data/count"), job("fail", "exit 2"))
+	n := newTestNode(t, job("ok", "test -s /srv/data/count && echo second >> /srv/data/count || echo first > /srv/data/count"), job("fail", "exit 2"),
+		job("df", "stat -f -c '%b %S' /srv/data > /srv/data/statfs"))
 	ctx := context.Background()
 	run, err := n.RunJob(ctx, "ok")
 	if err != nil || !run.Succeeded || len(run.Pods) != 1 {
@@ -254,6 +258,27 @@ func TestJob(t *testing.T) {
 	run, err = n.RunJob(ctx, "fail")
 	if err != nil || run.Succeeded || len(run.Pods) != 2 || !strings.Contains(run.Reason, "BackoffLimitExceeded") {
 		t.Fatalf("fail: %+v %v", run, err)
+	}
+	// The claim is a file system of the 64Mi it requests, not this
+	// machine's disk: what df inside the pod (and OpenSearch's disk
+	// watermarks) see.
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		t.Skipf("this machine has no loop devices (%v): claims are directories on its disk", err)
+	}
+	run, err = n.RunJob(ctx, "df")
+	if err != nil || !run.Succeeded {
+		t.Fatalf("df: %+v %v", run, err)
+	}
+	out, err := os.ReadFile(filepath.Join(n.ClaimDir("data"), "statfs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks, bsize int64
+	if _, err := fmt.Sscan(string(out), &blocks, &bsize); err != nil {
+		t.Fatalf("statfs %q: %v", out, err)
+	}
+	if size := blocks * bsize; size > 64<<20 || size < 48<<20 {
+		t.Errorf("the claim's file system has %d bytes, want about 64 MiB (ext4's own blocks aside)", size)
 	}
 }
 

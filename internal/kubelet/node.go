@@ -48,6 +48,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -85,6 +86,10 @@ type Node struct {
 	seq          int
 	client       *http.Client
 	terminating  sync.WaitGroup // old pods of rolling updates, still stopping
+
+	claimsMu    sync.Mutex
+	provisioned map[string]bool // claims whose volume is made
+	mounted     []string        // claim file systems to unmount at Close
 }
 
 // New makes a node for the objects. It must run as root in a private
@@ -336,7 +341,20 @@ func (n *Node) RunJob(ctx context.Context, name string) (JobRun, error) {
 	if !ok {
 		return JobRun{}, fmt.Errorf("no Job %s", name)
 	}
-	return n.runJob(ctx, name, j.Spec)
+	return n.runJob(ctx, name, j.Spec, nil)
+}
+
+// RunJobWatched is RunJob with watch called, in a goroutine of its own, on
+// each attempt's pod once it has started (a test that kills an attempt
+// part-way, as an OOM kill would).
+func (n *Node) RunJobWatched(ctx context.Context, name string, watch func(*Pod)) (JobRun, error) {
+	n.mu.Lock()
+	j, ok := n.jobs[name]
+	n.mu.Unlock()
+	if !ok {
+		return JobRun{}, fmt.Errorf("no Job %s", name)
+	}
+	return n.runJob(ctx, name, j.Spec, watch)
 }
 
 // RunCronJob runs a Job made from a CronJob's template, as
@@ -348,10 +366,10 @@ func (n *Node) RunCronJob(ctx context.Context, name string) (JobRun, error) {
 	if !ok {
 		return JobRun{}, fmt.Errorf("no CronJob %s", name)
 	}
-	return n.runJob(ctx, name+"-manual", cj.Spec.JobTemplate.Spec)
+	return n.runJob(ctx, name+"-manual", cj.Spec.JobTemplate.Spec, nil)
 }
 
-func (n *Node) runJob(ctx context.Context, name string, spec batchv1.JobSpec) (JobRun, error) {
+func (n *Node) runJob(ctx context.Context, name string, spec batchv1.JobSpec, watch func(*Pod)) (JobRun, error) {
 	limit := int32(6)
 	if spec.BackoffLimit != nil {
 		limit = *spec.BackoffLimit
@@ -374,6 +392,9 @@ func (n *Node) runJob(ctx context.Context, name string, spec batchv1.JobSpec) (J
 		run.Pods = append(run.Pods, p)
 		if err := p.start(); err != nil {
 			return run, err
+		}
+		if watch != nil {
+			go watch(p)
 		}
 		select {
 		case <-p.Done():
@@ -543,6 +564,13 @@ func (n *Node) Close() {
 	if n.shm != "" {
 		os.RemoveAll(n.shm)
 	}
+	// The claims' data stays in their images, for a later look.
+	n.claimsMu.Lock()
+	for _, d := range n.mounted {
+		_ = unix.Unmount(d, 0)
+	}
+	n.mounted = nil
+	n.claimsMu.Unlock()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

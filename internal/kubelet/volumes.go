@@ -1,9 +1,11 @@
 package kubelet
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -61,7 +63,7 @@ func (p *Pod) prepareVolumes() error {
 			if _, ok := p.node.claims[claim]; !ok {
 				return fmt.Errorf("pod %s: volume %s: PersistentVolumeClaim %s not found", p.Name, v.Name, claim)
 			}
-			d, err := p.node.claimDir(claim, fsGroup)
+			d, err := p.node.claimDir(p, claim, fsGroup)
 			if err != nil {
 				return err
 			}
@@ -201,9 +203,9 @@ func splitFirst(p string) string {
 // With an fsGroup it is given to that group the way the kubelet does when
 // the root's group differs (fsGroupChangePolicy OnRootMismatch): group
 // read/write on everything, setgid on directories.
-func (n *Node) claimDir(claim string, fsGroup *int64) (string, error) {
+func (n *Node) claimDir(p *Pod, claim string, fsGroup *int64) (string, error) {
 	d := n.ClaimDir(claim)
-	if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := n.provision(p, claim, d); err != nil {
 		return "", err
 	}
 	if fsGroup == nil {
@@ -237,6 +239,72 @@ func (n *Node) claimDir(claim string, fsGroup *int64) (string, error) {
 		return os.Chmod(p, m)
 	})
 	return d, err
+}
+
+// provision makes a claim's volume once per node: an ext4 file system of
+// the claim's requested size (a sparse image, loop-mounted at d), as a
+// provisioner makes a volume of that size. What a program reads of its
+// volume (df, statfs) is then the claim's and not this machine's disk:
+// OpenSearch's disk watermarks, seen blocking index creation on a crowded
+// machine when the claim was a plain directory, count the claim's use.
+// Where the machine cannot mount a loop device, the claim is a directory
+// and the pod's events say so.
+func (n *Node) provision(p *Pod, claim, d string) error {
+	n.claimsMu.Lock()
+	defer n.claimsMu.Unlock()
+	if n.provisioned[claim] {
+		return nil
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	pvc := n.claims[claim]
+	n.mu.Unlock()
+	size := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	if size.Value() <= 0 {
+		return fmt.Errorf("PersistentVolumeClaim %s requests no storage", claim)
+	}
+	img := d + ".img"
+	err := func() error {
+		var st unix.Statfs_t
+		if err := unix.Statfs(d, &st); err == nil && st.Type == unix.EXT4_SUPER_MAGIC {
+			if _, err := os.Stat(img); err == nil {
+				return nil // mounted by an earlier node in this directory
+			}
+		}
+		if _, err := os.Stat(img); errors.Is(err, fs.ErrNotExist) {
+			f, err := os.OpenFile(img, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			err = f.Truncate(size.Value())
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", img).CombinedOutput(); err != nil {
+				return fmt.Errorf("mkfs.ext4: %v: %s", err, out)
+			}
+		}
+		if out, err := exec.Command("mount", "-o", "loop,nosuid,nodev", img, d).CombinedOutput(); err != nil {
+			return fmt.Errorf("mount -o loop: %v: %s", err, out)
+		}
+		n.mounted = append(n.mounted, d)
+		return nil
+	}()
+	if err != nil {
+		p.Eventf("claim %s is a directory on this machine's disk, not a file system of %s: %v", claim, size.String(), err)
+	} else {
+		p.Eventf("claim %s: an ext4 file system of %s", claim, size.String())
+	}
+	if n.provisioned == nil {
+		n.provisioned = map[string]bool{}
+	}
+	n.provisioned[claim] = true
+	return nil
 }
 
 // ClaimDir is where a PersistentVolumeClaim's data is on the node.

@@ -41,6 +41,8 @@ func TestEnvironments(t *testing.T) {
 			}
 			ctx := context.Background()
 			pe := newPlatformEnv(t, name, withoutUnrunnable(t, name))
+			// Once: the first environment's install dies in every step.
+			pe.interrupt = name == envs[0]
 			t.Run("install", func(t *testing.T) { pe.t = t; pe.start(ctx) })
 			if t.Failed() {
 				return

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"lbl.gov/invenio-gitops/internal/e2e/cluster"
 	"lbl.gov/invenio-gitops/internal/kubelet"
 )
 
@@ -266,4 +268,137 @@ func (pe *platformEnv) hangAndRecover(ctx context.Context, p *kubelet.Pod, c cor
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// setupSteps are setup.sh's install steps in order, each with what its
+// output prints once it is under way and well before it ends ("": it is
+// killed as soon as the log names it; setup.sh records a step's start
+// before it names it).
+var setupSteps = []struct{ name, underway string }{
+	{"database", "Creating all tables"},
+	{"files-location", ""},
+	{"roles", ""},
+	{"indices", "Creating indexes"},
+	{"custom-fields", ""}, // its output is printed when it ends
+	{"app-fixtures", ""},
+	{"queues", ""},
+	{"vocabularies", "Creating required fixtures"},
+	{"vocabularies-loaded", "tasks queued"},
+}
+
+// interruptedInstall runs the first install as RunJob does, but kills the
+// setup container (every process, as an OOM kill does) once in each step
+// of setup.sh, while the step is under way. The Job retries; after its
+// backoffLimit the Job is made again, as an operator does by deleting it
+// and letting Flux recreate it. It checks that every step was killed once,
+// that the next attempt resumed that very step, that no attempt after a
+// kill reported the install done before all steps ended, and returns the
+// run that completed it (every attempt in Pods).
+func (pe *platformEnv) interruptedInstall(ctx context.Context) (kubelet.JobRun, error) {
+	t := pe.t
+	var mu sync.Mutex
+	killed := map[string]bool{}
+	var order []string
+	stepLine := regexp.MustCompile(`invenio-setup: step (\d+)/\d+ ([a-z-]+)(: .*)?\n`)
+	// current is the step the log is in: its last step line that is not
+	// one of an ended step.
+	current := func(log string) (string, int) {
+		name, at := "", -1
+		for _, m := range stepLine.FindAllStringSubmatchIndex(log, -1) {
+			if m[6] >= 0 && strings.HasPrefix(log[m[6]:m[7]], ": ended") {
+				continue
+			}
+			name, at = log[m[4]:m[5]], m[1]
+		}
+		if strings.Contains(log, "invenio-setup: installation done") {
+			return "", -1
+		}
+		return name, at
+	}
+	watch := func(p *kubelet.Pod) {
+		for {
+			select {
+			case <-p.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			log := readLog(p)
+			step, at := current(log)
+			if step == "" {
+				continue
+			}
+			mu.Lock()
+			done := killed[step]
+			mu.Unlock()
+			if done {
+				continue
+			}
+			underway := ""
+			for _, s := range setupSteps {
+				if s.name == step {
+					underway = s.underway
+				}
+			}
+			if underway != "" && !strings.Contains(log[at:], underway) {
+				continue
+			}
+			if step == "vocabularies" {
+				// Into the queueing of its 16,000 tasks, not its start.
+				time.Sleep(2 * time.Second)
+				if s, _ := current(readLog(p)); s != step {
+					continue
+				}
+			}
+			for _, pr := range p.Processes("setup") {
+				_ = p.Signal(pr.PID, syscall.SIGKILL)
+			}
+			mu.Lock()
+			killed[step] = true
+			order = append(order, step)
+			mu.Unlock()
+			t.Logf("setup killed in step %s (pod %s)", step, p.Name)
+			return
+		}
+	}
+	var all kubelet.JobRun
+	for round := 1; ; round++ {
+		run, err := pe.node.RunJobWatched(ctx, "invenio-setup", watch)
+		all.Pods = append(all.Pods, run.Pods...)
+		all.Succeeded, all.Reason = run.Succeeded, run.Reason
+		if err != nil || run.Succeeded || !strings.HasPrefix(run.Reason, "BackoffLimitExceeded") || round > len(setupSteps) {
+			if err != nil || !run.Succeeded {
+				return all, err
+			}
+			break
+		}
+		t.Logf("the setup Job failed (%s): made again, as Flux does after `kubectl delete job invenio-setup`", run.Reason)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range setupSteps {
+		if !killed[s.name] {
+			t.Errorf("the install was never killed in step %s (killed in: %s)", s.name, strings.Join(order, ", "))
+		}
+	}
+	// Each attempt after a kill resumed the step it died in, and only the
+	// last attempt said the install was done.
+	for i, p := range all.Pods {
+		log := readLog(p)
+		done := strings.Contains(log, "invenio-setup: installation done")
+		if done != (i == len(all.Pods)-1) {
+			t.Errorf("attempt %d (%s): installation done = %v; only the last attempt may say so", i+1, p.Name, done)
+		}
+		if i > 0 && i-1 < len(order) {
+			if !regexp.MustCompile(`step \d+/\d+ ` + regexp.QuoteMeta(order[i-1]) + `: resumed`).MatchString(log) {
+				t.Errorf("attempt %d (%s) did not resume step %s, the one attempt %d died in:\n%s", i+1, p.Name, order[i-1], i, cluster.Tail(p.LogPath("setup"), 20))
+			}
+		}
+	}
+	figures.add(t, "setup Job killed once in each of its %d steps (%s): %d attempts, every one resumed the step the one before died in", len(order), strings.Join(order, ", "), len(all.Pods))
+	return all, nil
+}
+
+func readLog(p *kubelet.Pod) string {
+	b, _ := os.ReadFile(p.LogPath("setup"))
+	return string(b)
 }

@@ -1,0 +1,206 @@
+#!/bin/sh
+# Generated: first install or upgrade of InvenioRDM v12. Safe to run again.
+#
+# The install is a list of steps recorded in the database (setup_state.py):
+# each is recorded when it starts and when it ends, a retry of the Job skips
+# the ended ones and resumes the others (each is safe to run again after an
+# attempt died in it), and the installation counts as done only when every
+# step has ended. An unreachable database is an error, never a new install.
+# docs/lifecycle.md has the runbook.
+set -eu
+export PYTHONUNBUFFERED=1
+here=$(dirname "$0")
+log() { echo "invenio-setup: $*"; }
+state() { python "$here/setup_state.py" "$@"; }
+
+# app runs Python with the application's context (exit codes of
+# `invenio shell` are not reliable).
+app() {
+  python -c '
+import sys
+from invenio_app.factory import create_api
+app = create_api()
+with app.app_context():
+    exec(sys.stdin.read())
+'
+}
+
+status=$(state status)
+
+if [ "$status" = installed ]; then
+  log "existing installation: upgrading"
+  invenio alembic upgrade
+  invenio queues declare
+  # A new release may bring custom fields of its own: adding a field's
+  # mapping is idempotent.
+  invenio rdm-records custom-fields init
+  invenio communities custom-fields init
+  log "upgrade done"
+  exit 0
+fi
+
+step_database() { invenio db init create; }
+
+step_files_location() {
+  app <<'PY'
+import os
+from invenio_db import db
+from invenio_files_rest.models import Location
+if Location.query.filter_by(name="default-location").first() is None:
+    db.session.add(Location(name="default-location", uri=os.environ["INVENIO_INSTANCE_PATH"] + "/data", default=True))
+    db.session.commit()
+PY
+}
+
+step_roles() {
+  app <<'PY'
+# What `invenio roles create <role>` and `invenio access allow <action>
+# role <role>` do, each only if not done yet.
+from invenio_access.models import ActionRoles
+from invenio_access.proxies import current_access
+from invenio_accounts.proxies import current_datastore
+from invenio_db import db
+for role, action in (("admin", "superuser-access"),
+                     ("administration", "administration-access"),
+                     ("administration-moderation", "administration-moderation")):
+    r = current_datastore.find_role(role) or current_datastore.create_role(name=role)
+    db.session.flush()
+    if ActionRoles.query.filter_by(action=action, role_id=r.id, argument=None).first() is None:
+        db.session.add(ActionRoles.allow(current_access.actions[action], role=r))
+db.session.commit()
+PY
+}
+
+step_indices() {
+  if [ "$resume" = 1 ]; then
+    # An attempt died while creating them: nothing is indexed before this
+    # step ends, so the instance's own indices go and are made again.
+    app <<'PY'
+import os
+from invenio_search.proxies import current_search_client as client
+prefix = os.environ["INVENIO_SEARCH_INDEX_PREFIX"]
+for name in sorted(client.indices.get(index=prefix + "*")):
+    print("invenio-setup: deleting the half-made index %s" % name)
+    client.indices.delete(index=name)
+PY
+  fi
+  invenio index init
+}
+
+step_custom_fields() {
+  # Both commands print an error and still exit 0 when the mapping update
+  # fails: their output decides.
+  out=$(invenio rdm-records custom-fields init 2>&1 && invenio communities custom-fields init 2>&1) || { echo "$out"; return 1; }
+  echo "$out"
+  if echo "$out" | grep -qi "error"; then
+    return 1
+  fi
+}
+
+step_app_fixtures() {
+  if [ "$resume" = 1 ]; then
+    # The OAI sets of the fixtures are created one by one and refuse a
+    # second copy; none exists on an instance whose install has not ended.
+    app <<'PY'
+from invenio_db import db
+from invenio_oaiserver.models import OAISet
+OAISet.query.delete()
+db.session.commit()
+PY
+  fi
+  invenio rdm fixtures
+}
+
+step_queues() { invenio queues declare; }
+
+step_vocabularies() {
+  if [ "$resume" = 0 ]; then
+    invenio rdm-records fixtures
+    return
+  fi
+  # rdm-records skips every vocabulary whose type exists: one an attempt
+  # died in would stay half-queued. Each existing one is queued again
+  # (the worker refuses an entry that exists); then the others, and the
+  # fixtures after the vocabularies (users), as a first attempt would.
+  app <<'PY'
+from pathlib import Path
+import invenio_rdm_records.fixtures as fx
+from flask import current_app
+from invenio_access.permissions import system_identity
+from invenio_vocabularies.records.models import VocabularyScheme, VocabularyType
+from invenio_rdm_records.fixtures.vocabularies import PrioritizedVocabulariesFixtures
+existing = [v.id for v in VocabularyType.query.all()] + [f"{s.parent_id}.{s.id}" for s in VocabularyScheme.query.all()]
+loader = PrioritizedVocabulariesFixtures(system_identity, app_data_folder=Path(current_app.instance_path) / "app_data",
+                                         pkg_data_folder=Path(fx.__file__).parent / "data", filename="vocabularies.yaml")
+for v in existing:
+    print("invenio-setup: queueing vocabulary %s again" % v)
+    loader.load(reload=v)
+PY
+  invenio rdm-records fixtures
+}
+
+step_vocabularies_loaded() {
+  # rdm-records queues the vocabularies (languages, licences, resource
+  # types: about 16,000 Celery tasks) and returns: the instance cannot
+  # take a deposit until the worker has loaded them.
+  python - <<'PY'
+import os, sys, time
+from kombu import Connection
+# The broker may restart meanwhile (a rollout, a failed probe): each poll
+# connects afresh and only the deadline ends the wait.
+deadline, quiet, last = time.time() + 1800, 0, None
+while quiet < 3:
+    if time.time() > deadline:
+        sys.exit("invenio-setup: the vocabularies were not loaded within 30 minutes (tasks queued, workers: %s): is the worker running?" % (last,))
+    try:
+        with Connection(os.environ["INVENIO_CELERY_BROKER_URL"], connect_timeout=10) as conn:
+            q = conn.default_channel.queue_declare(queue="celery", passive=True)
+            now = (q.message_count, q.consumer_count)
+    except Exception as e:
+        print("invenio-setup: broker not reachable, retrying: %s" % e, flush=True)
+        quiet, now = 0, last
+    else:
+        if now != last:
+            print("invenio-setup: %d tasks queued, %d workers" % now, flush=True)
+        quiet = quiet + 1 if now[0] == 0 and now[1] > 0 else 0
+    last = now
+    time.sleep(5)
+PY
+}
+
+# The order of invenio-cli 1.5's install for RDM 12.
+steps="database files-location roles indices custom-fields app-fixtures queues vocabularies vocabularies-loaded"
+total=$(echo $steps | wc -w)
+if [ "$status" = new ]; then
+  log "new installation: $total steps"
+else
+  log "installation not finished by an earlier attempt: resuming"
+fi
+i=0
+for s in $steps; do
+  i=$((i + 1))
+  if state ended "$s"; then
+    log "step $i/$total $s: ended in an earlier attempt"
+    continue
+  fi
+  resume=0
+  if state interrupted "$s"; then
+    resume=1
+  fi
+  # Recorded before it is announced: a step the log names has started.
+  state started "$s"
+  if [ "$resume" = 1 ]; then
+    log "step $i/$total $s: resumed (an earlier attempt stopped in it)"
+  else
+    log "step $i/$total $s"
+  fi
+  # `if !` runs the step without errexit: each step function checks its
+  # own commands, the last one's status is the step's.
+  if ! "step_$(echo "$s" | tr - _)"; then
+    log "step $i/$total $s failed (output above): the install is not done; the Job's next attempt resumes at this step"
+    exit 1
+  fi
+  state finished "$s"
+done
+state finished installed
+log "installation done"

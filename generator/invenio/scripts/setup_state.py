@@ -1,0 +1,118 @@
+# Generated: the install record of setup.sh, in the application's database.
+#
+# Table invenio_setup_step: one row per install step, with when it started
+# and when it ended (NULL while running, or when an attempt died in it).
+# The install is done when the row "installed" has ended. Only SQLAlchemy
+# and the database URL are needed (no application: each call takes well
+# under a second).
+#
+#   status              prints new | resume | installed; exit 1 when the
+#                       database cannot be reached (never a new install)
+#   ended <step>        exit 0 if the step has ended
+#   interrupted <step>  exit 0 if the step started and never ended
+#   started <step>      records the step's start
+#   finished <step>     records the step's end
+import os
+import sys
+
+import sqlalchemy as sa
+
+TABLE = "invenio_setup_step"
+
+# A database the setup may create itself ("invenio db init") is the only
+# error that means a new installation; anything else (refused, timed out,
+# bad password) must not be read as one.
+MISSING_DATABASE = "does not exist"
+
+
+def engine():
+    return sa.create_engine(
+        os.environ["INVENIO_SQLALCHEMY_DATABASE_URI"],
+        connect_args={"connect_timeout": 10},
+        poolclass=sa.pool.NullPool,
+    )
+
+
+def ensure_table(conn):
+    conn.execute(sa.text(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+        " step varchar(64) PRIMARY KEY,"
+        " started timestamptz NOT NULL,"
+        " ended timestamptz)"))
+
+
+def status():
+    try:
+        eng = engine()
+        conn = eng.connect()
+    except sa.exc.OperationalError as e:
+        if MISSING_DATABASE in str(e):
+            return "new"
+        sys.exit("invenio-setup: cannot reach the database (%s): a database "
+                 "that cannot be reached is not a new installation; the Job's "
+                 "next attempt tries again" % str(e).strip().splitlines()[0])
+    with conn, conn.begin():
+        insp = sa.inspect(conn)
+        tables = set(insp.get_table_names())
+        if TABLE in tables:
+            done = conn.execute(sa.text(
+                f"SELECT 1 FROM {TABLE} WHERE step = 'installed' AND ended IS NOT NULL")).first()
+            if done:
+                return "installed"
+            started = conn.execute(sa.text(f"SELECT 1 FROM {TABLE}")).first()
+            return "resume" if started or tables != {TABLE} else "new"
+        ensure_table(conn)
+        if not tables:
+            return "new"
+        # Installed by a setup.sh that kept no record: adopted only if its
+        # last steps left their mark (roles made, vocabularies loaded);
+        # otherwise every step runs again, each safe after a partial run.
+        if {"alembic_version", "accounts_role", "vocabularies_types"} <= tables:
+            admin = conn.execute(sa.text("SELECT 1 FROM accounts_role WHERE name = 'admin'")).first()
+            vocab = conn.execute(sa.text("SELECT 1 FROM vocabularies_types WHERE id = 'resourcetypes'")).first()
+            if admin and vocab:
+                conn.execute(sa.text(
+                    f"INSERT INTO {TABLE} (step, started, ended) VALUES ('installed', now(), now())"))
+                return "installed"
+        return "resume"
+
+
+def query(sql, step):
+    with engine().connect() as conn:
+        return conn.execute(sa.text(sql), {"step": step}).first() is not None
+
+
+def record(sql, step):
+    try:
+        conn = engine().connect()
+    except sa.exc.OperationalError as e:
+        # Before "invenio db init" has made the database there is nowhere
+        # to record the start; the end is recorded once it exists.
+        if MISSING_DATABASE in str(e):
+            return
+        raise
+    with conn, conn.begin():
+        ensure_table(conn)
+        conn.execute(sa.text(sql), {"step": step})
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "status":
+        print(status())
+    elif cmd == "ended":
+        sys.exit(0 if query(f"SELECT 1 FROM {TABLE} WHERE step = :step AND ended IS NOT NULL", args[0]) else 1)
+    elif cmd == "interrupted":
+        sys.exit(0 if query(f"SELECT 1 FROM {TABLE} WHERE step = :step AND ended IS NULL", args[0]) else 1)
+    elif cmd == "started":
+        record(f"INSERT INTO {TABLE} (step, started) VALUES (:step, now()) "
+               "ON CONFLICT (step) DO UPDATE SET started = now(), ended = NULL", args[0])
+    elif cmd == "finished":
+        record(f"INSERT INTO {TABLE} (step, started, ended) VALUES (:step, now(), now()) "
+               "ON CONFLICT (step) DO UPDATE SET ended = now()", args[0])
+    else:
+        sys.exit("setup_state.py: unknown command %r" % cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
