@@ -213,6 +213,7 @@ func (x env) web(name string) *component.Component {
 		x.samlMounts(c, &ctr, &volumes)
 	}
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, volumes)
+	x.afterSetup(&spec)
 	spec.TerminationGracePeriodSeconds = ptr(int64(60))
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
 	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
@@ -436,6 +437,7 @@ func (x env) worker() *component.Component {
 	ctr.LivenessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 4}, ping...) // 2 minutes without an answer
 	ctr.ReadinessProbe = component.ExecProbe(component.Timing{Period: 30, Timeout: 10, Failures: 2}, ping...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "4Gi"), filesVolume()})
+	x.afterSetup(&spec)
 	spec.TerminationGracePeriodSeconds = ptr(int64(300)) // let running tasks finish
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, x.appChecksum(c)), false)
 	c.Objects = append([]component.Object{dep}, x.scaling(c, dep, w)...)
@@ -506,6 +508,7 @@ func (x env) beat() *component.Component {
 		fmt.Sprintf("find %s -maxdepth 1 -name '%s*' -mmin -%d | grep -q .", beatRun, path.Base(beatSchedule), BeatStaleMinutes))
 	ctr.ReadinessProbe = component.ExecProbe(readiness, alive...)
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{component.Scratch("tmp", "256Mi"), component.Scratch("run", "64Mi")})
+	x.afterSetup(&spec)
 	replicas := w.Replicas
 	if replicas > 1 {
 		replicas = 1
@@ -514,6 +517,39 @@ func (x env) beat() *component.Component {
 	return c
 }
 
+// releaseEnv names the application's release (its image) for the setup
+// Job, which records when the release's schema is in place, and for the
+// init container that waits for that record. Not INVENIO_*: invenio-config
+// would read it as a setting.
+const releaseEnv = "PLATFORM_RELEASE"
+
+// afterSetup makes an application pod start only once the setup Job has
+// put its release's database and indices in place (the install's step
+// "release", or the end of an upgrade): an init container waits for the
+// record (scripts/setup_state.py wait-release). On a release the new pods
+// wait while the Job migrates, the old ones keep serving (rolling update,
+// maxUnavailable 0 at these replica counts), and Flux's health check of
+// the app layer holds until the new pods are ready.
+func (x env) afterSetup(spec *corev1.PodSpec) {
+	wait := x.appContainer("wait-for-setup", waitResources)
+	wait.Command = []string{"python", setupDir + "/setup_state.py", "wait-release", "$(" + releaseEnv + ")"}
+	wait.Env = append(wait.Env, component.Env(releaseEnv, x.e.Image.Ref()))
+	wait.VolumeMounts = append(wait.VolumeMounts, component.ReadOnlyMount("setup", setupDir))
+	spec.InitContainers = append(spec.InitContainers, wait)
+	spec.Volumes = append(spec.Volumes, component.ConfigMapVolume("setup", "invenio-setup", 0o555))
+}
+
+// waitResources size the wait for the setup Job: SQLAlchemy and psycopg2
+// polling one row (39 MiB resident, measured with /usr/bin/time -f %M on
+// the run-time harness's InvenioRDM virtualenv).
+var waitResources = config.Resources{
+	Requests: config.CPUMemory{CPU: config.Q("10m"), Memory: config.Q("64Mi")},
+	Limits:   config.CPUMemory{CPU: config.Q("200m"), Memory: config.Q("128Mi")},
+}
+
+// setupDir is where the setup scripts are mounted.
+const setupDir = "/etc/invenio-setup"
+
 // setup initialises a new installation and upgrades an existing one; safe
 // to run again on every release (see setup.sh).
 func (x env) setup() *component.Component {
@@ -521,8 +557,9 @@ func (x env) setup() *component.Component {
 	c := &component.Component{Name: Setup, Role: "setup", Layer: component.LayerApp, HasPods: true,
 		Version: string(x.e.Image.Tag), Calls: appCalls}
 	ctr := x.appContainer(Setup, w.Resources)
-	ctr.Command = []string{"sh", "/etc/invenio-setup/setup.sh"}
-	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath), component.ReadOnlyMount("script", "/etc/invenio-setup"))
+	ctr.Command = []string{"sh", setupDir + "/setup.sh"}
+	ctr.Env = append(ctr.Env, component.Env(releaseEnv, x.e.Image.Ref()))
+	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath), component.ReadOnlyMount("script", setupDir))
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{
 		component.Scratch("tmp", "2Gi"), filesVolume(), component.ConfigMapVolume("script", "invenio-setup", 0o555)})
 	spec.RestartPolicy = corev1.RestartPolicyNever

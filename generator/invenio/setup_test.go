@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"lbl.gov/invenio-gitops/internal/pgtest"
 )
@@ -96,6 +97,47 @@ func TestSetupStateReadsTheInstallRecord(t *testing.T) {
 		state("steps", "started", "indices")
 		check("ended", "indices", 1)
 		check("interrupted", "indices", 0)
+	})
+
+	t.Run("release", func(t *testing.T) {
+		// The application pods' init container waits until the Job has
+		// recorded their image, and no longer.
+		s.CreateDB(t, "release")
+		state("release", "status")
+		image := "ghcr.io/example/site:v12.0.10-1"
+		cmd := exec.Command("/usr/bin/python3", "scripts/setup_state.py", "wait-release", image)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("INVENIO_SQLALCHEMY_DATABASE_URI=postgresql+psycopg2://%s@/release?host=%s&port=%d", s.User, s.Host, s.Port))
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("wait-release ended before the release was recorded: %v\n%s", err, out.String())
+		case <-time.After(3 * time.Second):
+		}
+		state("release", "released", "ghcr.io/example/site:v12.0.9") // another release
+		select {
+		case err := <-done:
+			t.Fatalf("wait-release ended on another release's record: %v\n%s", err, out.String())
+		case <-time.After(6 * time.Second):
+		}
+		state("release", "released", image)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("wait-release: %v\n%s", err, out.String())
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("wait-release still waiting 15 s after the release was recorded:\n%s", out.String())
+		}
+		if !strings.Contains(out.String(), "waiting") || !strings.Contains(out.String(), image+" is in place") {
+			t.Errorf("wait-release said:\n%s", out.String())
+		}
 	})
 
 	t.Run("missing database", func(t *testing.T) {

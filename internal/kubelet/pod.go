@@ -49,6 +49,7 @@ type containerState struct {
 	ready    bool
 	lastExit int
 	lastKill string // why the kubelet last killed it
+	firstRun time.Time
 	log      *os.File
 }
 
@@ -59,9 +60,12 @@ type ContainerStatus struct {
 	Ready    bool
 	Started  bool
 	Restarts int
-	LastExit int
-	LastKill string
-	PID      int // of its first process on the node, when running
+	// FirstStarted is when its first run started (the container's
+	// process, after its pod's init containers).
+	FirstStarted time.Time
+	LastExit     int
+	LastKill     string
+	PID          int // of its first process on the node, when running
 }
 
 func (n *Node) newPod(name, slot string, labels map[string]string, spec corev1.PodSpec) (*Pod, error) {
@@ -246,6 +250,9 @@ func (p *Pod) startRun(cs *containerState) (*process, error) {
 	}
 	p.mu.Lock()
 	cs.proc, cs.started, cs.ready = proc, cs.c.StartupProbe == nil, false
+	if cs.firstRun.IsZero() {
+		cs.firstRun = time.Now()
+	}
 	p.mu.Unlock()
 	p.Eventf("container %s started (run %d, pid %d)", cs.c.Name, run, proc.cmd.Process.Pid)
 	return proc, nil
@@ -514,7 +521,7 @@ func (p *Pod) Status(container string) (ContainerStatus, bool) {
 	if !ok {
 		return ContainerStatus{}, false
 	}
-	st := ContainerStatus{Name: container, Ready: cs.ready, Started: cs.started, Restarts: cs.restarts, LastExit: cs.lastExit, LastKill: cs.lastKill}
+	st := ContainerStatus{Name: container, Ready: cs.ready, Started: cs.started, Restarts: cs.restarts, FirstStarted: cs.firstRun, LastExit: cs.lastExit, LastKill: cs.lastKill}
 	if cs.proc != nil && cs.proc.running() {
 		st.Running, st.PID = true, cs.proc.cmd.Process.Pid
 	}

@@ -56,6 +56,7 @@ type platformEnv struct {
 	// interrupt: the first install is killed once in every step of
 	// setup.sh and resumed by the next attempt (interruptedInstall).
 	interrupt bool
+	lastSetup kubelet.JobRun // the setup Job's run of the last rollout
 
 	record, recordTitle, recordSum string // a published record the later checks expect to survive
 }
@@ -184,6 +185,10 @@ func (pe *platformEnv) start(ctx context.Context) {
 	t := pe.t
 	t.Helper()
 	site, tags := pe.siteImage()
+	// The tag the release step rolls out is known to the node from the start.
+	for _, tag := range tags {
+		tags = append(tags, upgradeTag(tag))
+	}
 	imgs, err := installed.images(site, tags)
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,7 @@ func TestEnvironments(t *testing.T) {
 				f    func()
 			}{
 				{"serve", func() { a = pe.newAPI(ctx); pe.serve(ctx, a) }},
+				{"release", func() { pe.release(ctx, a) }},
 				{"long-transfers", func() { pe.longTransfers(ctx, a) }},
 				// Once: the checks' ability to fail does not depend on the environment.
 				{"controls", func() {

@@ -70,6 +70,7 @@ func (pe *platformEnv) rollout(ctx context.Context) []string {
 	if jobErr != nil || (len(job.Pods) > 0 && !job.Succeeded) {
 		t.Fatalf("the setup Job of the new revision: %v %s", jobErr, job.Reason)
 	}
+	pe.lastSetup = job
 	pe.waitReady(ctx, apps, 10*time.Minute)
 	figures.add(t, "rollout of %s in %s", strings.Join(changed, ", "), time.Since(t0).Round(time.Second))
 	return changed
@@ -283,6 +284,7 @@ var setupSteps = []struct{ name, underway string }{
 	{"app-fixtures", ""},
 	{"queues", ""},
 	{"vocabularies", "Creating required fixtures"},
+	{"release", ""}, // under a second: the watch polls every 20 ms
 	{"vocabularies-loaded", "tasks queued"},
 }
 
@@ -320,7 +322,7 @@ func (pe *platformEnv) interruptedInstall(ctx context.Context) (kubelet.JobRun, 
 			select {
 			case <-p.Done():
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(20 * time.Millisecond):
 			}
 			log := readLog(p)
 			step, at := current(log)
@@ -401,4 +403,79 @@ func (pe *platformEnv) interruptedInstall(ctx context.Context) (kubelet.JobRun, 
 func readLog(p *kubelet.Pod) string {
 	b, _ := os.ReadFile(p.LogPath("setup"))
 	return string(b)
+}
+
+// upgradeTag is the image tag the release step rolls out: the same
+// InvenioRDM (the harness installs one release) under a new tag, which is
+// what changes the pods' templates and the setup Job's on a release.
+func upgradeTag(tag string) string { return tag + "-next" }
+
+// release: a new image tag rolled out as Flux brings it. The setup Job runs
+// the upgrade branch; no pod of the new release starts its application
+// before the Job has put the release in place (its init container waits
+// for the record), while the old pods serve; the published record is read
+// and found after; the Job run again changes nothing.
+func (pe *platformEnv) release(ctx context.Context, a *api) {
+	t := pe.t
+	oldRef := pe.env.Image.Ref()
+	pe.repo.Edit(t, pe.name, []string{"image"}, "tag", upgradeTag(string(pe.env.Image.Tag)), "")
+	pe.repo.CLI(t, "generate", "-q")
+	t0 := time.Now()
+	changed := pe.rollout(ctx)
+	newRef := pe.env.Image.Ref()
+	if newRef == oldRef || len(pe.lastSetup.Pods) == 0 {
+		t.Fatalf("release %s → %s: setup Job run %d time(s)", oldRef, newRef, len(pe.lastSetup.Pods))
+	}
+	log := readLog(pe.lastSetup.Pods[len(pe.lastSetup.Pods)-1])
+	for _, want := range []string{"invenio-setup: existing installation: upgrading", "invenio-setup: upgrade done: " + newRef} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the setup Job of %s did not say %q:\n%s", newRef, want, log)
+		}
+	}
+	db := fmt.Sprintf("psql -U %s -d %s -Atc", pe.env.Database.User, pe.env.Database.Name)
+	epoch := strings.TrimSpace(pe.exec(ctx, "StatefulSet/postgresql", "postgresql",
+		db+` "SELECT extract(epoch FROM ended) FROM invenio_setup_step WHERE step = 'release `+newRef+`'"`))
+	sec, err := strconv.ParseFloat(epoch, 64)
+	if err != nil {
+		t.Fatalf("the release record of %s: %q: %v", newRef, epoch, err)
+	}
+	released := time.Unix(0, int64(sec*1e9))
+	var lines []string
+	for _, slot := range pe.slots(nil, "Deployment") {
+		p := pe.pod(slot)
+		spec := p.Spec()
+		if len(spec.InitContainers) == 0 || spec.InitContainers[0].Name != "wait-for-setup" {
+			continue
+		}
+		main := spec.Containers[len(spec.Containers)-1].Name
+		st, _ := p.Status(main)
+		if st.FirstStarted.Before(released) {
+			t.Errorf("%s/%s of %s started at %s, before the setup Job put the release in place at %s", slot, main, newRef,
+				st.FirstStarted.Format(time.RFC3339Nano), released.Format(time.RFC3339Nano))
+		}
+		lines = append(lines, fmt.Sprintf("%s +%s", main, st.FirstStarted.Sub(released).Round(100*time.Millisecond)))
+	}
+	if len(lines) < 4 {
+		t.Errorf("pods that wait for the setup Job: %v; want web-ui, web-api, worker and beat", lines)
+	}
+	figures.add(t, "release %s → %s rolled out in %s (%s); each new pod's application started after the upgrade was recorded: %s",
+		oldRef, newRef, time.Since(t0).Round(time.Second), strings.Join(changed, ", "), strings.Join(lines, ", "))
+	a.do(ctx, "GET", "/api/records/"+pe.record, nil, 200, nil)
+	if ids := a.search(ctx, "\""+pe.recordTitle+"\""); len(ids) != 1 {
+		t.Errorf("search after the release: %v", ids)
+	}
+	// The same Job again (kubectl delete job, Flux recreates it): the
+	// upgrade branch again, the schema as it was.
+	alembic := db + ` "SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version"`
+	before := pe.exec(ctx, "StatefulSet/postgresql", "postgresql", alembic)
+	run, err := pe.node.RunJob(ctx, "invenio-setup")
+	if err != nil || !run.Succeeded || len(run.Pods) != 1 {
+		t.Fatalf("the setup Job run again: %v %s (%d attempts)", err, run.Reason, len(run.Pods))
+	}
+	if after := pe.exec(ctx, "StatefulSet/postgresql", "postgresql", alembic); after != before {
+		t.Errorf("the setup Job run again changed the schema: %s → %s", before, after)
+	}
+	if !strings.Contains(readLog(run.Pods[0]), "existing installation: upgrading") {
+		t.Errorf("the setup Job run again did not take the upgrade branch:\n%s", readLog(run.Pods[0]))
+	}
 }

@@ -8,6 +8,7 @@
 # step has ended. An unreachable database is an error, never a new install.
 # docs/lifecycle.md has the runbook.
 set -eu
+: "${PLATFORM_RELEASE:?the Job sets it to the application image}"
 export PYTHONUNBUFFERED=1
 here=$(dirname "$0")
 log() { echo "invenio-setup: $*"; }
@@ -35,7 +36,9 @@ if [ "$status" = installed ]; then
   # mapping is idempotent.
   invenio rdm-records custom-fields init
   invenio communities custom-fields init
-  log "upgrade done"
+  # The release's pods wait for this record (their init container).
+  state released "$PLATFORM_RELEASE"
+  log "upgrade done: $PLATFORM_RELEASE"
   exit 0
 fi
 
@@ -139,6 +142,10 @@ PY
   invenio rdm-records fixtures
 }
 
+# The database and indices of this release are in place: its pods, which
+# wait for this record, start (the worker then loads the vocabularies).
+step_release() { state released "$PLATFORM_RELEASE"; }
+
 step_vocabularies_loaded() {
   # rdm-records queues the vocabularies (languages, licences, resource
   # types: about 16,000 Celery tasks) and returns: the instance cannot
@@ -168,8 +175,9 @@ while quiet < 3:
 PY
 }
 
-# The order of invenio-cli 1.5's install for RDM 12.
-steps="database files-location roles indices custom-fields app-fixtures queues vocabularies vocabularies-loaded"
+# The order of invenio-cli 1.5's install for RDM 12, with "release" before
+# the wait for the worker, which needs the release's pods.
+steps="database files-location roles indices custom-fields app-fixtures queues vocabularies release vocabularies-loaded"
 total=$(echo $steps | wc -w)
 if [ "$status" = new ]; then
   log "new installation: $total steps"

@@ -12,8 +12,16 @@
 #   interrupted <step>  exit 0 if the step started and never ended
 #   started <step>      records the step's start
 #   finished <step>     records the step's end
+#   released <image>    records that the image's database and indices are
+#                       in place (row "release <image>")
+#   wait-release <image>
+#                       waits until they are (the application pods' init
+#                       container): every 5 seconds, without end; Flux's
+#                       health check of the app layer reports a wait that
+#                       does not end
 import os
 import sys
+import time
 
 import sqlalchemy as sa
 
@@ -36,7 +44,7 @@ def engine():
 def ensure_table(conn):
     conn.execute(sa.text(
         f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-        " step varchar(64) PRIMARY KEY,"
+        " step text PRIMARY KEY,"
         " started timestamptz NOT NULL,"
         " ended timestamptz)"))
 
@@ -110,8 +118,29 @@ def main(argv):
     elif cmd == "finished":
         record(f"INSERT INTO {TABLE} (step, started, ended) VALUES (:step, now(), now()) "
                "ON CONFLICT (step) DO UPDATE SET ended = now()", args[0])
+    elif cmd == "released":
+        record(f"INSERT INTO {TABLE} (step, started, ended) VALUES (:step, now(), now()) "
+               "ON CONFLICT (step) DO UPDATE SET ended = now()", "release " + args[0])
+    elif cmd == "wait-release":
+        wait_release(args[0])
     else:
         sys.exit("setup_state.py: unknown command %r" % cmd)
+
+
+def wait_release(image):
+    step, said, since = "release " + image, 0, time.time()
+    while True:
+        try:
+            if query(f"SELECT 1 FROM {TABLE} WHERE step = :step AND ended IS NOT NULL", step):
+                print("invenio-setup: %s is in place: starting" % image, flush=True)
+                return
+            why = "the setup Job has not put it in place yet"
+        except sa.exc.SQLAlchemyError as e:
+            why = "the database: %s" % str(e).strip().splitlines()[0]
+        if time.time() >= said:
+            print("invenio-setup: waiting %ds for %s: %s" % (time.time() - since, image, why), flush=True)
+            said = time.time() + 60
+        time.sleep(5)
 
 
 if __name__ == "__main__":
