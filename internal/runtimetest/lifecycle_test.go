@@ -346,7 +346,7 @@ func (pe *platformEnv) interruptedInstall(ctx context.Context) (kubelet.JobRun, 
 			}
 			if step == "vocabularies" {
 				// Into the queueing of its 16,000 tasks, not its start.
-				time.Sleep(2 * time.Second)
+				time.Sleep(time.Second)
 				if s, _ := current(readLog(p)); s != step {
 					continue
 				}
