@@ -15,68 +15,71 @@
 package overlay
 
 import (
-	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/openapi"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// mergeKey names the key that identifies the elements of a list in a
-// strategic-merge patch (the patchMergeKey of the Kubernetes API types).
-// Lists not named here are replaced whole.
-func mergeKey(path []string) string {
-	if len(path) == 0 {
-		return ""
-	}
-	switch last := path[len(path)-1]; last {
-	case "containers", "initContainers", "ephemeralContainers", "volumes", "env", "imagePullSecrets":
-		return "name"
-	case "volumeMounts":
-		return "mountPath"
-	case "ports":
-		if len(path) >= 2 && path[len(path)-2] == "spec" { // Service
-			return "port"
-		}
-		return "containerPort"
-	}
-	return ""
-}
-
-// alsoKeys names the fields besides the merge key that kustomize's merge
-// (kyaml) matches list elements by: the x-kubernetes-list-map-keys of the
-// Kubernetes schema. Ports are keyed by port and protocol, so a patch
-// element that changes or deletes a port must name its protocol too, or
-// it matches nothing (the change is then added as a new port, the
-// delete is lost).
-func alsoKeys(path []string) []string {
-	if len(path) > 0 && path[len(path)-1] == "ports" {
-		return []string{"protocol"}
-	}
-	return nil
-}
-
-// identity is the part of list element e that names it to kyaml: its
-// merge key and the fields of alsoKeys it has.
-func identity(path []string, key string, e map[string]any) map[string]any {
-	id := map[string]any{key: e[key]}
-	for _, k := range alsoKeys(path) {
-		if v, ok := e[k]; ok {
-			id[k] = v
-		}
-	}
-	return id
-}
-
 // Diff returns the strategic-merge patch that turns from into to, and
-// whether there is any difference. Keys missing from to are deleted (null);
-// lists with a merge key are patched element by element, or replaced with
-// the `$patch: replace` directive when no merge yields to's order; other
-// lists and scalars are replaced.
+// whether there is any difference. Keys missing from to are deleted
+// (null). Lists are patched the way kustomize applies the patch: its merge
+// (kyaml merge2) looks the kind up in kustomize's OpenAPI schema
+// (openapi.SchemaForResourceType), and a list whose schema says
+// x-kubernetes-patch-strategy merge is patched element by element,
+// elements matched by x-kubernetes-list-map-keys, else by
+// x-kubernetes-patch-merge-key; it is replaced with the `$patch: replace`
+// directive when no merge yields to's order. Every other list (atomic in
+// the schema, or of a kind the schema lacks, such as a custom resource)
+// is replaced whole, as kustomize replaces it.
 func Diff(from, to map[string]any) (map[string]any, bool) {
-	p, changed := diffMap(nil, from, to)
-	return p, changed
+	return diffMap(schemaOf(to), from, to)
 }
 
-func diffMap(path []string, a, b map[string]any) (map[string]any, bool) {
+// schemaOf is kustomize's schema of d's kind, nil when it has none.
+func schemaOf(d map[string]any) *openapi.ResourceSchema {
+	apiVersion, _ := d["apiVersion"].(string)
+	kind, _ := d["kind"].(string)
+	if apiVersion == "" || kind == "" {
+		return nil
+	}
+	return openapi.SchemaForResourceType(yaml.TypeMeta{APIVersion: apiVersion, Kind: kind})
+}
+
+// field is the schema of field k of an object of schema s, or nil.
+func field(s *openapi.ResourceSchema, k string) *openapi.ResourceSchema {
+	if s == nil {
+		return nil
+	}
+	return s.Field(k)
+}
+
+// listKeys are the fields kustomize matches the elements of a list of
+// schema s by, the first one required; nil when it replaces the list.
+// A merge list without keys (a set of scalars) is also nil: kustomize
+// would add to such a set, so it is replaced.
+func listKeys(s *openapi.ResourceSchema) []string {
+	if s == nil {
+		return nil
+	}
+	strategy, keys := s.PatchStrategyAndKeyList()
+	if !slices.Contains(strings.Split(strategy, ","), "merge") || len(keys) == 0 {
+		return nil
+	}
+	return keys
+}
+
+// elements is the schema of a list's elements, or nil.
+func elements(s *openapi.ResourceSchema) *openapi.ResourceSchema {
+	if s == nil {
+		return nil
+	}
+	return s.Elements()
+}
+
+func diffMap(s *openapi.ResourceSchema, a, b map[string]any) (map[string]any, bool) {
 	patch := map[string]any{}
 	for k, bv := range b {
 		av, ok := a[k]
@@ -84,7 +87,7 @@ func diffMap(path []string, a, b map[string]any) (map[string]any, bool) {
 			patch[k] = bv
 			continue
 		}
-		if d, changed := diffValue(with(path, k), av, bv); changed {
+		if d, changed := diffValue(field(s, k), av, bv); changed {
 			patch[k] = d
 		}
 	}
@@ -96,19 +99,19 @@ func diffMap(path []string, a, b map[string]any) (map[string]any, bool) {
 	return patch, len(patch) > 0
 }
 
-func diffValue(path []string, a, b any) (any, bool) {
+func diffValue(s *openapi.ResourceSchema, a, b any) (any, bool) {
 	switch bv := b.(type) {
 	case map[string]any:
 		if av, ok := a.(map[string]any); ok {
-			return diffMap(path, av, bv)
+			return diffMap(s, av, bv)
 		}
 	case []any:
 		if av, ok := a.([]any); ok {
 			if reflect.DeepEqual(av, bv) {
 				return nil, false
 			}
-			if key := mergeKey(path); key != "" {
-				if p, ok := diffKeyedList(path, key, av, bv); ok {
+			if keys := listKeys(s); keys != nil {
+				if p, ok := diffKeyedList(s, keys, av, bv); ok {
 					return p, true
 				}
 				// kustomize merges a keyed list given whole element by
@@ -128,12 +131,12 @@ func diffValue(path []string, a, b any) (any, bool) {
 // diffKeyedList patches a list element by element. It gives up (ok false,
 // the caller replaces the list) when the elements kept from a would change
 // order, which a merge patch cannot express.
-func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
-	ak, aidx, ok := keyed(key, a)
+func diffKeyedList(s *openapi.ResourceSchema, keys []string, a, b []any) ([]any, bool) {
+	ak, aidx, ok := keyed(keys, a)
 	if !ok {
 		return nil, false
 	}
-	bk, bidx, ok := keyed(key, b)
+	bk, bidx, ok := keyed(keys, b)
 	if !ok {
 		return nil, false
 	}
@@ -155,7 +158,7 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 			keptInA = append(keptInA, k)
 		}
 	}
-	if strings.Join(kept, "\x00") != strings.Join(keptInA, "\x00") {
+	if !slices.Equal(kept, keptInA) {
 		return nil, false
 	}
 	// kustomize's merge (kyaml) also moves every element the patch names
@@ -172,8 +175,8 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 			front = append(front, k)
 			continue
 		}
-		if d, changed := diffMap(with(path, "[]"), a[ai].(map[string]any), be); changed {
-			for f, v := range identity(path, key, be) {
+		if d, changed := diffMap(elements(s), a[ai].(map[string]any), be); changed {
+			for f, v := range identity(keys, be) {
 				d[f] = v
 			}
 			patches[k] = d
@@ -185,18 +188,18 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 			rest = append(rest, k)
 		}
 	}
-	everything := strings.Join(append(front, rest...), "\x00") != strings.Join(bk, "\x00")
+	everything := !slices.Equal(append(front, rest...), bk)
 	var out []any
 	for _, k := range bk {
 		if p, named := patches[k]; named {
 			out = append(out, p)
 		} else if everything {
-			out = append(out, identity(path, key, b[bidx[k]].(map[string]any)))
+			out = append(out, identity(keys, b[bidx[k]].(map[string]any)))
 		}
 	}
 	for _, k := range ak {
 		if _, inB := bidx[k]; !inB {
-			del := identity(path, key, a[aidx[k]].(map[string]any))
+			del := identity(keys, a[aidx[k]].(map[string]any))
 			del["$patch"] = "delete"
 			out = append(out, del)
 		}
@@ -204,31 +207,43 @@ func diffKeyedList(path []string, key string, a, b []any) ([]any, bool) {
 	return out, true
 }
 
-func keyed(key string, l []any) ([]string, map[string]int, bool) {
-	var keys []string
+// identity is the part of list element e that names it to kustomize: the
+// list's keys it has (kyaml matches by the keys an element has, so a
+// patch element that changes or deletes a port names its protocol too,
+// or it would match no port).
+func identity(keys []string, e map[string]any) map[string]any {
+	id := map[string]any{}
+	for _, k := range keys {
+		if v, ok := e[k]; ok {
+			id[k] = v
+		}
+	}
+	return id
+}
+
+// keyed returns the identities of the elements of l in order and the
+// index of each; ok is false when an element is no map, lacks the first
+// key or repeats another's identity.
+func keyed(keys []string, l []any) ([]string, map[string]int, bool) {
+	var ids []string
 	idx := map[string]int{}
 	for i, e := range l {
 		m, ok := e.(map[string]any)
 		if !ok {
 			return nil, nil, false
 		}
-		v, ok := m[key]
-		if !ok {
+		if _, ok := m[keys[0]]; !ok {
 			return nil, nil, false
 		}
-		k := fmt.Sprint(v)
-		if _, dup := idx[k]; dup {
+		id, err := yaml.Marshal(identity(keys, m))
+		if err != nil {
 			return nil, nil, false
 		}
-		idx[k] = i
-		keys = append(keys, k)
+		if _, dup := idx[string(id)]; dup {
+			return nil, nil, false
+		}
+		idx[string(id)] = i
+		ids = append(ids, string(id))
 	}
-	return keys, idx, true
-}
-
-// with returns path+k in a new slice (append could share the array).
-func with(path []string, k string) []string {
-	out := make([]string, len(path), len(path)+1)
-	copy(out, path)
-	return append(out, k)
+	return ids, idx, true
 }
