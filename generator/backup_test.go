@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 )
 
@@ -99,7 +100,7 @@ func TestBackupSwitches(t *testing.T) {
 			e := prod
 			e.Backup.Files, e.Backup.OpenSearch, e.Backup.RestoreCheck.Enabled = nil, nil, nil
 			tc.change(&e.Backup)
-			cs, err := Components(p.Site, e)
+			cs, err := Components(p.Site, e, invenio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

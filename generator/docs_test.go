@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"lbl.gov/invenio-gitops/generator/invenio"
 )
 
 // TestGeneratedDocsAreFresh keeps the derived tables in docs/ in step
@@ -67,7 +69,7 @@ func TestInventoryFindsEveryReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Render(p.Site, e)
+			r, err := Render(p.Site, e, invenio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

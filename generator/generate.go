@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	"golang.org/x/sync/errgroup"
@@ -40,9 +41,10 @@ var Owned = tree.Owned{
 	Except: []string{flux.ClustersDir + "/*/" + flux.BootstrapDir},
 }
 
-// Components builds and completes the components of one environment.
-func Components(site config.Site, e config.Environment) ([]*component.Component, error) {
-	cs := invenio.Components(site, e)
+// Components builds and completes the components of one environment,
+// rendered with o (invenio.Options: sealed digests, optional parts).
+func Components(site config.Site, e config.Environment, o invenio.Options) ([]*component.Component, error) {
+	cs := invenio.Components(site, e, o)
 	meta := component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)}
 	opt := network.Options{IngressNamespace: string(e.Ingress.ControllerNamespace), IngressLabels: e.Ingress.ControllerLabels}
 	mon := monitoring.Options{SelectorLabels: e.Monitoring.SelectorLabels, Interval: string(e.Monitoring.Interval)}
@@ -59,9 +61,10 @@ func Components(site config.Site, e config.Environment) ([]*component.Component,
 	return cs, nil
 }
 
-// Render is every object of one environment, as it must be on the cluster.
-func Render(site config.Site, e config.Environment) (overlay.Rendering, error) {
-	cs, err := Components(site, e)
+// Render is every object of one environment, as it must be on the cluster,
+// rendered with o.
+func Render(site config.Site, e config.Environment, o invenio.Options) (overlay.Rendering, error) {
+	cs, err := Components(site, e, o)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +79,13 @@ func Render(site config.Site, e config.Environment) (overlay.Rendering, error) {
 		}
 	}
 	return r, nil
+}
+
+// renderOptional renders be with the optional components in on switched
+// on and all others off (invenio.SetOptional).
+func renderOptional(site config.Site, be config.Environment, on map[string]bool) (overlay.Rendering, error) {
+	e, o := invenio.SetOptional(be, on)
+	return Render(site, e, o)
 }
 
 // baseEnvironment is what base/ is rendered from: the defaults, with
@@ -115,10 +125,12 @@ func enabledList(on map[string]bool) []string {
 	return l
 }
 
-// Generate computes the whole repository tree for p.
-func Generate(p *config.Platform) (tree.Tree, error) {
+// Generate computes the whole repository tree for p. sealed is the
+// secrets/ files ReadSealed returned (nil for none): pod templates carry a
+// checksum of the sealed Secrets they read.
+func Generate(p *config.Platform, sealed tree.Tree) (tree.Tree, error) {
 	be := baseEnvironment(p)
-	base, err := Render(p.Site, invenio.SetOptional(be, nil))
+	base, err := renderOptional(p.Site, be, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +139,8 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 	for _, n := range invenio.OptionalNames {
 		all[n] = true
 	}
-	everything, err := Components(p.Site, invenio.SetOptional(be, all))
+	be1, o1 := invenio.SetOptional(be, all)
+	everything, err := Components(p.Site, be1, o1)
 	if err != nil {
 		return nil, err
 	}
@@ -145,13 +158,13 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 	errs := make([]error, len(optional)+len(envs))
 	for i, n := range invenio.OptionalNames {
 		g.Go(func() error {
-			optional[i], errs[i] = Render(p.Site, invenio.SetOptional(be, map[string]bool{n: true}))
+			optional[i], errs[i] = renderOptional(p.Site, be, map[string]bool{n: true})
 			return nil
 		})
 	}
 	for i, e := range p.Environments {
 		g.Go(func() error {
-			envs[i], errs[len(optional)+i] = renderEnv(p.Site, be, e)
+			envs[i], errs[len(optional)+i] = renderEnv(p.Site, be, e, SealedDigests(sealed, e.Name))
 			return nil
 		})
 	}
@@ -184,25 +197,23 @@ func Generate(p *config.Platform) (tree.Tree, error) {
 
 // renderEnv renders environment e as its overlay needs it: the model
 // (what e runs) and the reference (base with e's optional parts on).
-func renderEnv(site config.Site, be, e config.Environment) (overlay.Env, error) {
-	model, err := Render(site, e)
+func renderEnv(site config.Site, be, e config.Environment, sealed map[string]string) (overlay.Env, error) {
+	model, err := Render(site, e, invenio.Options{Sealed: sealed})
 	if err != nil {
 		return overlay.Env{}, err
 	}
 	on := invenio.Enabled(e)
-	ref, err := Render(site, invenio.SetOptional(be, on))
+	ref, err := renderOptional(site, be, on)
 	if err != nil {
 		return overlay.Env{}, err
 	}
 	return overlay.Env{Name: string(e.Name), Namespace: string(e.Namespace), Enabled: enabledList(on), Model: model, Reference: ref}, nil
 }
 
-// ReadSealed reads secrets/<env>/ below dir for every environment of p:
-// the digest of each SealedSecret file goes into that environment's Sealed
-// map (by Secret name: the file is secrets/<env>/<secret>.yaml), and the
-// files themselves are returned, so that builds and checks see the
-// repository as Flux will. A missing directory is not an error here; the
-// checks report what it lacks.
+// ReadSealed reads secrets/<env>/ below dir for every environment of p
+// and returns the files, so that the generator (SealedDigests), builds and
+// checks see the repository as Flux will. A missing directory is not an
+// error here; the checks report what it lacks.
 func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 	out := tree.Tree{}
 	for i := range p.Environments {
@@ -215,7 +226,6 @@ func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.Sealed = map[string]string{}
 		for _, de := range entries {
 			if de.IsDir() {
 				continue
@@ -225,20 +235,38 @@ func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 				return nil, err
 			}
 			out[path.Join(rel, de.Name())] = b
-			if name, ok := sealing.SecretOfFile(de.Name()); ok {
-				sum := sha256.Sum256(b)
-				e.Sealed[name] = hex.EncodeToString(sum[:])
-			}
 		}
 	}
 	return out, nil
+}
+
+// SealedDigests maps each Secret of environment env that sealed (the
+// files ReadSealed returned) holds to the SHA-256 (hex) of its file
+// secrets/<env>/<secret>.yaml; nil when sealed has no file for env.
+func SealedDigests(sealed tree.Tree, env config.DNSLabel) map[string]string {
+	var out map[string]string
+	dir := path.Join("secrets", string(env)) + "/"
+	for p, b := range sealed {
+		rest, ok := strings.CutPrefix(p, dir)
+		if !ok || strings.Contains(rest, "/") {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		if name, ok := sealing.SecretOfFile(rest); ok {
+			sum := sha256.Sum256(b)
+			out[name] = hex.EncodeToString(sum[:])
+		}
+	}
+	return out
 }
 
 // GenerateChecked is Generate followed by CheckGenerated: the generated
 // files (the ones the generator writes) and the checks' warnings.
 func GenerateChecked(p *config.Platform, sealed tree.Tree, b *Builds) (tree.Tree, []string, error) {
 	Warm() // beside Generate
-	t, err := Generate(p)
+	t, err := Generate(p, sealed)
 	if err != nil {
 		return nil, nil, err
 	}

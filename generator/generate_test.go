@@ -12,6 +12,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
@@ -45,7 +46,7 @@ func loadRepo(t testing.TB) (*config.Platform, tree.Tree) {
 func generate(t testing.TB) (*config.Platform, tree.Tree) {
 	t.Helper()
 	p, sealed := loadRepo(t)
-	tr, err := Generate(p)
+	tr, err := Generate(p, sealed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func envComponents(t testing.TB, p *config.Platform, env string) []*component.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := Components(p.Site, e)
+	cs, err := Components(p.Site, e, invenio.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,18 +106,19 @@ func TestOverlaysBuildToTheModel(t *testing.T) {
 				}
 				got[key(d)] = d
 			}
-			if diff := cmp.Diff(renderedDocs(t, p.Site, e), got); diff != "" {
+			if diff := cmp.Diff(renderedDocs(t, p.Site, e, SealedDigests(tr, e.Name)), got); diff != "" {
 				t.Errorf("kustomize build of overlays/%s differs from the rendered environment (-want +got):\n%s", e.Name, diff)
 			}
 		})
 	}
 }
 
-// renderedDocs is environment e rendered directly from the description,
-// by Kind/name, as kustomize's build of its overlay must come out.
-func renderedDocs(t *testing.T, site config.Site, e config.Environment) map[string]map[string]any {
+// renderedDocs is environment e rendered directly from the description
+// and the digests of its sealed files, by Kind/name, as kustomize's build
+// of its overlay must come out.
+func renderedDocs(t *testing.T, site config.Site, e config.Environment, sealed map[string]string) map[string]map[string]any {
 	t.Helper()
-	model, err := Render(site, e)
+	model, err := Render(site, e, invenio.Options{Sealed: sealed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +172,8 @@ func TestGolden(t *testing.T) {
 // TestCommittedTreeIsFresh fails when base/ or overlays/ in the repository
 // differ from what the generator produces: nobody edits them by hand.
 func TestCommittedTreeIsFresh(t *testing.T) {
-	p := loadPlatform(t)
-	tr, err := Generate(p)
+	p, sealed := loadRepo(t)
+	tr, err := Generate(p, sealed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -307,7 +307,7 @@ func TestClusterVariants(t *testing.T) {
 			e.Sealing.ControllerNamespace = "shared-services"
 		}
 	}
-	tr, err := Generate(p)
+	tr, err := Generate(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestIngressControllerIdleTimeout(t *testing.T) {
 			e.Cluster, e.Ingress.IdleTimeout = "lab", "5m"
 		}
 	}
-	tr, err := Generate(p)
+	tr, err := Generate(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

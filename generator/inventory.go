@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 	"lbl.gov/invenio-gitops/generator/overlay"
 )
@@ -83,7 +84,7 @@ func InventoryDoc(p *config.Platform) (string, error) {
 	b.WriteString("Generated from the manifests by `go test ./generator -update`; do not edit.\n")
 	b.WriteString("Every key below is read by name and key (`secretKeyRef` or a secret volume); the values arrive as SealedSecrets.\n")
 	for _, e := range p.Environments {
-		r, err := Render(p.Site, e)
+		r, err := Render(p.Site, e, invenio.Options{})
 		if err != nil {
 			return "", err
 		}
@@ -104,7 +105,7 @@ func FlowsDoc(p *config.Platform) (string, error) {
 	b.WriteString("The namespace denies all ingress and egress by default; each row below is allowed by a NetworkPolicy, and no other connection is.\n")
 	b.WriteString("A real analyser (np-guard's netpol-analyzer) checks that in `make test`: see [network-analysis.md](network-analysis.md).\n")
 	for _, e := range p.Environments {
-		cs, err := Components(p.Site, e)
+		cs, err := Components(p.Site, e, invenio.Options{})
 		if err != nil {
 			return "", err
 		}

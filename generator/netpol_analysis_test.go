@@ -29,6 +29,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 )
 
@@ -392,7 +393,7 @@ func npEnvs(t *testing.T) map[string]npEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs, err := Components(p.Site, e)
+		cs, err := Components(p.Site, e, invenio.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

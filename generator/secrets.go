@@ -64,7 +64,7 @@ func SecretKeys(p *config.Platform, env string) ([]sealing.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := Render(p.Site, e)
+	r, err := Render(p.Site, e, invenio.Options{})
 	if err != nil {
 		return nil, err
 	}

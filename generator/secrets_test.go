@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/sealing"
 	"lbl.gov/invenio-gitops/generator/sealing/sealingtest"
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -56,7 +57,7 @@ func TestSecretKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := Render(p.Site, e)
+			r, err := Render(p.Site, e, invenio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -425,7 +426,7 @@ func secSorted(m map[string]bool) []string {
 func TestSealedWhereRead(t *testing.T) {
 	p := secDescription(t)
 	kp := secKeyPair(t)
-	base, err := Generate(p)
+	base, err := Generate(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

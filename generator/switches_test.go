@@ -221,7 +221,7 @@ func TestSwitches(t *testing.T) {
 		} {
 			t.Run(c.name+"/"+dir.name, func(t *testing.T) {
 				p := switchDescription(t, c.with, dir.defaults, dir.other)
-				tr, err := Generate(p)
+				tr, err := Generate(p, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -243,7 +243,7 @@ func TestSwitches(t *testing.T) {
 					for _, d := range decodeStream(t, built) {
 						got[key(d)] = d
 					}
-					if diff := cmp.Diff(renderedDocs(t, p.Site, e), got); diff != "" {
+					if diff := cmp.Diff(renderedDocs(t, p.Site, e, nil), got); diff != "" {
 						t.Errorf("kustomize build of overlays/%s differs from the rendered environment (-want +got):\n%s", env, diff)
 					}
 					for _, f := range switchFindings(t, built, got, e) {

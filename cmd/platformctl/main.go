@@ -335,7 +335,7 @@ func runBuild(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t, err := generator.Generate(p)
+	t, err := generator.Generate(p, sealed)
 	if err != nil {
 		return err
 	}

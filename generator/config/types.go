@@ -56,15 +56,6 @@ type Environment struct {
 
 	// Line is where the environment starts in the file (for messages).
 	Line int `yaml:"-"`
-	// Sealed maps each Secret name to a digest of its sealed data in
-	// secrets/<env>/ (not part of the description: the caller reads it, see
-	// generator.ReadSealed). Pod templates carry a checksum of what they
-	// read, so a rotation restarts them.
-	Sealed map[string]string `yaml:"-"`
-	// Render, when set, says which optional components to render instead
-	// of the description's switches (not part of the description: the
-	// generator sets it to render base/ and each base/components/<name>).
-	Render map[string]bool `yaml:"-"`
 }
 
 // Image is a container image reference split into repository and tag.

@@ -31,7 +31,7 @@ func testEnv(edit func(*config.Environment)) config.Environment {
 func objects(t *testing.T, e config.Environment) map[string]component.Object {
 	t.Helper()
 	out := map[string]component.Object{}
-	for _, c := range Components(config.DefaultSite(), e) {
+	for _, c := range Components(config.DefaultSite(), e, Options{}) {
 		for _, o := range c.Objects {
 			key := o.GetObjectKind().GroupVersionKind().Kind + "/" + o.GetName()
 			if _, dup := out[key]; dup {

@@ -54,15 +54,31 @@ type env struct {
 	meta component.Meta
 	site config.Site
 	e    *config.Environment
+	o    Options
+}
+
+// Options is what a rendering needs besides the description.
+type Options struct {
+	// Sealed maps each Secret name to a digest of its sealed file in
+	// secrets/<env>/ (generator.SealedDigests). Pod templates carry a
+	// checksum of the ones they read, so a rotation restarts them. Nil
+	// renders no checksum (base/ has none).
+	Sealed map[string]string
+	// Optional, when not nil, says which optional components to render
+	// instead of the description's switches (SetOptional: the generator
+	// renders base/ and each base/components/<name> with it).
+	Optional map[string]bool
 }
 
 // Components builds every part of the platform for one environment, with
-// optional parts included only where the environment switches them on.
-func Components(site config.Site, e config.Environment) []*component.Component {
+// optional parts included only where the environment (or o.Optional)
+// switches them on.
+func Components(site config.Site, e config.Environment, o Options) []*component.Component {
 	x := env{
 		meta: component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)},
 		site: site,
 		e:    &e,
+		o:    o,
 	}
 	cs := []*component.Component{
 		x.namespace(),
@@ -117,8 +133,8 @@ func Components(site config.Site, e config.Environment) []*component.Component {
 // which of them are rendered must not change what each one contains:
 // base/components/<name> are added up by kustomize.
 func (x env) on(name string) bool {
-	if x.e.Render != nil {
-		return x.e.Render[name]
+	if x.o.Optional != nil {
+		return x.o.Optional[name]
 	}
 	return Enabled(*x.e)[name]
 }
@@ -130,8 +146,9 @@ var OptionalNames = []string{Dashboards, PgAdmin, SAML, BackupPostgreSQL, Backup
 var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
 
 // SetOptional returns e with the optional components in on switched on and
-// all others off: the generator renders bases and component patches with it.
-func SetOptional(e config.Environment, on map[string]bool) config.Environment {
+// all others off, and the options that render it so: the generator renders
+// bases and component patches with them.
+func SetOptional(e config.Environment, on map[string]bool) (config.Environment, Options) {
 	t, f := true, false
 	pick := func(n string) *bool {
 		if on[n] {
@@ -155,15 +172,15 @@ func SetOptional(e config.Environment, on map[string]bool) config.Environment {
 	// The backup parts: rendered as on says, each with the same target
 	// (an S3 placeholder unless defaults: has a bucket) and the same
 	// switches, whichever others are on (see env.on).
-	e.Render = map[string]bool{}
+	o := Options{Optional: map[string]bool{}}
 	for _, n := range backupNames {
-		e.Render[n] = on[n]
+		o.Optional[n] = on[n]
 	}
 	if t := &e.Backup.Target; !t.IsS3() {
 		t.S3 = config.S3Target{Endpoint: "https://s3.example.org", Bucket: "backups", Region: t.S3.Region,
 			EgressCIDRs: []config.CIDR{"192.0.2.0/24"}}
 	}
-	return e
+	return e, o
 }
 
 // Enabled reports the optional components e switches on.
@@ -246,7 +263,7 @@ func (x env) secretsChecksum(tpl *corev1.PodTemplateSpec) {
 	}
 	var lines []string
 	for name := range read {
-		if d, ok := x.e.Sealed[name]; ok {
+		if d, ok := x.o.Sealed[name]; ok {
 			lines = append(lines, name+"="+d)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 )
 
@@ -73,7 +74,7 @@ func TestPoliciesAllowExactlyTheFlows(t *testing.T) {
 	}
 	for _, e := range p.Environments {
 		t.Run(string(e.Name), func(t *testing.T) {
-			cs, err := generator.Components(p.Site, e)
+			cs, err := generator.Components(p.Site, e, invenio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +194,7 @@ func TestPrometheusMayScrapeExactlyTheMetricsPorts(t *testing.T) {
 	monitored := 0
 	for _, e := range p.Environments {
 		t.Run(string(e.Name), func(t *testing.T) {
-			cs, err := generator.Components(p.Site, e)
+			cs, err := generator.Components(p.Site, e, invenio.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -44,7 +44,7 @@ func repository(t *testing.T) tree.Tree {
 			repoErr = err
 			return
 		}
-		g, err := generator.Generate(p)
+		g, err := generator.Generate(p, sealed)
 		if err != nil {
 			repoErr = err
 			return

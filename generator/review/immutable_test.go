@@ -429,7 +429,7 @@ func generatedWith(t *testing.T, change func(*config.Platform)) tree.Tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := generator.Generate(p)
+	g, err := generator.Generate(p, sealed)
 	if err != nil {
 		t.Fatal(err)
 	}
