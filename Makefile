@@ -18,6 +18,10 @@ deps:
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	@# Imports in three groups (standard library, third party, this module),
+	@# checked by goimports pinned in go.mod's tool directive.
+	@f="$$($(GO) tool goimports -l -local lbl.gov/invenio-gitops $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	  test -z "$$f" || { echo "imports not grouped the goimports way (fix: $(GO) tool goimports -w -local lbl.gov/invenio-gitops <file>):"; echo "$$f"; exit 1; }
 	$(GO) vet ./...
 
 # Proof on a real control plane (docs/e2e.md): builds the pinned binaries
