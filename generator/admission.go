@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"lbl.gov/invenio-gitops/generator/config"
@@ -44,14 +45,9 @@ type admissionProblem struct {
 // against the limits of its kind.
 func admissionProblems(obj map[string]any) []admissionProblem {
 	var out []admissionProblem
-	kind, _ := obj["kind"].(string)
-	apiVersion, _ := obj["apiVersion"].(string)
-	group, _, _ := strings.Cut(apiVersion, "/")
-	if !strings.Contains(apiVersion, "/") {
-		group = ""
-	}
-	meta, _ := obj["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
+	u := unstructured.Unstructured{Object: obj}
+	kind, name := u.GetKind(), u.GetName()
+	group := u.GroupVersionKind().Group
 	label := func(what, v string, errs []string) {
 		if len(errs) > 0 {
 			p := admissionProblem{value: v, what: what, reason: strings.Join(errs, "; ")}
@@ -88,7 +84,7 @@ func admissionProblems(obj map[string]any) []admissionProblem {
 	default:
 		label("name", name, utilvalidation.IsDNS1123Subdomain(name))
 	}
-	if ns, _ := meta["namespace"].(string); ns != "" {
+	if ns := u.GetNamespace(); ns != "" {
 		label("the namespace", ns, utilvalidation.IsDNS1123Label(ns))
 	}
 	walkMaps(obj, nil, isLabels(kind), func(where string, labels map[string]any) {
@@ -238,10 +234,9 @@ func checked(doc map[string]any) checkedObject {
 }
 
 func objectName(obj map[string]any) string {
-	kind, _ := obj["kind"].(string)
-	meta, _ := obj["metadata"].(map[string]any)
-	name, _ := meta["name"].(string)
-	if ns, _ := meta["namespace"].(string); ns != "" {
+	u := unstructured.Unstructured{Object: obj}
+	kind, name := u.GetKind(), u.GetName()
+	if ns := u.GetNamespace(); ns != "" {
 		return kind + " " + ns + "/" + abbrev(name)
 	}
 	return kind + " " + abbrev(name)
@@ -262,9 +257,8 @@ func abbrev(s string) string {
 }
 
 func explain(p *config.Platform, fields []config.Field, origins map[string]string, obj map[string]any, pr admissionProblem) (string, error) {
-	kind, _ := obj["kind"].(string)
-	meta, _ := obj["metadata"].(map[string]any)
-	ns, _ := meta["namespace"].(string)
+	u := unstructured.Unstructured{Object: obj}
+	kind, ns := u.GetKind(), u.GetNamespace()
 	// What the derived value does to the object, e.g. `gives a
 	// Kustomization in flux-system the name "…"`.
 	var gives string

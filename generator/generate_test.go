@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -84,8 +85,8 @@ func decodeStream(t *testing.T, b []byte) []map[string]any {
 }
 
 func key(d map[string]any) string {
-	m, _ := d["metadata"].(map[string]any)
-	return d["kind"].(string) + "/" + m["name"].(string)
+	u := unstructured.Unstructured{Object: d}
+	return u.GetKind() + "/" + u.GetName()
 }
 
 // TestOverlaysBuildToTheModel is the proof that the derived overlays are

@@ -13,6 +13,7 @@ import (
 	"github.com/fluxcd/pkg/apis/kustomize"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
@@ -340,11 +341,12 @@ func TestClusterVariants(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := r.Map()
-		spec := got["spec"].(map[string]any)
-		values := spec["values"].(map[string]any)
+		release, _, _ := unstructured.NestedString(got, "spec", "releaseName")
+		target, _, _ := unstructured.NestedString(got, "spec", "targetNamespace")
+		fullname, _, _ := unstructured.NestedString(got, "spec", "values", "fullnameOverride")
 		want := map[string]string{"lab": "sealed-secrets-controller kube-system", "prod": "sealed-secrets-cvre shared-services"}[c.Name]
-		if g := spec["releaseName"].(string) + " " + spec["targetNamespace"].(string); g != want || values["fullnameOverride"] != spec["releaseName"] {
-			t.Errorf("cluster %s: sealed-secrets release %s, fullnameOverride %v; want %s", c.Name, g, values["fullnameOverride"], want)
+		if g := release + " " + target; g != want || fullname != release {
+			t.Errorf("cluster %s: sealed-secrets release %s, fullnameOverride %v; want %s", c.Name, g, fullname, want)
 		}
 		if n := len(layers[0].Patches); (c.Name == "prod") != (n > 0) {
 			t.Errorf("cluster %s: %d patches on the shared controllers directory", c.Name, n)
@@ -386,7 +388,7 @@ func TestIngressControllerIdleTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := r.Map()
-		conf, _ := got["spec"].(map[string]any)["values"].(map[string]any)["controller"].(map[string]any)["config"].(map[string]any)
+		conf, _, _ := unstructured.NestedMap(got, "spec", "values", "controller", "config")
 		if conf["client-body-timeout"] != want[c.Name] || conf["http-snippet"] != "send_timeout "+want[c.Name]+"s;" {
 			t.Errorf("cluster %s: controller config %v, want client-body-timeout %s and send_timeout %ss", c.Name, conf, want[c.Name], want[c.Name])
 		}

@@ -7,6 +7,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	policyv1 "k8s.io/api/policy/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/crds"
@@ -62,46 +66,61 @@ type opsRow struct {
 // that spreads over nodes with its HPA and PDB: what the cluster will get.
 func opsTable(t testing.TB, built []byte) []opsRow {
 	t.Helper()
-	docs := decodeStream(t.(*testing.T), built)
-	get := func(d map[string]any, path ...string) any {
-		var v any = d
-		for _, k := range path {
-			m, _ := v.(map[string]any)
-			v = m[k]
+	decode := func(d map[string]any, into any) {
+		t.Helper()
+		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(d, into); err != nil {
+			t.Fatal(err)
 		}
-		return v
 	}
-	hpas, pdbs := map[string]map[string]any{}, map[string]map[string]any{}
-	for _, d := range docs {
+	hpas, pdbs := map[string]autoscalingv2.HorizontalPodAutoscaler{}, map[string]policyv1.PodDisruptionBudget{}
+	var deployments []appsv1.Deployment
+	for _, d := range decodeStream(t.(*testing.T), built) {
 		switch d["kind"] {
 		case "HorizontalPodAutoscaler":
-			hpas[get(d, "spec", "scaleTargetRef", "name").(string)] = d
+			var h autoscalingv2.HorizontalPodAutoscaler
+			decode(d, &h)
+			hpas[h.Spec.ScaleTargetRef.Name] = h
 		case "PodDisruptionBudget":
-			pdbs[get(d, "spec", "selector", "matchLabels", "app.kubernetes.io/name").(string)] = d
+			var p policyv1.PodDisruptionBudget
+			decode(d, &p)
+			pdbs[p.Spec.Selector.MatchLabels["app.kubernetes.io/name"]] = p
+		case "Deployment":
+			var dep appsv1.Deployment
+			decode(d, &dep)
+			deployments = append(deployments, dep)
 		}
 	}
+	deref := func(p *int32) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return fmt.Sprint(*p)
+	}
 	var rows []opsRow
-	for _, d := range docs {
-		if d["kind"] != "Deployment" || get(d, "spec", "template", "spec", "topologySpreadConstraints") == nil {
+	for _, d := range deployments {
+		if d.Spec.Template.Spec.TopologySpreadConstraints == nil {
 			continue
 		}
-		name := get(d, "metadata", "name").(string)
-		r := opsRow{Workload: name, Replicas: "HPA", HPA: "—", Targets: "—", ScaleDown: "—", PDB: "—"}
-		if n := get(d, "spec", "replicas"); n != nil {
-			r.Replicas = fmt.Sprint(n)
+		r := opsRow{Workload: d.Name, Replicas: "HPA", HPA: "—", Targets: "—", ScaleDown: "—", PDB: "—"}
+		if d.Spec.Replicas != nil {
+			r.Replicas = deref(d.Spec.Replicas)
 		}
-		if h, ok := hpas[name]; ok {
-			r.HPA = fmt.Sprintf("%v–%v", get(h, "spec", "minReplicas"), get(h, "spec", "maxReplicas"))
+		if h, ok := hpas[d.Name]; ok {
+			r.HPA = fmt.Sprintf("%s–%d", deref(h.Spec.MinReplicas), h.Spec.MaxReplicas)
 			var ts []string
-			for _, m := range get(h, "spec", "metrics").([]any) {
-				mm := m.(map[string]any)
-				ts = append(ts, fmt.Sprintf("%v %v%%", get(mm, "resource", "name"), get(mm, "resource", "target", "averageUtilization")))
+			for _, m := range h.Spec.Metrics {
+				if m.Resource == nil {
+					t.Fatalf("HorizontalPodAutoscaler/%s: a %s metric; the table knows resource metrics", h.Name, m.Type)
+				}
+				ts = append(ts, fmt.Sprintf("%s %s%%", m.Resource.Name, deref(m.Resource.Target.AverageUtilization)))
 			}
 			r.Targets = strings.Join(ts, ", ")
-			r.ScaleDown = fmt.Sprintf("%vs window, 1 pod/min", get(h, "spec", "behavior", "scaleDown", "stabilizationWindowSeconds"))
+			if b := h.Spec.Behavior; b != nil && b.ScaleDown != nil {
+				r.ScaleDown = fmt.Sprintf("%ss window, 1 pod/min", deref(b.ScaleDown.StabilizationWindowSeconds))
+			}
 		}
-		if p, ok := pdbs[name]; ok {
-			r.PDB = fmt.Sprintf("maxUnavailable %v", get(p, "spec", "maxUnavailable"))
+		if p, ok := pdbs[d.Name]; ok && p.Spec.MaxUnavailable != nil {
+			r.PDB = "maxUnavailable " + p.Spec.MaxUnavailable.String()
 		}
 		rows = append(rows, r)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -298,8 +299,7 @@ func switchFindings(t *testing.T, built []byte, docs map[string]map[string]any, 
 	}
 	for _, h := range b.HPAs {
 		target := "Deployment/" + h.Spec.ScaleTargetRef.Name
-		spec, _ := docs[target]["spec"].(map[string]any)
-		if _, has := spec["replicas"]; has {
+		if _, has, _ := unstructured.NestedFieldNoCopy(docs[target], "spec", "replicas"); has {
 			out = append(out, fmt.Sprintf("%s has spec.replicas, but HorizontalPodAutoscaler/%s owns its count", target, h.Name))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/review"
@@ -194,11 +195,11 @@ func TestCIExamples(t *testing.T) {
 		switch f {
 		case "github-actions.yml":
 			// YAML 1.1 reads the key `on` as true.
-			if _, ok := doc["jobs"].(map[string]any)["review"]; !ok || (doc["on"] == nil && doc["true"] == nil) {
+			if _, ok, _ := unstructured.NestedFieldNoCopy(doc, "jobs", "review"); !ok || (doc["on"] == nil && doc["true"] == nil) {
 				t.Errorf("%s: no review job or no trigger", f)
 			}
 		case "gitlab-ci.yml":
-			if script, _ := doc["review"].(map[string]any)["script"].([]any); len(script) == 0 {
+			if script, _, _ := unstructured.NestedSlice(doc, "review", "script"); len(script) == 0 {
 				t.Errorf("%s: no review job script", f)
 			}
 		}

@@ -58,6 +58,7 @@ import (
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	metavalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -387,11 +388,8 @@ func roundTrip(obj map[string]any) (map[string]any, error) {
 // describe names an object in messages: "Kustomization flux-system/apps
 // (kustomize.toolkit.fluxcd.io/v1)".
 func describe(gvk schema.GroupVersionKind, obj map[string]any) string {
-	var name, ns string
-	if m, ok := obj["metadata"].(map[string]any); ok {
-		name, _ = m["name"].(string)
-		ns, _ = m["namespace"].(string)
-	}
+	u := unstructured.Unstructured{Object: obj}
+	name, ns := u.GetName(), u.GetNamespace()
 	if ns != "" {
 		name = ns + "/" + name
 	}

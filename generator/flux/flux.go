@@ -22,6 +22,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/config"
@@ -289,8 +290,8 @@ func diffFiles(base, mine []File) ([]kustomize.Patch, error) {
 				if err != nil {
 					return nil, nil, err
 				}
-				md, _ := d["metadata"].(map[string]any)
-				key := fmt.Sprintf("%s/%s", d["kind"], md["name"])
+				u := unstructured.Unstructured{Object: d}
+				key := u.GetKind() + "/" + u.GetName()
 				m[key] = d
 				keys = append(keys, key)
 			}
@@ -316,25 +317,20 @@ func diffFiles(base, mine []File) ([]kustomize.Patch, error) {
 		if !changed {
 			continue
 		}
-		md := m[key]["metadata"].(map[string]any)
-		pm, _ := patch["metadata"].(map[string]any)
-		if pm == nil {
-			pm = map[string]any{}
+		u, pu := unstructured.Unstructured{Object: m[key]}, unstructured.Unstructured{Object: patch}
+		pu.SetName(u.GetName())
+		if ns := u.GetNamespace(); ns != "" {
+			pu.SetNamespace(ns)
 		}
-		pm["name"] = md["name"]
-		if ns, ok := md["namespace"]; ok {
-			pm["namespace"] = ns
-		}
-		patch["metadata"] = pm
-		patch["apiVersion"] = m[key]["apiVersion"]
-		patch["kind"] = m[key]["kind"]
+		pu.SetAPIVersion(u.GetAPIVersion())
+		pu.SetKind(u.GetKind())
 		y, err := yaml.Marshal(patch)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, kustomize.Patch{
 			Patch:  string(y),
-			Target: &kustomize.Selector{Kind: m[key]["kind"].(string), Name: md["name"].(string)},
+			Target: &kustomize.Selector{Kind: u.GetKind(), Name: u.GetName()},
 		})
 	}
 	return out, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/types"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -22,14 +24,10 @@ type Object struct {
 }
 
 // Kind returns the object's kind.
-func (o Object) Kind() string { s, _ := o.Doc["kind"].(string); return s }
+func (o Object) Kind() string { return (&unstructured.Unstructured{Object: o.Doc}).GetKind() }
 
 // Name returns metadata.name.
-func (o Object) Name() string {
-	m, _ := o.Doc["metadata"].(map[string]any)
-	s, _ := m["name"].(string)
-	return s
-}
+func (o Object) Name() string { return (&unstructured.Unstructured{Object: o.Doc}).GetName() }
 
 // Key identifies an object within an environment. A Namespace is keyed by
 // kind alone: the namespace transformer renames it.
@@ -142,29 +140,9 @@ func sortObjects(objs []Object) {
 // withoutNamespace returns a deep copy of a document without
 // metadata.namespace: base objects get theirs from the overlay.
 func withoutNamespace(d tree.Doc) tree.Doc {
-	out := deepCopy(d).(map[string]any)
-	if m, ok := out["metadata"].(map[string]any); ok {
-		delete(m, "namespace")
-	}
+	out := k8sruntime.DeepCopyJSON(d)
+	unstructured.RemoveNestedField(out, "metadata", "namespace")
 	return out
-}
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = deepCopy(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = deepCopy(e)
-		}
-		return l
-	}
-	return v
 }
 
 func marshalFile(docs []tree.Doc) ([]byte, error) {
@@ -288,11 +266,9 @@ func componentFiles(t tree.Tree, name string, layer component.Layer, base, with 
 // writePatch writes a strategic-merge patch for o under dir/patches.
 func writePatch(t tree.Tree, dir string, o Object, patch map[string]any) (string, error) {
 	doc := tree.Doc{"apiVersion": o.Doc["apiVersion"], "kind": o.Kind()}
-	meta := map[string]any{}
-	if m, ok := patch["metadata"].(map[string]any); ok {
-		for k, v := range m {
-			meta[k] = v
-		}
+	meta, _, _ := unstructured.NestedMap(patch, "metadata") // a copy
+	if meta == nil {
+		meta = map[string]any{}
 	}
 	meta["name"] = o.Name()
 	for k, v := range patch {
@@ -363,7 +339,7 @@ func envFiles(t tree.Tree, e Env, optional map[string]component.Layer) error {
 			}
 			doc := withoutNamespace(o.Doc)
 			if o.Kind() == "Namespace" {
-				doc["metadata"].(map[string]any)["name"] = r.Name()
+				(&unstructured.Unstructured{Object: doc}).SetName(r.Name())
 			}
 			if err := liftImages(doc, withoutNamespace(r.Doc), images); err != nil {
 				return fmt.Errorf("%s: %w", o.Key(), err)
@@ -440,21 +416,28 @@ func sortedImages(m map[string]types.Image) []types.Image {
 	return out
 }
 
-// containers returns the container lists of a workload document.
-func containers(doc tree.Doc) [][]any {
-	spec, _ := doc["spec"].(map[string]any)
-	if jt, ok := spec["jobTemplate"].(map[string]any); ok { // CronJob
-		spec, _ = jt["spec"].(map[string]any)
+// containers returns the containers of a workload document (init
+// containers first), each the document's own map.
+func containers(doc tree.Doc) []map[string]any {
+	template := []string{"spec", "template", "spec"}
+	if _, cronJob, _ := unstructured.NestedFieldNoCopy(doc, "spec", "jobTemplate"); cronJob {
+		template = []string{"spec", "jobTemplate", "spec", "template", "spec"}
 	}
-	tpl, _ := spec["template"].(map[string]any)
-	ps, _ := tpl["spec"].(map[string]any)
-	var out [][]any
+	var out []map[string]any
 	for _, k := range []string{"initContainers", "containers"} {
-		if l, ok := ps[k].([]any); ok {
-			out = append(out, l)
+		l, _, _ := unstructured.NestedFieldNoCopy(doc, append(template, k)...)
+		for _, c := range asList(l) {
+			if m, ok := c.(map[string]any); ok {
+				out = append(out, m)
+			}
 		}
 	}
 	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 func splitImage(ref string) (string, string) {
@@ -469,19 +452,14 @@ func splitImage(ref string) (string, string) {
 // image entries and puts ref's images back into doc.
 func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
 	refImages := map[string]string{}
-	for _, l := range containers(ref) {
-		for _, c := range l {
-			m := c.(map[string]any)
-			refImages[m["name"].(string)] = m["image"].(string)
-		}
+	for _, c := range containers(ref) {
+		name, _, _ := unstructured.NestedString(c, "name")
+		refImages[name], _, _ = unstructured.NestedString(c, "image")
 	}
-	for _, l := range containers(doc) {
-		for _, c := range l {
-			m := c.(map[string]any)
-			want, have := m["image"].(string), refImages[m["name"].(string)]
-			if have == "" || want == have {
-				continue
-			}
+	for _, c := range containers(doc) {
+		name, _, _ := unstructured.NestedString(c, "name")
+		want, _, _ := unstructured.NestedString(c, "image")
+		if have := refImages[name]; have != "" && want != have {
 			hr, _ := splitImage(have)
 			wr, wt := splitImage(want)
 			img := types.Image{Name: hr, NewTag: wt}
@@ -492,7 +470,7 @@ func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
 				return fmt.Errorf("image %s is mapped to both %s:%s and %s:%s in one layer", hr, prev.NewName, prev.NewTag, img.NewName, img.NewTag)
 			}
 			images[hr] = img
-			m["image"] = have
+			c["image"] = have
 		}
 	}
 	return nil
@@ -504,17 +482,19 @@ func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
 // doc lacks (an autoscaler the environment switches on) stays for the
 // patch, which deletes the field.
 func liftReplicas(doc, ref tree.Doc) (int64, bool) {
-	spec, _ := doc["spec"].(map[string]any)
-	rspec, _ := ref["spec"].(map[string]any)
-	want, ok1 := spec["replicas"].(float64)
-	have, ok2 := rspec["replicas"].(float64)
+	w, _, _ := unstructured.NestedFieldNoCopy(doc, "spec", "replicas")
+	h, _, _ := unstructured.NestedFieldNoCopy(ref, "spec", "replicas")
+	want, ok1 := w.(float64) // JSON numbers (tree.ToDoc)
+	have, ok2 := h.(float64)
 	if !ok1 || (ok2 && want == have) {
 		return 0, false
 	}
 	if ok2 {
-		spec["replicas"] = have
+		if err := unstructured.SetNestedField(doc, have, "spec", "replicas"); err != nil {
+			return 0, false // spec is no object: left for the patch
+		}
 	} else {
-		delete(spec, "replicas")
+		unstructured.RemoveNestedField(doc, "spec", "replicas")
 	}
 	return int64(want), true
 }

@@ -21,7 +21,8 @@ var mergeKeys = []string{"name", "metadata.name", "containerPort", "port", "moun
 
 // keyOf reads merge key k (a dotted path) of a list element.
 func keyOf(e any, k string) (any, bool) {
-	v := get(e, strings.Split(k, ".")...)
+	m, _ := e.(map[string]any)
+	v := field(m, strings.Split(k, ".")...)
 	return v, v != nil
 }
 

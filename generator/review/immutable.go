@@ -205,7 +205,7 @@ func forcedBy(o, n Object, kustomizations Objects) string {
 		return ""
 	}
 	for id, k := range kustomizations {
-		if id.Group == "kustomize.toolkit.fluxcd.io" && id.Kind == "Kustomization" && id.Name == n.Layer && get(k.Doc, "spec", "force") == true {
+		if id.Group == "kustomize.toolkit.fluxcd.io" && id.Kind == "Kustomization" && id.Name == n.Layer && field(k.Doc, "spec", "force") == true {
 			return "Kustomization " + n.Layer + " has spec.force: true"
 		}
 	}
@@ -219,7 +219,7 @@ func selectorOnly(o, n tree.Doc) []refusal {
 }
 
 func selectorRefusal(o, n tree.Doc, path ...string) []refusal {
-	os, ns := get(o, path...), get(n, path...)
+	os, ns := field(o, path...), field(n, path...)
 	if semanticEqual[struct {
 		Selector *metav1.LabelSelector `json:"selector"`
 	}]("selector", os, ns) {
@@ -255,8 +255,8 @@ var statefulSetMutable = map[string]bool{
 }
 
 func statefulSetRefused(o, n tree.Doc) []refusal {
-	os, _ := get(o, "spec").(map[string]any)
-	ns, _ := get(n, "spec").(map[string]any)
+	os := object(o, "spec")
+	ns := object(n, "spec")
 	keys := map[string]bool{}
 	for k := range os {
 		keys[k] = true
@@ -273,7 +273,7 @@ func statefulSetRefused(o, n tree.Doc) []refusal {
 		case "selector":
 			out = append(out, selectorRefusal(o, n, "spec", "selector")...)
 		case "volumeClaimTemplates":
-			out = append(out, claimTemplateRefusals(os[k], ns[k])...)
+			out = append(out, claimTemplateRefusals(asList(os[k]), asList(ns[k]))...)
 		case "revisionHistoryLimit":
 			for _, r := range fieldRefusals(o, n, "spec", k) {
 				r.why = "Kubernetes 1.32 and earlier; later releases accept it"
@@ -302,7 +302,7 @@ func statefulSetRecreated(old tree.Doc) string {
 // backoffLimitPerIndex, managedBy, successPolicy.
 func jobRefused(o, n tree.Doc) []refusal {
 	out := selectorRefusal(o, n, "spec", "selector")
-	if ot, nt := get(o, "spec", "template"), get(n, "spec", "template"); !semanticEqual[batchv1.JobSpec]("template", ot, nt) {
+	if ot, nt := field(o, "spec", "template"), field(n, "spec", "template"); !semanticEqual[batchv1.JobSpec]("template", ot, nt) {
 		var leaves []Change
 		leafChanges("", ot, nt, &leaves)
 		var paths []string
@@ -350,7 +350,7 @@ func serviceRefused(o, n tree.Doc) []refusal {
 		if s := str(d, "spec", "clusterIP"); s != "" {
 			return s
 		}
-		l, _ := get(d, "spec", "clusterIPs").([]any)
+		l := list(d, "spec", "clusterIPs")
 		if len(l) > 0 {
 			s, _ := l[0].(string)
 			return s
@@ -375,8 +375,8 @@ func serviceRefused(o, n tree.Doc) []refusal {
 		out = append(out, refusal{change: fmt.Sprintf("spec.clusterIP %s → %s", oip, nip)})
 	}
 	if oip != "None" && nip != "None" {
-		of, _ := get(o, "spec", "ipFamilies").([]any)
-		nf, _ := get(n, "spec", "ipFamilies").([]any)
+		of := list(o, "spec", "ipFamilies")
+		nf := list(n, "spec", "ipFamilies")
 		if len(of) > 0 && len(nf) > 0 && of[0] != nf[0] {
 			out = append(out, refusal{change: fmt.Sprintf("spec.ipFamilies[0] %s → %s", render(of[0]), render(nf[0])), why: "the primary IP family"})
 		}
@@ -393,15 +393,15 @@ func serviceRefused(o, n tree.Doc) []refusal {
 // may be set once, while the claim is unbound; a running claim is bound.
 func claimRefused(o, n tree.Doc) []refusal {
 	var out []refusal
-	os, ns := scalarString(get(o, "spec", "resources", "requests", "storage")), scalarString(get(n, "spec", "resources", "requests", "storage"))
+	os, ns := scalarString(field(o, "spec", "resources", "requests", "storage")), scalarString(field(n, "spec", "resources", "requests", "storage"))
 	if os != ns && sizeChange(os, ns) == "shrink" {
 		out = append(out, refusal{change: fmt.Sprintf("spec.resources.requests.storage %s → %s (shrink)", os, ns), why: "a claim cannot shrink"})
 	}
 	strip := func(d tree.Doc) any {
-		spec, _ := get(d, "spec").(map[string]any)
+		spec := object(d, "spec")
 		spec = maps.Clone(spec)
 		delete(spec, "volumeAttributesClassName")
-		if r, ok := spec["resources"].(map[string]any); ok {
+		if r := object(spec, "resources"); r != nil {
 			r = maps.Clone(r)
 			delete(r, "requests")
 			spec["resources"] = r
@@ -427,12 +427,12 @@ func claimRefused(o, n tree.Doc) []refusal {
 // immutableData: once a ConfigMap or Secret has immutable: true, its data
 // and the flag itself cannot change.
 func immutableData(o, n tree.Doc, fields ...string) []refusal {
-	if get(o, "immutable") != true {
+	if field(o, "immutable") != true {
 		return nil
 	}
 	var out []refusal
 	for _, f := range append([]string{"immutable"}, fields...) {
-		ov, nv := get(o, f), get(n, f)
+		ov, nv := field(o, f), field(n, f)
 		if reflect.DeepEqual(ov, nv) {
 			continue
 		}
@@ -453,12 +453,12 @@ func sealedSecretRefused(o, n tree.Doc) []refusal {
 	if ot != nt {
 		out = append(out, refusal{change: fmt.Sprintf("spec.template.type %s → %s", ot, nt), why: "the controller's update of the Secret: its type is immutable"})
 	}
-	if get(o, "spec", "template", "immutable") == true {
-		if !reflect.DeepEqual(get(o, "spec", "encryptedData"), get(n, "spec", "encryptedData")) {
+	if field(o, "spec", "template", "immutable") == true {
+		if !reflect.DeepEqual(field(o, "spec", "encryptedData"), field(n, "spec", "encryptedData")) {
 			out = append(out, refusal{change: "spec.encryptedData changed", why: "the controller's update of the Secret: it has immutable: true"})
 		}
-		if get(n, "spec", "template", "immutable") != true {
-			out = append(out, refusal{change: "spec.template.immutable true → " + render(get(n, "spec", "template", "immutable")), why: "the controller's update of the Secret: it has immutable: true"})
+		if field(n, "spec", "template", "immutable") != true {
+			out = append(out, refusal{change: "spec.template.immutable true → " + render(field(n, "spec", "template", "immutable")), why: "the controller's update of the Secret: it has immutable: true"})
 		}
 	}
 	return out
@@ -466,15 +466,15 @@ func sealedSecretRefused(o, n tree.Doc) []refusal {
 
 // fieldRefusals refuses every leaf change below parent.field, each printed
 // as "path old → new".
-func fieldRefusals(o, n tree.Doc, parent, field string) []refusal {
-	path := []string{field}
-	prefix := field
+func fieldRefusals(o, n tree.Doc, parent, name string) []refusal {
+	path := []string{name}
+	prefix := name
 	if parent != "" {
-		path = []string{parent, field}
-		prefix = parent + "." + field
+		path = []string{parent, name}
+		prefix = parent + "." + name
 	}
 	var leaves []Change
-	leafChanges(prefix, get(o, path...), get(n, path...), &leaves)
+	leafChanges(prefix, field(o, path...), field(n, path...), &leaves)
 	var out []refusal
 	for _, c := range leaves {
 		out = append(out, refusal{change: describeLeaf(c)})
@@ -514,12 +514,11 @@ func sizeChange(old, new string) string {
 // claimTemplateRefusals: any change of a StatefulSet's
 // volumeClaimTemplates, template by template (matched by name), leaf by
 // leaf, a size saying whether it grows or shrinks.
-func claimTemplateRefusals(o, n any) []refusal {
-	index := func(v any) map[string]any {
+func claimTemplateRefusals(o, n []any) []refusal {
+	index := func(l []any) map[string]any {
 		m := map[string]any{}
-		l, _ := v.([]any)
 		for _, e := range l {
-			m[str(e, "metadata", "name")] = e
+			m[str(asObject(e), "metadata", "name")] = e
 		}
 		return m
 	}
@@ -538,9 +537,9 @@ func claimTemplateRefusals(o, n any) []refusal {
 		switch {
 		case semanticEqual[corev1.PersistentVolumeClaim]("", ot, nt):
 		case ot == nil:
-			out = append(out, refusal{change: prefix + " added (" + describeClaim(get(nt, "spec")) + ")"})
+			out = append(out, refusal{change: prefix + " added (" + describeClaim(object(asObject(nt), "spec")) + ")"})
 		case nt == nil:
-			out = append(out, refusal{change: prefix + " removed (" + describeClaim(get(ot, "spec")) + ")"})
+			out = append(out, refusal{change: prefix + " removed (" + describeClaim(object(asObject(ot), "spec")) + ")"})
 		default:
 			var leaves []Change
 			leafChanges(prefix, ot, nt, &leaves)

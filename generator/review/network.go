@@ -67,11 +67,11 @@ func flows(objs Objects) map[string]any {
 		d := objs[id].Doc
 		switch {
 		case id.Kind == "Namespace" && id.Group == "":
-			l := labelsOf(get(d, "metadata", "labels"))
+			l := labelsOf(field(d, "metadata", "labels"))
 			l["kubernetes.io/metadata.name"] = id.Name // set by the API server
 			ps.namespaces[id.Name] = l
 		case podTemplate(d) != nil:
-			ps.workloads = append(ps.workloads, &workload{name: id.Name, namespace: id.Namespace, labels: labelsOf(get(podTemplate(d), "metadata", "labels"))})
+			ps.workloads = append(ps.workloads, &workload{name: id.Name, namespace: id.Namespace, labels: labelsOf(field(podTemplate(d), "metadata", "labels"))})
 		}
 	}
 	type candidate struct {
@@ -84,15 +84,15 @@ func flows(objs Objects) map[string]any {
 			continue
 		}
 		d := objs[id].Doc
-		targets := ps.resolve(id.Namespace, get(d, "spec", "podSelector"), nil, false)
+		targets := ps.resolve(id.Namespace, field(d, "spec", "podSelector"), nil, false)
 		types := map[string]bool{}
-		if l, ok := get(d, "spec", "policyTypes").([]any); ok {
+		if l, ok := field(d, "spec", "policyTypes").([]any); ok {
 			for _, t := range l {
 				types[fmt.Sprint(t)] = true
 			}
 		} else {
 			types["Ingress"] = true
-			types["Egress"] = get(d, "spec", "egress") != nil
+			types["Egress"] = field(d, "spec", "egress") != nil
 		}
 		for _, dir := range []struct {
 			field, peers string
@@ -102,8 +102,7 @@ func flows(objs Objects) map[string]any {
 				continue
 			}
 			var rules []netRule
-			l, _ := get(d, "spec", dir.field).([]any)
-			for _, r := range l {
+			for _, r := range items(d, "spec", dir.field) {
 				rules = append(rules, ps.rule(id.Namespace, r, dir.peers))
 			}
 			for _, t := range targets {
@@ -188,16 +187,17 @@ func containsString(l []string, s string) bool {
 
 // rule resolves one ingress (peers "from") or egress (peers "to") rule of
 // a policy in namespace ns.
-func (ps policySet) rule(ns string, r any, peersField string) netRule {
+func (ps policySet) rule(ns string, r map[string]any, peersField string) netRule {
 	var out netRule
-	peers, _ := get(r, peersField).([]any)
+	peers := list(r, peersField)
 	if len(peers) == 0 {
 		out.anyPeer = true
 	}
-	for _, p := range peers {
-		if block := get(p, "ipBlock"); block != nil {
+	for _, e := range peers {
+		p := asObject(e)
+		if block := object(p, "ipBlock"); block != nil {
 			name := str(block, "cidr")
-			if ex, ok := get(block, "except").([]any); ok && len(ex) > 0 {
+			if ex := list(block, "except"); len(ex) > 0 {
 				var s []string
 				for _, e := range ex {
 					s = append(s, fmt.Sprint(e))
@@ -207,20 +207,20 @@ func (ps policySet) rule(ns string, r any, peersField string) netRule {
 			out.peers = append(out.peers, endpoint{name: name})
 			continue
 		}
-		nsSel, hasNS := get(p, "namespaceSelector").(map[string]any)
-		out.peers = append(out.peers, ps.resolve(ns, get(p, "podSelector"), nsSel, hasNS)...)
+		nsSel, hasNS := field(p, "namespaceSelector").(map[string]any)
+		out.peers = append(out.peers, ps.resolve(ns, field(p, "podSelector"), nsSel, hasNS)...)
 	}
-	ports, _ := get(r, "ports").([]any)
-	for _, p := range ports {
+	for _, e := range list(r, "ports") {
+		p := asObject(e)
 		proto := str(p, "protocol")
 		if proto == "" {
 			proto = "TCP"
 		}
-		port := render(get(p, "port"))
-		if get(p, "port") == nil {
+		port := render(field(p, "port"))
+		if field(p, "port") == nil {
 			port = "any port"
 		}
-		if end := get(p, "endPort"); end != nil {
+		if end := field(p, "endPort"); end != nil {
 			port += "-" + render(end)
 		}
 		out.ports = append(out.ports, port+"/"+proto)
@@ -240,8 +240,8 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 	// it names one namespace the revision has; any other selector may
 	// match namespaces we cannot see, and is described instead.
 	namespaces := map[string]bool{ns: true}
-	named, _ := get(nsSel, "matchLabels", "kubernetes.io/metadata.name").(string)
-	exact := named != "" && len(nsSel) == 1 && len(get(nsSel, "matchLabels").(map[string]any)) == 1
+	named := str(nsSel, "matchLabels", "kubernetes.io/metadata.name")
+	exact := named != "" && len(nsSel) == 1 && len(object(nsSel, "matchLabels")) == 1
 	if hasNS {
 		namespaces = map[string]bool{}
 		if _, known := ps.namespaces[named]; exact && known {

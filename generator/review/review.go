@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
 )
@@ -374,22 +376,49 @@ type pair struct {
 	forcedBy string // why Flux recreates it rather than fail on a refused change (forcedBy), or ""
 }
 
-// str reads a string at a path of nested maps.
-func str(d any, path ...string) string {
-	s, _ := get(d, path...).(string)
+// str is the string at path in d, "" when there is none.
+func str(d map[string]any, path ...string) string {
+	s, _, _ := unstructured.NestedString(d, path...)
 	return s
 }
 
-// get reads the value at a path of nested maps (nil when absent).
-func get(d any, path ...string) any {
-	for _, p := range path {
-		m, ok := d.(map[string]any)
-		if !ok {
-			return nil
-		}
-		d = m[p]
+// field is the value at path in d, nil when there is none.
+func field(d map[string]any, path ...string) any {
+	v, _, _ := unstructured.NestedFieldNoCopy(d, path...)
+	return v
+}
+
+// object is the object (map) at path in d, nil when there is none.
+func object(d map[string]any, path ...string) map[string]any {
+	return asObject(field(d, path...))
+}
+
+// items is the list at path in d as objects, an element that is no
+// object nil.
+func items(d map[string]any, path ...string) []map[string]any {
+	l := list(d, path...)
+	out := make([]map[string]any, len(l))
+	for i, e := range l {
+		out[i] = asObject(e)
 	}
-	return d
+	return out
+}
+
+// asObject is v when it is an object (map), else nil.
+func asObject(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// asList is v when it is a list, else nil.
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// list is the list at path in d, nil when there is none.
+func list(d map[string]any, path ...string) []any {
+	return asList(field(d, path...))
 }
 
 // Diff renders two revisions of the repository (base, then head) and

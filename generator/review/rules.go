@@ -36,9 +36,9 @@ func podTemplate(d tree.Doc) map[string]any {
 	var t any
 	switch d["kind"] {
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "ReplicationController":
-		t = get(d, "spec", "template")
+		t = field(d, "spec", "template")
 	case "CronJob":
-		t = get(d, "spec", "jobTemplate", "spec", "template")
+		t = field(d, "spec", "jobTemplate", "spec", "template")
 	case "Pod":
 		t = map[string]any(d)
 	}
@@ -56,9 +56,7 @@ type container struct {
 func containers(template map[string]any) map[string]container {
 	out := map[string]container{}
 	for _, list := range []struct{ field, label string }{{"initContainers", "init container "}, {"containers", "container "}} {
-		l, _ := get(template, "spec", list.field).([]any)
-		for _, e := range l {
-			c, _ := e.(map[string]any)
+		for _, c := range items(template, "spec", list.field) {
 			label := list.label + str(c, "name")
 			out[label] = container{label: label, spec: c}
 		}
@@ -132,13 +130,13 @@ func replicasRule(p pair) []Flag {
 	case len(fields) == 0:
 	case p.old != nil && p.new != nil:
 		for _, f := range fields {
-			o, n := get(p.old, "spec", f), get(p.new, "spec", f)
+			o, n := field(p.old, "spec", f), field(p.new, "spec", f)
 			if !reflect.DeepEqual(o, n) {
 				out = append(out, newFlag(Replicas, "%s %s → %s", f, unsetIs(o, "1"), unsetIs(n, "1")))
 			}
 		}
 	case p.id.Kind == "HorizontalPodAutoscaler" && p.new != nil:
-		out = append(out, newFlag(Replicas, "autoscales %s from %s to %s replicas", str(p.new, "spec", "scaleTargetRef", "name"), unsetIs(get(p.new, "spec", "minReplicas"), "1"), render(get(p.new, "spec", "maxReplicas"))))
+		out = append(out, newFlag(Replicas, "autoscales %s from %s to %s replicas", str(p.new, "spec", "scaleTargetRef", "name"), unsetIs(field(p.new, "spec", "minReplicas"), "1"), render(field(p.new, "spec", "maxReplicas"))))
 	case p.id.Kind == "HorizontalPodAutoscaler":
 		out = append(out, newFlag(Replicas, "autoscaling of %s removed", str(p.old, "spec", "scaleTargetRef", "name")))
 	}
@@ -157,8 +155,8 @@ func resourcesRule(p pair) []Flag {
 	var out []Flag
 	bothContainers(p, func(label string, o, n map[string]any) {
 		for _, kind := range []string{"requests", "limits"} {
-			om, _ := get(o, "resources", kind).(map[string]any)
-			nm, _ := get(n, "resources", kind).(map[string]any)
+			om := object(o, "resources", kind)
+			nm := object(n, "resources", kind)
 			keys := map[string]any{}
 			for k := range om {
 				keys[k] = nil
@@ -199,12 +197,12 @@ func storageRule(p pair) []Flag {
 			}
 		}
 	case p.new != nil:
-		out = append(out, newFlag(Storage, "new claim: %s", describeClaim(get(p.new, "spec"))))
+		out = append(out, newFlag(Storage, "new claim: %s", describeClaim(object(p.new, "spec"))))
 	default:
 		if str(p.old, "metadata", "annotations", PruneAnnotation) == "disabled" {
-			out = append(out, newFlag(Storage, "claim removed from git (%s); Flux keeps it (prune disabled)", describeClaim(get(p.old, "spec"))))
+			out = append(out, newFlag(Storage, "claim removed from git (%s); Flux keeps it (prune disabled)", describeClaim(object(p.old, "spec"))))
 		} else {
-			out = append(out, newFlag(Storage, "claim removed (%s): Flux deletes it, and its data with it unless the volume is retained", describeClaim(get(p.old, "spec"))))
+			out = append(out, newFlag(Storage, "claim removed (%s): Flux deletes it, and its data with it unless the volume is retained", describeClaim(object(p.old, "spec"))))
 		}
 	}
 	return out
@@ -223,12 +221,12 @@ func joinList(v any) string {
 	return strings.Join(s, ", ")
 }
 
-func describeClaim(spec any) string {
+func describeClaim(spec map[string]any) string {
 	s := orNone(str(spec, "resources", "requests", "storage"))
 	if c := str(spec, "storageClassName"); c != "" {
 		s += ", class " + c
 	}
-	if m := get(spec, "accessModes"); m != nil {
+	if m := field(spec, "accessModes"); m != nil {
 		s += ", " + joinList(m)
 	}
 	return s
@@ -249,8 +247,7 @@ func ingressRule(p pair) []Flag {
 	}
 	hosts := func(d tree.Doc) map[string]any {
 		m := map[string]any{}
-		l, _ := get(d, "spec", "rules").([]any)
-		for _, r := range l {
+		for _, r := range items(d, "spec", "rules") {
 			m[orNone(str(r, "host"))] = nil
 		}
 		return m
@@ -258,9 +255,8 @@ func ingressRule(p pair) []Flag {
 	// TLS entries by the Secret that holds their certificate.
 	tls := func(d tree.Doc) map[string]any {
 		m := map[string]any{}
-		l, _ := get(d, "spec", "tls").([]any)
-		for _, t := range l {
-			m[orNone(str(t, "secretName"))] = get(t, "hosts")
+		for _, t := range items(d, "spec", "tls") {
+			m[orNone(str(t, "secretName"))] = field(t, "hosts")
 		}
 		return m
 	}
@@ -332,8 +328,7 @@ func rbacRule(p pair) []Flag {
 	case "Role", "ClusterRole":
 		rules := func(d tree.Doc) map[string]any {
 			m := map[string]any{}
-			l, _ := get(d, "rules").([]any)
-			for _, r := range l {
+			for _, r := range items(d, "rules") {
 				m[describeRule(r)] = nil
 			}
 			return m
@@ -344,8 +339,7 @@ func rbacRule(p pair) []Flag {
 	case "RoleBinding", "ClusterRoleBinding":
 		subjects := func(d tree.Doc) map[string]any {
 			m := map[string]any{}
-			l, _ := get(d, "subjects").([]any)
-			for _, s := range l {
+			for _, s := range items(d, "subjects") {
 				name := str(s, "name")
 				if ns := str(s, "namespace"); ns != "" {
 					name = ns + "/" + name
@@ -369,11 +363,10 @@ func rbacRule(p pair) []Flag {
 	return out
 }
 
-func describeRule(r any) string {
-	list := func(f string) string {
-		l, _ := get(r, f).([]any)
+func describeRule(r map[string]any) string {
+	join := func(f string) string {
 		var s []string
-		for _, e := range l {
+		for _, e := range list(r, f) {
 			if e == "" {
 				e = `""`
 			}
@@ -381,14 +374,14 @@ func describeRule(r any) string {
 		}
 		return strings.Join(s, ",")
 	}
-	if urls := list("nonResourceURLs"); urls != "" {
-		return fmt.Sprintf("%s on URLs %s", list("verbs"), urls)
+	if urls := join("nonResourceURLs"); urls != "" {
+		return fmt.Sprintf("%s on URLs %s", join("verbs"), urls)
 	}
-	s := fmt.Sprintf("%s on %s", list("verbs"), list("resources"))
-	if g := list("apiGroups"); g != `""` {
+	s := fmt.Sprintf("%s on %s", join("verbs"), join("resources"))
+	if g := join("apiGroups"); g != `""` {
 		s += " (API groups " + g + ")"
 	}
-	if n := list("resourceNames"); n != "" {
+	if n := join("resourceNames"); n != "" {
 		s += " named " + n
 	}
 	return s
@@ -425,7 +418,7 @@ func looseSettings(t map[string]any) map[string]string {
 	if t == nil {
 		return out
 	}
-	spec, _ := get(t, "spec").(map[string]any)
+	spec := object(t, "spec")
 	for _, f := range []string{"hostNetwork", "hostPID", "hostIPC"} {
 		if spec[f] == true {
 			out[f] = "pod: " + f + " true"
@@ -436,16 +429,15 @@ func looseSettings(t map[string]any) map[string]string {
 	if spec["automountServiceAccountToken"] == true {
 		out["automount"] = "pod: automountServiceAccountToken true"
 	}
-	vols, _ := spec["volumes"].([]any)
-	for _, v := range vols {
-		if hp := get(v, "hostPath", "path"); hp != nil {
+	for _, v := range items(spec, "volumes") {
+		if hp := field(v, "hostPath", "path"); hp != nil {
 			out["hostPath "+str(v, "name")] = fmt.Sprintf("volume %s: hostPath %s", str(v, "name"), render(hp))
 		}
 	}
-	podSC, _ := spec["securityContext"].(map[string]any)
+	podSC := object(spec, "securityContext")
 	cs := containers(t)
 	for _, label := range slices.Sorted(maps.Keys(cs)) {
-		sc, _ := cs[label].spec["securityContext"].(map[string]any)
+		sc := object(cs[label].spec, "securityContext")
 		eff := func(f string) any {
 			if v, ok := sc[f]; ok {
 				return v
@@ -470,15 +462,14 @@ func looseSettings(t map[string]any) map[string]string {
 		if v := sc["readOnlyRootFilesystem"]; v != true {
 			loose("readOnlyRootFilesystem", "readOnlyRootFilesystem %s", render(v))
 		}
-		if t := str(eff("seccompProfile"), "type"); t != "RuntimeDefault" && t != "Localhost" {
+		if t := str(asObject(eff("seccompProfile")), "type"); t != "RuntimeDefault" && t != "Localhost" {
 			loose("seccomp", "seccompProfile %s", orNone(t))
 		}
-		drop, _ := get(sc, "capabilities", "drop").([]any)
+		drop := list(sc, "capabilities", "drop")
 		if !contains(drop, "ALL") {
 			loose("drop", "capabilities not all dropped (drop %s)", render(drop))
 		}
-		add, _ := get(sc, "capabilities", "add").([]any)
-		for _, c := range add {
+		for _, c := range list(sc, "capabilities", "add") {
 			loose("add "+fmt.Sprint(c), "adds capability %v", c)
 		}
 	}
@@ -503,23 +494,22 @@ func fluxRule(p pair) []Flag {
 	case p.id.Group == "kustomize.toolkit.fluxcd.io" && p.id.Kind == "Kustomization":
 		switch {
 		case p.old == nil:
-			out = append(out, newFlag(Flux, "new Kustomization: applies %s (prune %s)", str(p.new, "spec", "path"), render(get(p.new, "spec", "prune"))))
+			out = append(out, newFlag(Flux, "new Kustomization: applies %s (prune %s)", str(p.new, "spec", "path"), render(field(p.new, "spec", "prune"))))
 		case p.new == nil:
 			msg := "Kustomization removed"
-			if get(p.old, "spec", "prune") == true {
+			if field(p.old, "spec", "prune") == true {
 				msg += ": Flux deletes everything it applied (" + str(p.old, "spec", "path") + ")"
 			}
 			out = append(out, newFlag(Flux, "%s", msg))
 		default:
 			for _, f := range []string{"path", "prune", "suspend", "force", "targetNamespace", "sourceRef"} {
-				if o, n := get(p.old, "spec", f), get(p.new, "spec", f); !reflect.DeepEqual(o, n) {
+				if o, n := field(p.old, "spec", f), field(p.new, "spec", f); !reflect.DeepEqual(o, n) {
 					out = append(out, newFlag(Flux, "%s %s → %s", f, render(o), render(n)))
 				}
 			}
 			deps := func(d tree.Doc) map[string]any {
 				m := map[string]any{}
-				l, _ := get(d, "spec", "dependsOn").([]any)
-				for _, e := range l {
+				for _, e := range items(d, "spec", "dependsOn") {
 					m[str(e, "name")] = nil
 				}
 				return m
@@ -530,12 +520,12 @@ func fluxRule(p pair) []Flag {
 		}
 	case p.id.Group == "source.toolkit.fluxcd.io" && p.old != nil && p.new != nil:
 		for _, f := range []string{"url", "ref"} {
-			if o, n := get(p.old, "spec", f), get(p.new, "spec", f); !reflect.DeepEqual(o, n) {
+			if o, n := field(p.old, "spec", f), field(p.new, "spec", f); !reflect.DeepEqual(o, n) {
 				out = append(out, newFlag(Flux, "source %s %s → %s", f, render(o), render(n)))
 			}
 		}
 	case p.id.Group == "helm.toolkit.fluxcd.io" && p.old != nil && p.new != nil:
-		if o, n := get(p.old, "spec", "suspend"), get(p.new, "spec", "suspend"); !reflect.DeepEqual(o, n) {
+		if o, n := field(p.old, "spec", "suspend"), field(p.new, "spec", "suspend"); !reflect.DeepEqual(o, n) {
 			out = append(out, newFlag(Flux, "suspend %s → %s", render(o), render(n)))
 		}
 	}
@@ -554,7 +544,7 @@ func secretsRule(p pair) []Flag {
 	var out []Flag
 	if p.id.Kind == "SealedSecret" {
 		keys := func(d tree.Doc) map[string]any {
-			m, _ := get(d, "spec", "encryptedData").(map[string]any)
+			m := object(d, "spec", "encryptedData")
 			return m
 		}
 		ok, nk := keys(p.old), keys(p.new)
