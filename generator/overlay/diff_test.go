@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -206,22 +207,13 @@ func TestDiff(t *testing.T) {
 func TestTwoWayMergePatchesAreNotKustomizes(t *testing.T) {
 	from := object(t, "v1/Pod", "spec: {containers: [{name: a, image: x}, {name: b, image: y}]}")
 	to := object(t, "v1/Pod", "spec: {containers: [{name: a, image: x}, {name: b, image: z}]}")
-	fj, err := json.Marshal(from)
-	if err != nil {
+	fj, err1 := json.Marshal(from)
+	tj, err2 := json.Marshal(to)
+	pj, err3 := strategicpatch.CreateTwoWayMergePatch(fj, tj, corev1.Pod{})
+	if err := errors.Join(err1, err2, err3); err != nil {
 		t.Fatal(err)
 	}
-	tj, err := json.Marshal(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pj, err := strategicpatch.CreateTwoWayMergePatch(fj, tj, corev1.Pod{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p map[string]any
-	if err := json.Unmarshal(pj, &p); err != nil {
-		t.Fatal(err)
-	}
+	p := doc(t, string(pj)) // JSON is YAML
 	want := object(t, "v1/Pod", "spec: {$setElementOrder/containers: [{name: a}, {name: b}], containers: [{name: b, image: z}, {name: a, image: x}]}")
 	if d := cmp.Diff(want, kustomize(t, from, p)); d != "" {
 		t.Errorf("kustomize applies %s differently now (-was +now): consider strategicpatch in Diff\n%s", pj, d)
