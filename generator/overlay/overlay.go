@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -440,12 +441,22 @@ func asList(v any) []any {
 	return l
 }
 
-func splitImage(ref string) (string, string) {
-	i := strings.LastIndex(ref, ":")
-	if i < 0 || strings.Contains(ref[i:], "/") {
-		return ref, ""
+// splitImage splits an image reference into its name and tag as the
+// container runtime reads it (github.com/distribution/reference, not
+// normalized: "redis" stays "redis").
+func splitImage(ref string) (name, tag string, err error) {
+	r, err := reference.Parse(ref)
+	if err != nil {
+		return "", "", err
 	}
-	return ref[:i], ref[i+1:]
+	named, ok := r.(reference.Named)
+	if !ok {
+		return "", "", fmt.Errorf("image %q has no name", ref)
+	}
+	if t, ok := r.(reference.Tagged); ok {
+		tag = t.Tag()
+	}
+	return named.Name(), tag, nil
 }
 
 // liftImages moves image differences of doc against ref into kustomize
@@ -460,8 +471,14 @@ func liftImages(doc, ref tree.Doc, images map[string]types.Image) error {
 		name, _, _ := unstructured.NestedString(c, "name")
 		want, _, _ := unstructured.NestedString(c, "image")
 		if have := refImages[name]; have != "" && want != have {
-			hr, _ := splitImage(have)
-			wr, wt := splitImage(want)
+			hr, _, err := splitImage(have)
+			if err != nil {
+				return err
+			}
+			wr, wt, err := splitImage(want)
+			if err != nil {
+				return err
+			}
 			img := types.Image{Name: hr, NewTag: wt}
 			if wr != hr {
 				img.NewName = wr

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/reference"
+
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
@@ -100,16 +102,23 @@ func imageRule(p pair) []Flag {
 	return out
 }
 
-// splitImage splits an image reference into repository and tag (or digest).
+// splitImage splits an image reference into repository and tag (or
+// digest) as the container runtime reads it
+// (github.com/distribution/reference, not normalized); a reference it
+// cannot read is all repository.
 func splitImage(ref string) (repo, tag string) {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		return ref[:i], ref[i+1:]
+	r, err := reference.Parse(ref)
+	named, ok := r.(reference.Named)
+	if err != nil || !ok {
+		return ref, "(unreadable)"
 	}
-	slash := strings.LastIndex(ref, "/")
-	if i := strings.LastIndex(ref, ":"); i > slash {
-		return ref[:i], ref[i+1:]
+	switch x := r.(type) {
+	case reference.Digested:
+		return named.Name(), x.Digest().String()
+	case reference.Tagged:
+		return named.Name(), x.Tag()
 	}
-	return ref, "(none, i.e. latest)"
+	return named.Name(), "(none, i.e. latest)"
 }
 
 func orNone(s string) string {

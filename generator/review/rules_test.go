@@ -239,7 +239,9 @@ func TestSplitImage(t *testing.T) {
 		{"nginx:1.27", "nginx", "1.27"},
 		{"registry:5000/team/app:v1", "registry:5000/team/app", "v1"},
 		{"registry:5000/team/app", "registry:5000/team/app", "(none, i.e. latest)"},
-		{"app@sha256:abc", "app", "sha256:abc"},
+		{"app@sha256:" + strings.Repeat("ab", 32), "app", "sha256:" + strings.Repeat("ab", 32)},
+		{"app:v1@sha256:" + strings.Repeat("ab", 32), "app", "sha256:" + strings.Repeat("ab", 32)},
+		{"Bad:Ref", "Bad:Ref", "(unreadable)"},
 	} {
 		if repo, tag := splitImage(c.ref); repo != c.repo || tag != c.tag {
 			t.Errorf("splitImage(%q) = %q, %q; want %q, %q", c.ref, repo, tag, c.repo, c.tag)
