@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/review"
+	"lbl.gov/invenio-gitops/generator/sealing/sealingtest"
 	"lbl.gov/invenio-gitops/internal/gitrev"
 )
 
@@ -237,5 +238,70 @@ func TestDiffExitCodeRefused(t *testing.T) {
 		if code != c.code || !strings.Contains(out, c.want) {
 			t.Errorf("diff %v: status %d (want %d), message %q; output lacks %q:\n%s", c.args, code, c.code, msg, c.want, out)
 		}
+	}
+}
+
+// TestDiffOfAStaleTree: a description edited but not generated again, or
+// a generated file edited by hand, is an error naming the files and the
+// command that fixes it, not "no changes"; after generate the diff shows
+// the change. (The package's own description, one environment.)
+func TestDiffOfAStaleTree(t *testing.T) {
+	dir := t.TempDir()
+	desc := filepath.Join(dir, "platform.yaml")
+	if err := os.WriteFile(desc, []byte(fixture(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "secrets", "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "dev", "sealing-cert.pem"), sealingtest.ValidKeyPair(t).CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, args := range [][]string{{"secrets", "init", "dev", "-C", dir}, {"generate", "-C", dir}} {
+		if err := run(args, &out, &out); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out.String())
+		}
+	}
+	git(t, dir, "init", "-q", "-b", "main")
+	commitAll(t, dir, "generated tree")
+
+	if got, code, msg := diff(t, "-C", dir, "--exit-code"); code != 0 {
+		t.Fatalf("fresh tree: status %d, %s\n%s", code, msg, got)
+	}
+	replaceIn(t, dir, "platform.yaml", "host: invenio-dev.example.org", "host: repository-dev.example.org")
+	_, code, msg := diff(t, "-C", dir, "--exit-code")
+	for _, want := range []string{"the generated files are stale: ", "overlays/dev/", "run `platformctl generate -C " + dir + "`"} {
+		if code != 2 || !strings.Contains(msg, want) {
+			t.Errorf("description edited, not generated: status %d (want 2), message lacks %q:\n%s", code, want, msg)
+		}
+	}
+	if err := run([]string{"generate", "-C", dir}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if got, code, msg := diff(t, "-C", dir, "--exit-code"); code != 1 || !strings.Contains(got, "repository-dev.example.org") {
+		t.Errorf("after generate: status %d (want 1, a change), %s; output:\n%s", code, msg, got)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "overlays/dev/kustomization.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("# edited by hand\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, code, msg := diff(t, "-C", dir); code != 2 || !strings.Contains(msg, "overlays/dev/kustomization.yaml differ") {
+		t.Errorf("generated file edited by hand: status %d (want 2), message:\n%s", code, msg)
+	}
+	// A repository of generated files only has nothing to agree with,
+	// unless -f names a description.
+	if err := os.Remove(desc); err != nil {
+		t.Fatal(err)
+	}
+	if _, code, msg := diff(t, "-C", dir); code != 0 {
+		t.Errorf("no description: status %d (want 0), %s", code, msg)
+	}
+	if _, code, msg := diff(t, "-C", dir, "-f", "platform.yaml"); code != 2 || !strings.Contains(msg, "name the description with -f") {
+		t.Errorf("-f names a missing description: status %d (want 2), %s", code, msg)
 	}
 }

@@ -253,25 +253,12 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The description and the sealed files are all a generate reads: with
-	// the same ones (and the same program) it has computed and checked
-	// this tree before, and takes it from the cache.
-	c := cache.Open()
-	key, err := cache.Key(append([]cache.Part{{Name: "description", Content: source}}, cache.TreeParts(sealed)...)...)
-	if err != nil {
-		c = nil // no key, no cache
-	}
+	// One memo of kustomize builds for the checks and the comparison
+	// with the tree on disk: what they share is built once.
 	builds := generator.NewBuilds()
-	e, hit := c.Get(key)
-	t, warnings := e.Tree, e.Warnings
-	if !hit {
-		// One memo of kustomize builds for the checks and the comparison
-		// with the tree on disk: what they share is built once.
-		t, warnings, err = generator.GenerateChecked(p, sealed, builds)
-		if err != nil {
-			return err
-		}
-		c.Put(key, cache.Entry{Tree: t, Warnings: warnings}) // a cache that cannot be written only costs time
+	t, warnings, err := generateCached(p, source, sealed, builds)
+	if err != nil {
+		return err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
@@ -306,6 +293,27 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%d files written, %d removed, %d unchanged\n", len(res.Written), len(res.Removed), len(res.Unchanged))
 	}
 	return nil
+}
+
+// generateCached is generator.GenerateChecked of p (read from source) and
+// sealed, through the result cache: the description and the sealed files
+// are all a generate reads, so with the same ones (and the same program)
+// the tree computed and checked before is taken from the cache.
+func generateCached(p *config.Platform, source []byte, sealed tree.Tree, builds *generator.Builds) (tree.Tree, []string, error) {
+	c := cache.Open()
+	key, err := cache.Key(append([]cache.Part{{Name: "description", Content: source}}, cache.TreeParts(sealed)...)...)
+	if err != nil {
+		c = nil // no key, no cache
+	}
+	if e, hit := c.Get(key); hit {
+		return e.Tree, e.Warnings, nil
+	}
+	t, warnings, err := generator.GenerateChecked(p, sealed, builds)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Put(key, cache.Entry{Tree: t, Warnings: warnings}) // a cache that cannot be written only costs time
+	return t, warnings, nil
 }
 
 const buildUsage = `usage: platformctl build <env> [-f platform.yaml] [-C dir]

@@ -68,6 +68,25 @@ func (o Owned) Replace(current, generated Tree) Tree {
 	return out
 }
 
+// Differences lists, sorted, the paths o owns where current differs from
+// generated: a file changed, missing from current, or only in current (one
+// Write would remove). Files o does not own are not compared.
+func (o Owned) Differences(current, generated Tree) []string {
+	var out []string
+	for p, b := range generated {
+		if c, ok := current[p]; !ok || !bytes.Equal(c, b) {
+			out = append(out, p)
+		}
+	}
+	for p := range current {
+		if _, ok := generated[p]; !ok && o.Owns(p) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // tempPrefix starts the names of the files Write stages beside their
 // targets; any other file of that name below a root was left by a crash.
 const tempPrefix = ".generate-"

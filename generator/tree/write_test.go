@@ -457,3 +457,27 @@ func contents(t *testing.T, dir string) map[string]string {
 	}
 	return out
 }
+
+// TestDifferences: changed, missing and extra owned files are listed,
+// sorted; files the generator does not own are not.
+func TestDifferences(t *testing.T) {
+	owned := Owned{Roots: []string{"base", "clusters"}, Except: []string{"clusters/*/flux-system"}}
+	generated := Tree{"base/a.yaml": []byte("a"), "base/b.yaml": []byte("b")}
+	for _, tc := range []struct {
+		name    string
+		current Tree
+		want    []string
+	}{
+		{"same", Tree{"base/a.yaml": []byte("a"), "base/b.yaml": []byte("b"), "README.md": []byte("x")}, nil},
+		{"changed", Tree{"base/a.yaml": []byte("A"), "base/b.yaml": []byte("b")}, []string{"base/a.yaml"}},
+		{"missing", Tree{"base/b.yaml": []byte("b")}, []string{"base/a.yaml"}},
+		{"extra owned", Tree{"base/a.yaml": []byte("a"), "base/b.yaml": []byte("b"), "base/old.yaml": nil, "clusters/lab/x.yaml": nil}, []string{"base/old.yaml", "clusters/lab/x.yaml"}},
+		{"extra not owned", Tree{"base/a.yaml": []byte("a"), "base/b.yaml": []byte("b"), "secrets/dev/s.yaml": nil, "clusters/lab/flux-system/gotk.yaml": nil}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, owned.Differences(tc.current, generated)); d != "" {
+				t.Errorf("Differences (-want +got):\n%s", d)
+			}
+		})
+	}
+}
