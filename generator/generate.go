@@ -281,7 +281,9 @@ func GenerateChecked(p *config.Platform, sealed tree.Tree, b *Builds) (tree.Tree
 // Generate made it from p, plus sealed, the secrets/ files ReadSealed
 // returned: every key the manifests read is sealed for its environment
 // (CheckSecrets), and the Flux wiring of every cluster holds
-// (CheckGitOps). It returns warnings (sealed keys nobody reads). Builds go
+// (CheckGitOps). It returns warnings (sealed keys nobody reads,
+// environments of one cluster with different sealing keys:
+// SealingCertificateMismatches). Builds go
 // through b (a memo of its own when nil), so a caller that renders the
 // same tree afterwards (the comparison with the tree on disk) reuses them.
 func CheckGenerated(p *config.Platform, t, sealed tree.Tree, b *Builds) ([]string, error) {
@@ -316,7 +318,12 @@ func CheckGenerated(p *config.Platform, t, sealed tree.Tree, b *Builds) ([]strin
 			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it", env, u))
 		}
 	}
-	if _, err := checkGitOps(p, b.Repo(t.With(sealed))); err != nil {
+	warnings = append(warnings, SealingCertificateMismatches(p, sealed)...)
+	if err := CheckSealedLists(p.Environments, sealed); err != nil {
+		// The GitOps check would fail on the same file, in kustomize's
+		// words.
+		errs = append(errs, err)
+	} else if _, err := checkGitOps(p, b.Repo(t.With(sealed))); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

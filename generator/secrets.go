@@ -1,15 +1,20 @@
 package generator
 
 import (
+	"errors"
 	"fmt"
 	"path"
 
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/sealing"
+	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 // SecretsDir is the directory of env's SealedSecrets, relative to the
@@ -146,4 +151,71 @@ func SecretKey(p *config.Platform, env, secret, key string) (sealing.Key, error)
 		}
 	}
 	return sealing.Key{}, keyNotFound(keys, env, secret, key)
+}
+
+// SealingCertificateMismatches warns, for each cluster that two or more
+// environments of p share, when their secrets/<env>/sealing-cert.pem in
+// sealed hold different keys: one cluster runs one sealed-secrets
+// controller, and a value sealed with another cluster's key (or a copied
+// certificate) never decrypts there. The controller also decrypts with
+// the older keys it renewed, so two certificates fetched a month apart
+// may both work: a warning, naming the commands that make them agree.
+// Environments without a certificate, or whose certificate does not
+// parse, are left to `secrets check`.
+func SealingCertificateMismatches(p *config.Platform, sealed tree.Tree) []string {
+	var out []string
+	for _, c := range flux.Clusters(p) {
+		var envs, keys []string
+		for _, e := range c.Envs {
+			b, ok := sealed[path.Join(SecretsDir(string(e.Name)), sealing.CertFile)]
+			if !ok {
+				continue
+			}
+			k, err := sealing.CertificateKey(b)
+			if err != nil {
+				continue
+			}
+			envs = append(envs, string(e.Name))
+			keys = append(keys, sealing.Fingerprint(k))
+		}
+		for i := 1; i < len(envs); i++ {
+			if keys[i] == keys[0] {
+				continue
+			}
+			out = append(out, fmt.Sprintf("environments %[1]s and %[2]s share cluster %[3]s, but their sealing certificates hold different keys (%[4]s, %[5]s): the cluster's one controller decrypts only values sealed with a key it holds. "+
+				"Fetch its certificate for both (`platformctl secrets fetch-cert %[1]s`, `platformctl secrets fetch-cert %[2]s`); then `platformctl secrets reencrypt <env>` refreshes values sealed with an older key of that controller, and values sealed for another cluster must be sealed again (`platformctl secrets rotate <env> <secret>/<key>`)",
+				envs[0], envs[i], c.Name, keys[0], keys[i]))
+		}
+	}
+	return out
+}
+
+// CheckSealedLists fails when the kustomization.yaml of the secrets/<env>/
+// directory of one of envs in sealed lists a file that is not there (a sealed file
+// deleted by hand), naming the file and the commands that seal its keys
+// again and rewrite the list, instead of kustomize's "doesn't exist"
+// error from the build of that directory.
+func CheckSealedLists(envs []config.Environment, sealed tree.Tree) error {
+	var errs []error
+	for _, e := range envs {
+		env := string(e.Name)
+		dir := SecretsDir(env)
+		b, ok := sealed[path.Join(dir, sealing.KustomizationFile)]
+		if !ok {
+			continue
+		}
+		var k types.Kustomization
+		if err := yaml.Unmarshal(b, &k); err != nil {
+			errs = append(errs, fmt.Errorf("%s/%s: %v (written by `platformctl secrets`; `platformctl secrets init %s` writes it again)", dir, sealing.KustomizationFile, err, env))
+			continue
+		}
+		for _, r := range k.Resources {
+			if _, ok := sealed[path.Join(dir, r)]; ok {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s/%s lists %s, which is not there (deleted by hand?): `platformctl secrets init %s` seals its generated keys again and rewrites the list; keys you supply need `platformctl secrets set %s <secret>/<key> --from-file <file>` (`platformctl secrets check %s` lists them)",
+				dir, sealing.KustomizationFile, r, env, env, env))
+		}
+	}
+	return errors.Join(errs...)
 }

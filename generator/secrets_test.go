@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
 	"github.com/google/go-cmp/cmp"
@@ -591,5 +592,48 @@ func TestCheckSecretsNamesTheMissingKey(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"invenio-app/old-salt"}, r.Unreferenced); diff != "" {
 		t.Errorf("unreferenced (-want +got):\n%s", diff)
+	}
+}
+
+// TestSealingCertificateMismatches: environments of one cluster whose
+// certificates hold different keys are a warning naming both and the
+// commands; the same key (also re-issued later), other clusters, and
+// environments without a certificate are not.
+func TestSealingCertificateMismatches(t *testing.T) {
+	a, b := sealingtest.ValidKeyPair(t), sealingtest.ValidKeyPair(t)
+	aLater := sealingtest.CertPEM(t, &a.Key.PublicKey, a.Key, time.Now(), time.Now().Add(time.Hour))
+	p := &config.Platform{Environments: []config.Environment{
+		{Name: "dev", Cluster: "lab"}, {Name: "test", Cluster: "lab"}, {Name: "prod", Cluster: "prod"},
+	}}
+	cert := func(env string) string { return path.Join("secrets", env, sealing.CertFile) }
+	for _, tc := range []struct {
+		name   string
+		sealed tree.Tree
+		want   []string // substrings of the one warning; nil for none
+	}{
+		{"same key", tree.Tree{cert("dev"): a.CertPEM, cert("test"): a.CertPEM, cert("prod"): b.CertPEM}, nil},
+		{"same key, certificate issued again", tree.Tree{cert("dev"): a.CertPEM, cert("test"): aLater}, nil},
+		{"one without a certificate", tree.Tree{cert("dev"): a.CertPEM}, nil},
+		{"different keys in one cluster", tree.Tree{cert("dev"): a.CertPEM, cert("test"): b.CertPEM, cert("prod"): a.CertPEM},
+			[]string{"environments dev and test share cluster lab", sealing.Fingerprint(&a.Key.PublicKey), sealing.Fingerprint(&b.Key.PublicKey),
+				"`platformctl secrets fetch-cert dev`", "`platformctl secrets fetch-cert test`", "platformctl secrets reencrypt <env>", "platformctl secrets rotate <env> <secret>/<key>"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SealingCertificateMismatches(p, tc.sealed)
+			if tc.want == nil {
+				if len(got) != 0 {
+					t.Fatalf("want no warning, got %q", got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("want one warning, got %q", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got[0], w) {
+					t.Errorf("warning lacks %q:\n%s", w, got[0])
+				}
+			}
+		})
 	}
 }

@@ -25,6 +25,25 @@ func fixture(t *testing.T) string {
 	return string(b)
 }
 
+// fixtureRepo makes a repository holding description desc and, for each
+// of envs, a sealing certificate of its own key in secrets/<env>/.
+func fixtureRepo(t *testing.T, desc string, envs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "platform.yaml"), []byte(desc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range envs {
+		if err := os.MkdirAll(filepath.Join(dir, "secrets", env), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "secrets", env, "sealing-cert.pem"), sealingtest.ValidKeyPair(t).CertPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // badCase is a description an operator might write, and the environments
 // to seal before generate runs (those of the description, when it loads).
 type badCase struct {

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/review"
-	"lbl.gov/invenio-gitops/generator/sealing/sealingtest"
 	"lbl.gov/invenio-gitops/internal/gitrev"
 )
 
@@ -246,17 +245,8 @@ func TestDiffExitCodeRefused(t *testing.T) {
 // command that fixes it, not "no changes"; after generate the diff shows
 // the change. (The package's own description, one environment.)
 func TestDiffOfAStaleTree(t *testing.T) {
-	dir := t.TempDir()
+	dir := fixtureRepo(t, fixture(t), "dev")
 	desc := filepath.Join(dir, "platform.yaml")
-	if err := os.WriteFile(desc, []byte(fixture(t)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "secrets", "dev"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "secrets", "dev", "sealing-cert.pem"), sealingtest.ValidKeyPair(t).CertPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
 	for _, args := range [][]string{{"secrets", "init", "dev", "-C", dir}, {"generate", "-C", dir}} {
 		if err := run(args, &out, &out); err != nil {

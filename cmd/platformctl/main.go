@@ -336,11 +336,15 @@ func runBuild(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := generator.Environment(p, env); err != nil {
+	e, err := generator.Environment(p, env)
+	if err != nil {
 		return err
 	}
 	sealed, err := generator.ReadSealed(p, r.dir)
 	if err != nil {
+		return err
+	}
+	if err := generator.CheckSealedLists([]config.Environment{e}, sealed); err != nil {
 		return err
 	}
 	t, err := generator.Generate(p, sealed)

@@ -216,7 +216,7 @@ func TestFailedGenerateChangesNothing(t *testing.T) {
 			}
 			return []string{"generate", "-f", description, "-C", dir}
 		}, "environment prod: not sealed: invenio-redis/password (see `platformctl secrets check prod`)\n" +
-			"cluster prod: Kustomization prod-secrets: kustomize build ./secrets/prod: accumulating resources: accumulation err='accumulating resources from 'invenio-redis.yaml': '/secrets/prod/invenio-redis.yaml' doesn't exist': must build at directory: not a valid directory: '/secrets/prod/invenio-redis.yaml' doesn't exist", ""},
+			"secrets/prod/kustomization.yaml lists invenio-redis.yaml, which is not there (deleted by hand?): `platformctl secrets init prod` seals its generated keys again and rewrites the list; keys you supply need `platformctl secrets set prod <secret>/<key> --from-file <file>` (`platformctl secrets check prod` lists them)", ""},
 		{"another command writing", func(t *testing.T, dir string) []string {
 			release, err := tree.Lock(dir, tree.Holder{Command: "secrets rotate", PID: 4242, Host: "lab-ws", Since: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}, 0, nil)
 			if err != nil {

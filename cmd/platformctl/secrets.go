@@ -557,13 +557,20 @@ func (c *secretsCmd) check(pos []string) error {
 			if k.Generated() {
 				who = "generated"
 			}
+			// A SealedSecret bound to another name, namespace or scope
+			// cannot take the key: init and set refuse to merge into it.
+			moved := d.Sealed[k.Target.Name] != nil && sealing.Compatible(d.Sealed[k.Target.Name], k.Target) != nil
+			fix := "platformctl secrets init " + c.envName
+			if !k.Generated() {
+				fix = fmt.Sprintf("platformctl secrets set %s %s --from-file <file>", c.envName, k)
+			}
 			switch {
 			case sealed[k.String()]:
 				fmt.Fprintf(tw, "  sealed\t%s\t%s\n", k, who)
-			case k.Generated():
-				fmt.Fprintf(tw, "  MISSING\t%s\t%s\tplatformctl secrets init %s\n", k, who, c.envName)
+			case moved:
+				fmt.Fprintf(tw, "  MISSING\t%s\t%s\trm %s, then %s\n", k, who, path.Join(c.rel, sealing.FileName(k.Target.Name)), fix)
 			default:
-				fmt.Fprintf(tw, "  MISSING\t%s\t%s\tplatformctl secrets set %s %s --from-file <file>\n", k, who, c.envName, k)
+				fmt.Fprintf(tw, "  MISSING\t%s\t%s\t%s\n", k, who, fix)
 			}
 		}
 		for _, u := range r.Unreferenced {
@@ -576,6 +583,15 @@ func (c *secretsCmd) check(pos []string) error {
 		if err := r.Err(); err != nil {
 			failed = append(failed, c.envName+": "+err.Error())
 		}
+	}
+	// Found only by comparing environments: every cluster's, whichever
+	// environment was asked for.
+	sealed, err := generator.ReadSealed(c.platform, c.dir)
+	if err != nil {
+		return err
+	}
+	for _, w := range generator.SealingCertificateMismatches(c.platform, sealed) {
+		fmt.Fprintln(c.stderr, "warning:", w)
 	}
 	if len(failed) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("secrets check failed: %s", strings.Join(failed, "; "))}

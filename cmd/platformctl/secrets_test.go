@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -629,5 +631,95 @@ func TestSecretsWriteIsAllOrNothing(t *testing.T) {
 				t.Errorf("the repository changed (-before +after):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSharedClusterDifferentCertificates: two environments of one cluster
+// sealed with different keys are a warning of generate and of secrets
+// check (on standard error; the status is unchanged).
+func TestSharedClusterDifferentCertificates(t *testing.T) {
+	desc := fixture(t) + "  - name: test\n    cluster: dev\n    namespace: invenio-test\n    host: invenio-test.example.org\n"
+	dir := fixtureRepo(t, desc, "dev", "test")
+	for _, env := range []string{"dev", "test"} {
+		var out bytes.Buffer
+		if err := run([]string{"secrets", "init", env, "-C", dir}, &out, &out); err != nil {
+			t.Fatalf("secrets init %s: %v\n%s", env, err, out.String())
+		}
+	}
+	const want = "warning: environments dev and test share cluster dev, but their sealing certificates hold different keys"
+	for _, args := range [][]string{{"generate", "-C", dir}, {"secrets", "check", "-C", dir}, {"secrets", "check", "test", "-C", dir}} {
+		var stdout, stderr bytes.Buffer
+		if err := run(args, &stdout, &stderr); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("%v: standard error lacks %q:\n%s", args, want, stderr.String())
+		}
+	}
+}
+
+// TestSecretsFindingsNameTheirFix: what secrets check and generate say
+// after an environment's namespace changed (its SealedSecrets are bound
+// to the old one) or a sealed file was deleted by hand is a command that,
+// run as written, fixes it.
+func TestSecretsFindingsNameTheirFix(t *testing.T) {
+	dir := fixtureRepo(t, fixture(t), "dev")
+	desc := filepath.Join(dir, "platform.yaml")
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(append(args, "-C", dir), &out, &out)
+		return out.String(), err
+	}
+	if out, err := cli("secrets", "init", "dev"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+
+	// The namespace changes: every SealedSecret is bound to the old one.
+	b, err := os.ReadFile(desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(desc, []byte(strings.Replace(string(b), "namespace: invenio-dev", "namespace: invenio-lab", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli("secrets", "check", "dev")
+	if exitStatus(err) != 1 {
+		t.Fatalf("check after the namespace changed: status %d, want 1\n%s", exitStatus(err), out)
+	}
+	fixes := regexp.MustCompile(`rm (secrets/dev/[a-z-]+\.yaml), then platformctl secrets init dev`).FindAllStringSubmatch(out, -1)
+	if len(fixes) == 0 || strings.Contains(out, "MISSING") && strings.Count(out, "MISSING") != len(fixes) {
+		t.Fatalf("check names %d fixes for %d missing keys:\n%s", len(fixes), strings.Count(out, "MISSING"), out)
+	}
+	for _, f := range fixes {
+		if err := os.Remove(filepath.Join(dir, f[1])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if out, err := cli("secrets", "init", "dev"); err != nil {
+		t.Fatalf("the fix check named: %v\n%s", err, out)
+	}
+	if out, err := cli("secrets", "check", "dev"); err != nil {
+		t.Fatalf("check after its fix: %v\n%s", err, out)
+	}
+
+	// A sealed file deleted by hand: generate and build say which, and how
+	// to seal it again, instead of kustomize's error.
+	if out, err := cli("generate"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(dir, "secrets", "dev", "invenio-app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	const want = "secrets/dev/kustomization.yaml lists invenio-app.yaml, which is not there (deleted by hand?): `platformctl secrets init dev` seals its generated keys again"
+	for _, args := range [][]string{{"generate"}, {"build", "dev"}} {
+		if out, err := cli(args...); exitStatus(err) != 2 || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "doesn't exist") {
+			t.Errorf("%v with a sealed file deleted: status %d, %v\n%s", args, exitStatus(err), err, out)
+		}
+	}
+	if out, err := cli("secrets", "init", "dev"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := cli("generate"); err != nil {
+		t.Fatalf("generate after the fix: %v\n%s", err, out)
 	}
 }

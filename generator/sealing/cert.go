@@ -18,6 +18,31 @@ const MinKeyBits = 2048
 // Certificate parses the first PEM block of b as the controller's sealing
 // certificate and checks that it is valid at now and holds an RSA key.
 func Certificate(b []byte, now time.Time) (*x509.Certificate, error) {
+	cert, err := parseCertificate(b)
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(cert.NotBefore) {
+		return nil, fmt.Errorf("the certificate is not valid before %s", cert.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("the certificate expired on %s", cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return cert, nil
+}
+
+// CertificateKey is the sealing key of certificate b (PEM), whatever its validity
+// dates; the errors are Certificate's.
+func CertificateKey(b []byte) (*rsa.PublicKey, error) {
+	cert, err := parseCertificate(b)
+	if err != nil {
+		return nil, err
+	}
+	return cert.PublicKey.(*rsa.PublicKey), nil
+}
+
+// parseCertificate is Certificate without the dates.
+func parseCertificate(b []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(b)
 	if block == nil {
 		return nil, errors.New("not a PEM file: expected a -----BEGIN CERTIFICATE----- block")
@@ -35,12 +60,6 @@ func Certificate(b []byte, now time.Time) (*x509.Certificate, error) {
 	}
 	if bits := pub.N.BitLen(); bits < MinKeyBits {
 		return nil, fmt.Errorf("the certificate's RSA key has %d bits, fewer than %d", bits, MinKeyBits)
-	}
-	if now.Before(cert.NotBefore) {
-		return nil, fmt.Errorf("the certificate is not valid before %s", cert.NotBefore.UTC().Format(time.RFC3339))
-	}
-	if now.After(cert.NotAfter) {
-		return nil, fmt.Errorf("the certificate expired on %s", cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return cert, nil
 }
