@@ -16,12 +16,15 @@ test: vet deps
 deps:
 	@bash scripts/test-deps.sh
 
+GCI_SECTIONS = -s standard -s default -s 'prefix(lbl.gov/invenio-gitops)'
+
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
-	@# Imports in three groups (standard library, third party, this module),
-	@# checked by goimports pinned in go.mod's tool directive.
-	@f="$$($(GO) tool goimports -l -local lbl.gov/invenio-gitops $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
-	  test -z "$$f" || { echo "imports not grouped the goimports way (fix: $(GO) tool goimports -w -local lbl.gov/invenio-gitops <file>):"; echo "$$f"; exit 1; }
+	@# Imports in three groups, in this order: standard library, third
+	@# party, this module (the goimports convention, enforced by gci, pinned
+	@# in go.mod's tool directive: goimports sorts within a group only).
+	@f="$$($(GO) tool gci list $(GCI_SECTIONS) $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	  test -z "$$f" || { echo "imports not in the three groups (fix: $(GO) tool gci write $(GCI_SECTIONS) <file>):"; echo "$$f"; exit 1; }
 	$(GO) vet ./...
 
 # Proof on a real control plane (docs/e2e.md): builds the pinned binaries
