@@ -34,6 +34,12 @@ import (
 // directive when no merge yields to's order. Every other list (atomic in
 // the schema, or of a kind the schema lacks, such as a custom resource)
 // is replaced whole, as kustomize replaces it.
+//
+// What a strategic-merge patch cannot say, Diff does not either: a value
+// that is null in to (null deletes), a field that turns from a scalar into
+// a map or list (kyaml refuses to merge them), and list elements with the
+// same keys (kyaml keeps one). The rendering has none of them;
+// TestOverlaysBuildToTheModel would fail on the first that appears.
 func Diff(from, to map[string]any) (map[string]any, bool) {
 	return diffMap(schemaOf(to), from, to)
 }
@@ -57,18 +63,16 @@ func field(s *openapi.ResourceSchema, k string) *openapi.ResourceSchema {
 }
 
 // listKeys are the fields kustomize matches the elements of a list of
-// schema s by, the first one required; nil when it replaces the list.
-// A merge list without keys (a set of scalars) is also nil: kustomize
-// would add to such a set, so it is replaced.
-func listKeys(s *openapi.ResourceSchema) []string {
+// schema s by, the first one required, and whether kustomize merges the
+// list at all (x-kubernetes-patch-strategy merge). A merge list without
+// keys (a set of scalars, such as finalizers) merges with no keys: its
+// elements are added to the set, so a patch must replace it.
+func listKeys(s *openapi.ResourceSchema) ([]string, bool) {
 	if s == nil {
-		return nil
+		return nil, false
 	}
 	strategy, keys := s.PatchStrategyAndKeyList()
-	if !slices.Contains(strings.Split(strategy, ","), "merge") || len(keys) == 0 {
-		return nil
-	}
-	return keys
+	return keys, slices.Contains(strings.Split(strategy, ","), "merge")
 }
 
 // elements is the schema of a list's elements, or nil.
@@ -110,16 +114,20 @@ func diffValue(s *openapi.ResourceSchema, a, b any) (any, bool) {
 			if reflect.DeepEqual(av, bv) {
 				return nil, false
 			}
-			if keys := listKeys(s); keys != nil {
+			keys, merged := listKeys(s)
+			if !merged {
+				return bv, true
+			}
+			if len(keys) > 0 {
 				if p, ok := diffKeyedList(s, keys, av, bv); ok {
 					return p, true
 				}
-				// kustomize merges a keyed list given whole element by
-				// element, so elements (and fields of elements) only a
-				// has would survive: the directive makes it replace.
-				return append(append([]any{}, bv...), map[string]any{"$patch": "replace"}), true
 			}
-			return bv, true
+			// kustomize merges a list it merges given whole element by
+			// element (or value by value), so elements (and fields of
+			// elements) only a has would survive: the directive makes it
+			// replace.
+			return append(append([]any{}, bv...), map[string]any{"$patch": "replace"}), true
 		}
 	}
 	if reflect.DeepEqual(a, b) {
@@ -222,8 +230,10 @@ func identity(keys []string, e map[string]any) map[string]any {
 }
 
 // keyed returns the identities of the elements of l in order and the
-// index of each; ok is false when an element is no map, lacks the first
-// key or repeats another's identity.
+// index of each; ok is false when an element is no map, lacks a key or
+// repeats another's identity. kyaml matches by the keys an element has
+// (a port without protocol matches the same port with one), so an
+// element without every key could match another than its identity says.
 func keyed(keys []string, l []any) ([]string, map[string]int, bool) {
 	var ids []string
 	idx := map[string]int{}
@@ -232,8 +242,10 @@ func keyed(keys []string, l []any) ([]string, map[string]int, bool) {
 		if !ok {
 			return nil, nil, false
 		}
-		if _, ok := m[keys[0]]; !ok {
-			return nil, nil, false
+		for _, k := range keys {
+			if _, ok := m[k]; !ok {
+				return nil, nil, false
+			}
 		}
 		id, err := yaml.Marshal(identity(keys, m))
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -32,7 +33,9 @@ func object(t *testing.T, kind, body string) map[string]any {
 	}
 	av, k, _ := cutLast(kind)
 	d["apiVersion"], d["kind"] = av, k
-	d["metadata"] = map[string]any{"name": "x"}
+	if err := unstructured.SetNestedField(d, "x", "metadata", "name"); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
@@ -53,7 +56,12 @@ func kustomize(t *testing.T, from, patch map[string]any) map[string]any {
 	for k, v := range patch {
 		p[k] = v
 	}
-	p["apiVersion"], p["kind"], p["metadata"] = from["apiVersion"], from["kind"], from["metadata"]
+	// The patch names its object, as writePatch does, besides what it
+	// changes of the metadata.
+	p["apiVersion"], p["kind"] = from["apiVersion"], from["kind"]
+	if err := unstructured.SetNestedField(p, "x", "metadata", "name"); err != nil {
+		t.Fatal(err)
+	}
 	fs := filesys.MakeFsInMemory()
 	for name, v := range map[string]any{
 		"/k/from.yaml":          from,
@@ -168,6 +176,27 @@ func TestDiff(t *testing.T) {
 			"spec: {hostAliases: [{ip: 10.0.0.1, hostnames: [a]}, {ip: 10.0.0.2, hostnames: [b]}]}",
 			"spec: {hostAliases: [{ip: 10.0.0.1, hostnames: [a]}]}",
 			"spec: {hostAliases: [{ip: 10.0.0.2, $patch: delete}]}"},
+		// kyaml matches a port without protocol with the same port with
+		// one: element-wise patches would lose the protocol, so the list
+		// is replaced.
+		{"a port gains its protocol: replaced", service,
+			"spec: {ports: [{name: http, port: 80}]}",
+			"spec: {ports: [{name: http, port: 80, protocol: TCP}]}",
+			"spec: {ports: [{name: http, port: 80, protocol: TCP}, {$patch: replace}]}"},
+		{"a port loses its protocol: replaced", service,
+			"spec: {ports: [{name: http, port: 80, protocol: TCP}]}",
+			"spec: {ports: [{name: web, port: 80}]}",
+			"spec: {ports: [{name: web, port: 80}, {$patch: replace}]}"},
+		// A merge list of scalars is a set to kustomize: given whole, its
+		// values would be added to what is there.
+		{"finalizers (a set) replaced", cm,
+			"metadata: {finalizers: [a, b]}",
+			"metadata: {finalizers: [a]}",
+			"metadata: {finalizers: [a, {$patch: replace}]}"},
+		{"labels: one changed, one removed", cm,
+			"metadata: {labels: {a: '1', b: '2'}}",
+			"metadata: {labels: {a: '3'}}",
+			"metadata: {labels: {a: '3', b: null}}"},
 		// kustomize has no schema for a custom resource: its lists are
 		// replaced whole, whatever their elements are named by.
 		{"custom resource lists replaced whole", monitor,
