@@ -38,7 +38,9 @@ func Inventory(r overlay.Rendering) []SecretRef {
 			if sv, ok := m["secret"].(map[string]any); ok {
 				if items, ok := sv["items"].([]any); ok {
 					for _, it := range items {
-						add(fmt.Sprint(sv["secretName"]), fmt.Sprint(it.(map[string]any)["key"]), by)
+						if item, ok := it.(map[string]any); ok {
+							add(fmt.Sprint(sv["secretName"]), fmt.Sprint(item["key"]), by)
+						}
 					}
 				}
 			}

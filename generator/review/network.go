@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // flowFlags lists the flows the NetworkPolicies of new open or close
@@ -83,33 +86,40 @@ func flows(objs Objects) map[string]any {
 		if id.Kind != "NetworkPolicy" || id.Group != "networking.k8s.io" {
 			continue
 		}
-		d := objs[id].Doc
-		targets := ps.resolve(id.Namespace, field(d, "spec", "podSelector"), nil, false)
-		types := map[string]bool{}
-		if l, ok := field(d, "spec", "policyTypes").([]any); ok {
-			for _, t := range l {
-				types[fmt.Sprint(t)] = true
+		var np networkingv1.NetworkPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs[id].Doc, &np); err != nil {
+			continue // the API server refuses it: the field changes show it
+		}
+		targets := ps.resolve(id.Namespace, &np.Spec.PodSelector, nil)
+		types := map[networkingv1.PolicyType]bool{}
+		if np.Spec.PolicyTypes != nil {
+			for _, t := range np.Spec.PolicyTypes {
+				types[t] = true
 			}
-		} else {
-			types["Ingress"] = true
-			types["Egress"] = field(d, "spec", "egress") != nil
+		} else { // the API server's default
+			types[networkingv1.PolicyTypeIngress] = true
+			types[networkingv1.PolicyTypeEgress] = np.Spec.Egress != nil
+		}
+		var ingress, egress []netRule
+		for _, r := range np.Spec.Ingress {
+			ingress = append(ingress, ps.rule(id.Namespace, r.From, r.Ports))
+		}
+		for _, r := range np.Spec.Egress {
+			egress = append(egress, ps.rule(id.Namespace, r.To, r.Ports))
 		}
 		for _, dir := range []struct {
-			field, peers string
-			rules        map[*workload][]netRule
-		}{{"ingress", "from", ps.ingress}, {"egress", "to", ps.egress}} {
-			if !types[strings.ToUpper(dir.field[:1])+dir.field[1:]] {
+			policyType networkingv1.PolicyType
+			rules      []netRule
+			of         map[*workload][]netRule
+		}{{networkingv1.PolicyTypeIngress, ingress, ps.ingress}, {networkingv1.PolicyTypeEgress, egress, ps.egress}} {
+			if !types[dir.policyType] {
 				continue
-			}
-			var rules []netRule
-			for _, r := range items(d, "spec", dir.field) {
-				rules = append(rules, ps.rule(id.Namespace, r, dir.peers))
 			}
 			for _, t := range targets {
 				if t.w != nil {
-					dir.rules[t.w] = append(dir.rules[t.w], rules...)
+					dir.of[t.w] = append(dir.of[t.w], dir.rules...)
 				}
-				for _, r := range rules {
+				for _, r := range dir.rules {
 					peers := r.peers
 					if r.anyPeer {
 						peers = []endpoint{{name: anywhere}}
@@ -120,7 +130,7 @@ func flows(objs Objects) map[string]any {
 					}
 					for _, p := range peers {
 						for _, port := range ports {
-							if dir.field == "ingress" {
+							if dir.policyType == networkingv1.PolicyTypeIngress {
 								candidates = append(candidates, candidate{from: p, to: t, port: port})
 							} else {
 								candidates = append(candidates, candidate{from: t, to: p, port: port})
@@ -185,54 +195,50 @@ func containsString(l []string, s string) bool {
 	return false
 }
 
-// rule resolves one ingress (peers "from") or egress (peers "to") rule of
-// a policy in namespace ns.
-func (ps policySet) rule(ns string, r map[string]any, peersField string) netRule {
+// rule resolves one ingress rule (peers: its from) or egress rule (its
+// to) of a policy in namespace ns.
+func (ps policySet) rule(ns string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) netRule {
 	var out netRule
-	peers := list(r, peersField)
 	if len(peers) == 0 {
 		out.anyPeer = true
 	}
-	for _, e := range peers {
-		p := asObject(e)
-		if block := object(p, "ipBlock"); block != nil {
-			name := str(block, "cidr")
-			if ex := list(block, "except"); len(ex) > 0 {
-				var s []string
-				for _, e := range ex {
-					s = append(s, fmt.Sprint(e))
-				}
-				name += " except " + strings.Join(s, ", ")
+	for _, p := range peers {
+		if b := p.IPBlock; b != nil {
+			name := b.CIDR
+			if len(b.Except) > 0 {
+				name += " except " + strings.Join(b.Except, ", ")
 			}
 			out.peers = append(out.peers, endpoint{name: name})
 			continue
 		}
-		nsSel, hasNS := field(p, "namespaceSelector").(map[string]any)
-		out.peers = append(out.peers, ps.resolve(ns, field(p, "podSelector"), nsSel, hasNS)...)
+		out.peers = append(out.peers, ps.resolve(ns, p.PodSelector, p.NamespaceSelector)...)
 	}
-	for _, e := range list(r, "ports") {
-		p := asObject(e)
-		proto := str(p, "protocol")
-		if proto == "" {
-			proto = "TCP"
+	for _, p := range ports {
+		proto := corev1.ProtocolTCP // the API server's default
+		if p.Protocol != nil {
+			proto = *p.Protocol
 		}
-		port := render(field(p, "port"))
-		if field(p, "port") == nil {
-			port = "any port"
+		port := "any port"
+		if p.Port != nil {
+			port = render(p.Port.String())
 		}
-		if end := field(p, "endPort"); end != nil {
-			port += "-" + render(end)
+		if p.EndPort != nil {
+			port += "-" + fmt.Sprint(*p.EndPort)
 		}
-		out.ports = append(out.ports, port+"/"+proto)
+		out.ports = append(out.ports, port+"/"+string(proto))
 	}
 	return out
 }
 
-// resolve turns a pod selector (and, for a peer, a namespace selector)
-// into the workloads of the revision it selects, or a plain description
-// when it selects none the revision runs.
-func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS bool) []endpoint {
-	pods, err := selector(podSel)
+// resolve turns a pod selector (nil: every pod) and, for a peer, a
+// namespace selector (nil: the policy's namespace) into the workloads of
+// the revision it selects, or a plain description when it selects none
+// the revision runs.
+func (ps policySet) resolve(ns string, podSel, nsSel *metav1.LabelSelector) []endpoint {
+	if podSel == nil {
+		podSel = &metav1.LabelSelector{}
+	}
+	pods, err := metav1.LabelSelectorAsSelector(podSel)
 	if err != nil {
 		return []endpoint{{name: "pods " + describeSelector(podSel) + " (invalid selector: " + err.Error() + ")"}}
 	}
@@ -240,9 +246,11 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 	// it names one namespace the revision has; any other selector may
 	// match namespaces we cannot see, and is described instead.
 	namespaces := map[string]bool{ns: true}
-	named := str(nsSel, "matchLabels", "kubernetes.io/metadata.name")
-	exact := named != "" && len(nsSel) == 1 && len(object(nsSel, "matchLabels")) == 1
-	if hasNS {
+	var named string
+	exact := false
+	if nsSel != nil {
+		named = nsSel.MatchLabels["kubernetes.io/metadata.name"]
+		exact = named != "" && len(nsSel.MatchLabels) == 1 && len(nsSel.MatchExpressions) == 0
 		namespaces = map[string]bool{}
 		if _, known := ps.namespaces[named]; exact && known {
 			namespaces[named] = true
@@ -266,7 +274,7 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 		who = "every pod"
 	}
 	switch {
-	case !hasNS:
+	case nsSel == nil:
 		if pods.Empty() {
 			return []endpoint{{name: "every pod of namespace " + ns}}
 		}
@@ -278,10 +286,10 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 		return []endpoint{{name: who + " in namespace " + named}}
 	}
 	e := endpoint{name: who + " in namespaces " + describeSelector(nsSel)}
-	if len(nsSel) == 0 {
+	if len(nsSel.MatchLabels) == 0 && len(nsSel.MatchExpressions) == 0 {
 		e.name = who + " in every namespace"
 	}
-	if nsel, err := selector(nsSel); err == nil {
+	if nsel, err := metav1.LabelSelectorAsSelector(nsSel); err == nil {
 		for _, w := range ps.workloads {
 			if l, ok := ps.namespaces[w.namespace]; ok && nsel.Matches(l) && pods.Matches(w.labels) {
 				e.covers = append(e.covers, w)
@@ -291,31 +299,18 @@ func (ps policySet) resolve(ns string, podSel any, nsSel map[string]any, hasNS b
 	return []endpoint{e}
 }
 
-func selector(v any) (labels.Selector, error) {
-	var s metav1.LabelSelector
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	if v != nil {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, err
-		}
-	}
-	return metav1.LabelSelectorAsSelector(&s)
-}
-
 // describeSelector prints a label selector the way kubectl takes it:
 // "app=web,tier in (a,b)".
-func describeSelector(v any) string {
-	sel, err := selector(v)
+func describeSelector(sel *metav1.LabelSelector) string {
+	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
-		return render(v)
+		b, _ := json.Marshal(sel)
+		return string(b)
 	}
-	if sel.Empty() {
+	if s.Empty() {
 		return "(any)"
 	}
-	return sel.String()
+	return s.String()
 }
 
 func labelsOf(v any) labels.Set {
