@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -400,6 +401,29 @@ func items(d map[string]any, path ...string) []map[string]any {
 	out := make([]map[string]any, len(l))
 	for i, e := range l {
 		out[i] = asObject(e)
+	}
+	return out
+}
+
+// typed is d as a T (runtime.DefaultUnstructuredConverter): the zero T
+// when d is nil (the object is absent on that side) or does not decode
+// (the API server would refuse it; the field changes show it).
+func typed[T any](d tree.Doc) T {
+	var t T
+	if d != nil {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d, &t); err != nil {
+			var zero T
+			return zero
+		}
+	}
+	return t
+}
+
+// keySet is the keys of m, as setDiff compares them.
+func keySet[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k := range m {
+		out[k] = nil
 	}
 	return out
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 
 	"lbl.gov/invenio-gitops/generator/tree"
 )
@@ -254,36 +256,43 @@ func ingressRule(p pair) []Flag {
 	if p.id.Kind != "Ingress" {
 		return nil
 	}
-	hosts := func(d tree.Doc) map[string]any {
+	oi, ni := typed[networkingv1.Ingress](p.old), typed[networkingv1.Ingress](p.new)
+	hosts := func(ing networkingv1.Ingress) map[string]any {
 		m := map[string]any{}
-		for _, r := range items(d, "spec", "rules") {
-			m[orNone(str(r, "host"))] = nil
+		for _, r := range ing.Spec.Rules {
+			m[orNone(r.Host)] = nil
 		}
 		return m
 	}
 	// TLS entries by the Secret that holds their certificate.
-	tls := func(d tree.Doc) map[string]any {
-		m := map[string]any{}
-		for _, t := range items(d, "spec", "tls") {
-			m[orNone(str(t, "secretName"))] = field(t, "hosts")
+	tls := func(ing networkingv1.Ingress) map[string][]string {
+		m := map[string][]string{}
+		for _, t := range ing.Spec.TLS {
+			m[orNone(t.SecretName)] = t.Hosts
 		}
 		return m
 	}
+	hostList := func(l []string) string {
+		if l == nil {
+			return "(none)"
+		}
+		return strings.Join(l, ", ")
+	}
 	var out []Flag
-	for _, h := range setDiff(hosts(p.old), hosts(p.new)) {
+	for _, h := range setDiff(hosts(oi), hosts(ni)) {
 		out = append(out, newFlag(Ingress, "host %s %s", h.item, h.verb("exposed", "no longer exposed")))
 	}
-	ot, nt := tls(p.old), tls(p.new)
-	for _, t := range setDiff(ot, nt) {
+	ot, nt := tls(oi), tls(ni)
+	for _, t := range setDiff(keySet(ot), keySet(nt)) {
 		hosts := ot[t.item]
 		if t.added {
 			hosts = nt[t.item]
 		}
-		out = append(out, newFlag(Ingress, "TLS for %s (certificate in Secret %s) %s", joinList(hosts), t.item, t.verb("added", "removed")))
+		out = append(out, newFlag(Ingress, "TLS for %s (certificate in Secret %s) %s", hostList(hosts), t.item, t.verb("added", "removed")))
 	}
 	for _, secret := range slices.Sorted(maps.Keys(nt)) {
-		if o, in := ot[secret]; in && !reflect.DeepEqual(o, nt[secret]) {
-			out = append(out, newFlag(Ingress, "TLS certificate in Secret %s: hosts %s → %s", secret, joinList(o), joinList(nt[secret])))
+		if o, in := ot[secret]; in && !slices.Equal(o, nt[secret]) {
+			out = append(out, newFlag(Ingress, "TLS certificate in Secret %s: hosts %s → %s", secret, hostList(o), hostList(nt[secret])))
 		}
 	}
 	if p.old != nil && p.new != nil {
@@ -335,9 +344,10 @@ func rbacRule(p pair) []Flag {
 	var out []Flag
 	switch p.id.Kind {
 	case "Role", "ClusterRole":
+		// A Role and a ClusterRole have the same rules.
 		rules := func(d tree.Doc) map[string]any {
 			m := map[string]any{}
-			for _, r := range items(d, "rules") {
+			for _, r := range typed[rbacv1.ClusterRole](d).Rules {
 				m[describeRule(r)] = nil
 			}
 			return m
@@ -346,51 +356,52 @@ func rbacRule(p pair) []Flag {
 			out = append(out, newFlag(RBAC, "%s %s", c.verb("grants", "no longer grants"), c.item))
 		}
 	case "RoleBinding", "ClusterRoleBinding":
-		subjects := func(d tree.Doc) map[string]any {
+		ob, nb := typed[rbacv1.ClusterRoleBinding](p.old), typed[rbacv1.ClusterRoleBinding](p.new)
+		subjects := func(b rbacv1.ClusterRoleBinding) map[string]any {
 			m := map[string]any{}
-			for _, s := range items(d, "subjects") {
-				name := str(s, "name")
-				if ns := str(s, "namespace"); ns != "" {
-					name = ns + "/" + name
+			for _, s := range b.Subjects {
+				name := s.Name
+				if s.Namespace != "" {
+					name = s.Namespace + "/" + name
 				}
-				m[str(s, "kind")+" "+name] = nil
+				m[s.Kind+" "+name] = nil
 			}
 			return m
 		}
-		role := func(d tree.Doc) string { return str(d, "roleRef", "kind") + " " + str(d, "roleRef", "name") }
-		r := role(p.new)
+		role := func(b rbacv1.ClusterRoleBinding) string { return b.RoleRef.Kind + " " + b.RoleRef.Name }
+		r := role(nb)
 		if p.new == nil {
-			r = role(p.old)
+			r = role(ob)
 		}
-		if p.old != nil && p.new != nil && role(p.old) != role(p.new) {
-			out = append(out, newFlag(RBAC, "binds %s instead of %s", role(p.new), role(p.old)))
+		if p.old != nil && p.new != nil && role(ob) != role(nb) {
+			out = append(out, newFlag(RBAC, "binds %s instead of %s", role(nb), role(ob)))
 		}
-		for _, c := range setDiff(subjects(p.old), subjects(p.new)) {
+		for _, c := range setDiff(subjects(ob), subjects(nb)) {
 			out = append(out, newFlag(RBAC, "%s %s %s", c.item, c.verb("gains", "loses"), r))
 		}
 	}
 	return out
 }
 
-func describeRule(r map[string]any) string {
-	join := func(f string) string {
+func describeRule(r rbacv1.PolicyRule) string {
+	join := func(l []string) string {
 		var s []string
-		for _, e := range list(r, f) {
+		for _, e := range l {
 			if e == "" {
 				e = `""`
 			}
-			s = append(s, fmt.Sprint(e))
+			s = append(s, e)
 		}
 		return strings.Join(s, ",")
 	}
-	if urls := join("nonResourceURLs"); urls != "" {
-		return fmt.Sprintf("%s on URLs %s", join("verbs"), urls)
+	if urls := join(r.NonResourceURLs); urls != "" {
+		return fmt.Sprintf("%s on URLs %s", join(r.Verbs), urls)
 	}
-	s := fmt.Sprintf("%s on %s", join("verbs"), join("resources"))
-	if g := join("apiGroups"); g != `""` {
+	s := fmt.Sprintf("%s on %s", join(r.Verbs), join(r.Resources))
+	if g := join(r.APIGroups); g != `""` {
 		s += " (API groups " + g + ")"
 	}
-	if n := join("resourceNames"); n != "" {
+	if n := join(r.ResourceNames); n != "" {
 		s += " named " + n
 	}
 	return s
