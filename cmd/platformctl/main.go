@@ -40,6 +40,7 @@ const usage = `usage: platformctl <command> [flags]
                                               what changes on each cluster, against main (platformctl diff -h)
   secrets fetch-cert|init|set|rotate|reencrypt|check …
                                               seal and rotate credentials (platformctl secrets help)
+  version                                     print the version (also --version)
 
 -C dir works as in git and make: the command runs in dir (the repository) and
 reads a relative -f, --from-file or --kubeconfig from there.
@@ -109,8 +110,40 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "version", "--version":
+		if len(args) > 1 {
+			return fmt.Errorf("%s takes no arguments, got %q", args[0], args[1:])
+		}
+		fmt.Fprintln(stdout, version())
+		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// version is "platformctl <module version> (<commit>[, modified], <go
+// version>)" from the build information the Go toolchain embeds (the
+// commit when built from a git checkout, as make build does).
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "platformctl (unknown version)"
+	}
+	details := []string{}
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		details = append(details, "commit "+rev)
+		if settings["vcs.modified"] == "true" {
+			details = append(details, "modified")
+		}
+	}
+	details = append(details, bi.GoVersion)
+	return fmt.Sprintf("platformctl %s (%s)", bi.Main.Version, strings.Join(details, ", "))
 }
 
 // repoFlags are the flags of the commands that read the description.

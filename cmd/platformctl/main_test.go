@@ -404,6 +404,8 @@ flags:
 		{[]string{"layers", "prod"}, "", "layers takes no arguments, got [\"prod\"]\n" + layersHelp, 2},
 		{[]string{"diff", "--color", "sometimes", "-C", "/nonexistent"}, "", "-C /nonexistent: no such directory", 2},
 		{[]string{"secrets", "help"}, secretsUsage, "", 0},
+		{[]string{"version", "now"}, "", "version takes no arguments, got [\"now\"]", 2},
+		{[]string{"--version", "--short"}, "", "--version takes no arguments, got [\"--short\"]", 2},
 	} {
 		stdout, stderr, status, msg := cli(c.args...)
 		if stdout != c.stdout || msg != c.msg || status != c.status || stderr != "" {
@@ -418,6 +420,8 @@ flags:
 		{[]string{"diff", "-h"}, diffUsage + "\nflags:\n"},
 		{[]string{"diff", "--help"}, diffUsage + "\nflags:\n"},
 		{[]string{"secrets", "init", "-h"}, secretsUsage + "\nflags:\n"},
+		{[]string{"--version"}, "platformctl "},
+		{[]string{"version"}, "platformctl "},
 	} {
 		stdout, stderr, status, msg := cli(c.args...)
 		if status != 0 || !strings.HasPrefix(stdout, c.head) || stderr != "" || msg != "" {
