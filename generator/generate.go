@@ -156,7 +156,18 @@ func Generate(p *config.Platform, sealed tree.Tree) (tree.Tree, error) {
 	optional := make([]overlay.Rendering, len(invenio.OptionalNames))
 	envs := make([]overlay.Env, len(p.Environments))
 	errs := make([]error, len(optional)+len(envs))
+	// base/components/<name> only for what some environment switches on:
+	// a part switched off everywhere leaves no trace in the tree.
+	used := map[string]bool{}
+	for _, e := range p.Environments {
+		for n, on := range invenio.Enabled(e) {
+			used[n] = used[n] || on
+		}
+	}
 	for i, n := range invenio.OptionalNames {
+		if !used[n] {
+			continue
+		}
 		g.Go(func() error {
 			optional[i], errs[i] = renderOptional(p.Site, be, map[string]bool{n: true})
 			return nil
@@ -175,7 +186,9 @@ func Generate(p *config.Platform, sealed tree.Tree) (tree.Tree, error) {
 		}
 	}
 	for i, n := range invenio.OptionalNames {
-		in.Components[n] = optional[i]
+		if used[n] {
+			in.Components[n] = optional[i]
+		}
 	}
 	in.Envs = envs
 	t, err := overlay.Files(in)
@@ -315,7 +328,7 @@ func CheckGenerated(p *config.Platform, t, sealed tree.Tree, b *Builds) ([]strin
 			errs = append(errs, fmt.Errorf("environment %s: %v (see `platformctl secrets check %s`)", env, err, env))
 		}
 		for _, u := range r.Unreferenced {
-			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it", env, u))
+			warnings = append(warnings, fmt.Sprintf("environment %s: %s is sealed but no manifest reads it (`platformctl secrets prune %s` removes it)", env, u, env))
 		}
 	}
 	warnings = append(warnings, SealingCertificateMismatches(p, sealed)...)

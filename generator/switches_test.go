@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,6 +17,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
 )
 
@@ -263,6 +265,37 @@ func TestSwitches(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSwitchedOffEverywhereLeavesNoComponent: with a switch off in every
+// environment, no base/components/<name> is written that no overlay uses,
+// and each one written is used.
+func TestSwitchedOffEverywhereLeavesNoComponent(t *testing.T) {
+	for _, c := range switchCases {
+		t.Run(c.name, func(t *testing.T) {
+			p := switchDescription(t, c.with, c.off, c.off)
+			tr, err := Generate(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := map[string]bool{}
+			for _, e := range p.Environments {
+				for n, on := range invenio.Enabled(e) {
+					used[n] = used[n] || on
+				}
+			}
+			var overlays strings.Builder
+			for _, f := range tr.Under("overlays").Paths() {
+				overlays.Write(tr[path.Join("overlays", f)])
+			}
+			for _, f := range tr.Under("base/components").Paths() {
+				name, _, _ := strings.Cut(f, "/")
+				if !used[name] || !strings.Contains(overlays.String(), "base/components/"+name+"\n") {
+					t.Errorf("base/components/%s written, but no environment switches %s on (used: %v)", f, name, used)
+				}
+			}
+		})
 	}
 }
 

@@ -36,6 +36,8 @@ const secretsUsage = `usage:
         have the controller re-encrypt every sealed value with its current key
   platformctl secrets check [<env>]
         list every key the manifests read and whether it is sealed; fails if one is not
+  platformctl secrets prune <env> [--dry-run]
+        remove the sealed keys no manifest reads (a part switched off), and their files when empty
 Every command also takes -f platform.yaml (the description) and -C dir (the
 repository, where a relative -f, --from-file or --kubeconfig is read from).
 The commands that write wait for the repository's lock (platformctl help).
@@ -59,6 +61,7 @@ type secretsCmd struct {
 	platform             *config.Platform
 	env                  config.Environment
 	envName, rel, absDir string // the environment, secrets/<env>, and where it is on disk
+	dryRun               bool
 }
 
 // runSecrets runs `platformctl secrets <command> …` (args without
@@ -98,6 +101,9 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 		run, min, max = c.reencrypt, 1, 1
 	case "check":
 		run, min, max, writes = c.check, 0, 1, false
+	case "prune":
+		fs.BoolVar(&c.dryRun, "dry-run", false, "say what would be removed, and remove nothing")
+		run, min, max = c.prune, 1, 1
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, secretsUsage)
 		return nil
@@ -111,7 +117,7 @@ func runSecrets(args []string, stdin io.Reader, stdout, stderr io.Writer) error 
 	if len(pos) < min || len(pos) > max {
 		return fmt.Errorf("secrets %s takes %s, got %q\n%s", args[0], map[string]string{
 			"fetch-cert": "<env>", "init": "<env>", "set": "<env> <secret>/<key>", "rotate": "<env> <secret>/<key>",
-			"reencrypt": "<env>", "check": "at most one <env>",
+			"reencrypt": "<env>", "check": "at most one <env>", "prune": "<env>",
 		}[args[0]], pos, secretsUsage)
 	}
 	if err := checkDir(c.dir); err != nil {
@@ -199,12 +205,12 @@ func (c *secretsCmd) cert(d sealing.Dir) (*rsa.PublicKey, error) {
 }
 
 // write writes d into secrets/<env>/ (only what changed) and says so.
-func (c *secretsCmd) write(d sealing.Dir) error {
+func (c *secretsCmd) write(d sealing.Dir, remove ...string) error {
 	files, err := d.Files()
 	if err != nil {
 		return err
 	}
-	written, err := sealing.WriteDir(c.absDir, files)
+	written, err := sealing.WriteDir(c.absDir, files, remove...)
 	var ce *tree.CommitError
 	if errors.As(err, &ce) {
 		// Name the file relative to the repository.
@@ -218,7 +224,54 @@ func (c *secretsCmd) write(d sealing.Dir) error {
 	for _, f := range written {
 		fmt.Fprintln(c.stdout, "wrote", path.Join(c.rel, f))
 	}
+	for _, f := range remove {
+		fmt.Fprintln(c.stdout, "removed", path.Join(c.rel, f))
+	}
 	return nil
+}
+
+// prune removes the sealed keys no manifest of the environment reads
+// (sealing.Check's Unreferenced: a part switched off, a Secret renamed),
+// and the file of a SealedSecret left with none, so that Flux no longer
+// applies it. The values are gone from git afterwards (history keeps
+// them): a part switched on again gets new ones from init.
+func (c *secretsCmd) prune([]string) error {
+	keys, err := generator.SecretKeys(c.platform, c.envName)
+	if err != nil {
+		return err
+	}
+	d, err := c.readDir()
+	if err != nil {
+		return err
+	}
+	r := sealing.Check(keys, d.Sealed)
+	if len(r.Unreferenced) == 0 {
+		fmt.Fprintf(c.stdout, "%s: every sealed key is read; nothing to prune\n", c.envName)
+		return nil
+	}
+	var remove []string
+	for _, ref := range r.Unreferenced {
+		secret, key, _ := strings.Cut(ref, "/")
+		ss := d.Sealed[secret].DeepCopy()
+		delete(ss.Spec.EncryptedData, key)
+		d.Sealed[secret] = ss
+		verb := "pruned"
+		if c.dryRun {
+			verb = "would prune"
+		}
+		fmt.Fprintf(c.stdout, "%s %s (no manifest reads it)\n", verb, ref)
+		if len(ss.Spec.EncryptedData) == 0 {
+			delete(d.Sealed, secret)
+			remove = append(remove, sealing.FileName(secret))
+		}
+	}
+	if c.dryRun {
+		for _, f := range remove {
+			fmt.Fprintln(c.stdout, "would remove", path.Join(c.rel, f))
+		}
+		return nil
+	}
+	return c.write(d, remove...)
 }
 
 func (c *secretsCmd) controller() (sealing.Controller, error) {
@@ -574,7 +627,7 @@ func (c *secretsCmd) check(pos []string) error {
 			}
 		}
 		for _, u := range r.Unreferenced {
-			fmt.Fprintf(tw, "  unused\t%s\t\tsealed, but no manifest reads it\n", u)
+			fmt.Fprintf(tw, "  unused\t%s\t\tplatformctl secrets prune %s (no manifest reads it)\n", u, c.envName)
 		}
 		tw.Flush()
 		for _, m := range r.Misplaced {

@@ -723,3 +723,59 @@ func TestSecretsFindingsNameTheirFix(t *testing.T) {
 		t.Fatalf("generate after the fix: %v\n%s", err, out)
 	}
 }
+
+// TestSwitchedOffPartLeavesNoTrace: pgAdmin switched off in the only
+// environment that had it: generate removes its component and warns of
+// its sealed password, naming prune; prune --dry-run changes nothing;
+// prune removes the key and its file, so nothing of it is deployed.
+func TestSwitchedOffPartLeavesNoTrace(t *testing.T) {
+	on := inEnv("    workloads: {pgadmin: {enabled: true}}\n")(fixture(t))
+	dir := fixtureRepo(t, on, "dev")
+	cli := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(append(args, "-C", dir), &stdout, &stderr)
+		return stdout.String(), stderr.String(), err
+	}
+	for _, args := range [][]string{{"secrets", "init", "dev"}, {"generate"}} {
+		if out, errOut, err := cli(args...); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "base/components/pgadmin")); err != nil {
+		t.Fatalf("pgAdmin on: %v", err)
+	}
+	off := strings.Replace(on, "pgadmin: {enabled: true}", "pgadmin: {enabled: false}", 1)
+	if err := os.WriteFile(filepath.Join(dir, "platform.yaml"), []byte(off), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := cli("generate")
+	if err != nil || !strings.Contains(errOut, "warning: environment dev: invenio-pgadmin/password is sealed but no manifest reads it (`platformctl secrets prune dev` removes it)") {
+		t.Errorf("generate with pgAdmin off: %v, stderr:\n%s", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "base/components/pgadmin")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("base/components/pgadmin left after pgAdmin is off everywhere (%v); generate wrote:\n%s", err, out)
+	}
+	if out, _, _ := cli("secrets", "check", "dev"); !regexp.MustCompile(`unused +invenio-pgadmin/password +platformctl secrets prune dev `).MatchString(out) {
+		t.Errorf("check does not name prune for the unread key:\n%s", out)
+	}
+	before := snapshot(t, dir)
+	if out, _, err := cli("secrets", "prune", "dev", "--dry-run"); err != nil || out != "would prune invenio-pgadmin/password (no manifest reads it)\nwould remove secrets/dev/invenio-pgadmin.yaml\n" {
+		t.Errorf("prune --dry-run: %v\n%s", err, out)
+	}
+	if d := cmp.Diff(before, snapshot(t, dir)); d != "" {
+		t.Errorf("prune --dry-run changed the repository:\n%s", d)
+	}
+	if out, _, err := cli("secrets", "prune", "dev"); err != nil || !strings.Contains(out, "removed secrets/dev/invenio-pgadmin.yaml") {
+		t.Errorf("prune: %v\n%s", err, out)
+	}
+	k, err := os.ReadFile(filepath.Join(dir, "secrets/dev/kustomization.yaml"))
+	if err != nil || strings.Contains(string(k), "pgadmin") {
+		t.Errorf("secrets/dev/kustomization.yaml still lists pgAdmin's SealedSecret (%v):\n%s", err, k)
+	}
+	if _, errOut, err := cli("generate"); err != nil || errOut != "" {
+		t.Errorf("generate after prune: %v, stderr %q", err, errOut)
+	}
+	if out, _, err := cli("secrets", "prune", "dev"); err != nil || out != "dev: every sealed key is read; nothing to prune\n" {
+		t.Errorf("prune again: %v, %q", err, out)
+	}
+}

@@ -244,13 +244,14 @@ func (d Dir) Files() (map[string][]byte, error) {
 	return out, nil
 }
 
-// WriteDir makes the named files of dir hold files (name → content),
-// leaving other files alone, and returns the names it wrote. Unchanged
-// files are not touched. Every changed file is first written and synced
-// beside its target, and only when all of them are staged are they renamed
-// into place, all or nothing (tree.Commit): an error leaves the directory
-// as it was, and each file is always either wholly old or wholly new.
-func WriteDir(dir string, files map[string][]byte) ([]string, error) {
+// WriteDir makes the named files of dir hold files (name → content) and
+// removes the files of remove that exist, leaving other files alone, and
+// returns the names it wrote. Unchanged files are not touched. Every
+// changed file is first written and synced beside its target, and only
+// when all of them are staged are they renamed into place and the others
+// removed, all or nothing (tree.Commit): an error leaves the directory as
+// it was, and each file is always either wholly old or wholly new.
+func WriteDir(dir string, files map[string][]byte, remove ...string) ([]string, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		if n != filepath.Base(n) || n == "." || n == ".." || strings.HasPrefix(n, tempPrefix) {
@@ -258,6 +259,22 @@ func WriteDir(dir string, files map[string][]byte) ([]string, error) {
 		}
 		names = append(names, n)
 	}
+	var gone []string
+	for _, n := range remove {
+		if n != filepath.Base(n) || n == "." || n == ".." || strings.HasPrefix(n, tempPrefix) {
+			return nil, fmt.Errorf("%q is not a file name of %s", n, dir)
+		}
+		if _, in := files[n]; in {
+			return nil, fmt.Errorf("%s is both written and removed", n)
+		}
+		if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil {
+			if !fi.Mode().IsRegular() {
+				return nil, fmt.Errorf("%s is not a regular file", filepath.Join(dir, n))
+			}
+			gone = append(gone, n)
+		}
+	}
+	sort.Strings(gone)
 	sort.Strings(names)
 	for _, n := range names {
 		if fi, err := os.Lstat(filepath.Join(dir, n)); err == nil && !fi.Mode().IsRegular() {
@@ -301,7 +318,7 @@ func WriteDir(dir string, files map[string][]byte) ([]string, error) {
 			return nil, err
 		}
 	}
-	if len(staged) == 0 {
+	if len(staged)+len(gone) == 0 {
 		return nil, nil
 	}
 	root, err := os.OpenRoot(dir)
@@ -316,7 +333,7 @@ func WriteDir(dir string, files map[string][]byte) ([]string, error) {
 		commit[i] = tree.Staged{Tmp: filepath.Base(s.tmp), Final: s.name}
 		written[i] = s.name
 	}
-	if err := tree.Commit(root, tempPrefix, commit, nil); err != nil {
+	if err := tree.Commit(root, tempPrefix, commit, gone); err != nil {
 		var ce *tree.CommitError
 		if errors.As(err, &ce) {
 			ce.Path = filepath.Join(dir, ce.Path)

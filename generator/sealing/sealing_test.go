@@ -10,8 +10,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -484,6 +486,27 @@ func TestDir(t *testing.T) {
 	if written, err := sealing.WriteDir(dir, files); err != nil || len(written) != 0 {
 		t.Errorf("rewriting the same files: wrote %v, %v", written, err)
 	}
+	// A SealedSecret dropped: its file removed with the list rewritten; a
+	// file named to remove that is not there is no error; one both
+	// written and removed is refused.
+	delete(d.Sealed, "invenio-redis")
+	fewer, err := d.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written, err := sealing.WriteDir(dir, fewer, "invenio-redis.yaml", "invenio-gone.yaml"); err != nil || !slices.Equal(written, []string{"kustomization.yaml"}) {
+		t.Errorf("removing a file: wrote %v, %v", written, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "invenio-redis.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("invenio-redis.yaml not removed: %v", err)
+	}
+	if _, err := sealing.WriteDir(dir, fewer, "kustomization.yaml"); err == nil || err.Error() != "kustomization.yaml is both written and removed" {
+		t.Errorf("a file written and removed: %v", err)
+	}
+	if _, err := sealing.WriteDir(dir, files); err != nil { // as it was
+		t.Fatal(err)
+	}
+	d.Sealed["invenio-redis"] = redis
 	// A missing directory is empty.
 	if empty, err := sealing.ReadDir(filepath.Join(dir, "nope")); err != nil || len(empty.Sealed) != 0 || empty.Cert != nil {
 		t.Errorf("missing directory: %v, %v", empty, err)
