@@ -10,6 +10,8 @@ command -v restic >/dev/null 2>&1 || need+=(restic)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 [ -x /usr/bin/python3 ] || need+=(python3)
+# The shell completion scripts (platformctl completion bash|zsh) are run for real.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
 # The setup Job's install record (generator/invenio/scripts/setup_state.py) against PostgreSQL.
 /usr/bin/python3 -c 'import sqlalchemy, psycopg2' 2>/dev/null || need+=(python3-sqlalchemy python3-psycopg2)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -41,6 +41,7 @@ const usage = `usage: platformctl <command> [flags]
   secrets fetch-cert|init|set|rotate|reencrypt|check …
                                               seal and rotate credentials (platformctl secrets help)
   version                                     print the version (also --version)
+  completion bash|zsh                         print the shell completion script (platformctl completion -h)
 
 -C dir works as in git and make: the command runs in dir (the repository) and
 reads a relative -f, --from-file or --kubeconfig from there.
@@ -110,6 +111,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "completion":
+		return runCompletion(args[1:], stdout)
+	case "__complete": // for the completion scripts; not in the usage
+		return complete(args[1:], stdout)
 	case "version", "--version":
 		if len(args) > 1 {
 			return fmt.Errorf("%s takes no arguments, got %q", args[0], args[1:])
@@ -223,6 +228,10 @@ func lock(dir, command string, stderr io.Writer) (release func(), err error) {
 // With -h or --help it prints the usage (head, then the flags) to stdout
 // and returns help; a bad flag is an error carrying the usage.
 func parseArgs(fs *flag.FlagSet, head string, args []string, stdout io.Writer) (pos []string, help bool, err error) {
+	if capture != nil {
+		capture(fs)
+		return nil, true, nil
+	}
 	fs.SetOutput(io.Discard) // the errors returned say it all, once
 	pos, err = parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
