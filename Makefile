@@ -1,13 +1,17 @@
-# Two commands matter: `make generate` (rewrite base/ and overlays/ from
-# platform.yaml) and `make test` (prove the result). See README.md.
+# Two commands matter: `make generate` (rewrite base/, overlays/, clusters/
+# and the derived docs from platform.yaml) and `make test` (prove the result). See README.md.
 GO ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS := -mod=readonly
 
 .PHONY: generate test vet deps e2e runtime bench update build
 
+# The tree, then the docs derived from the description (docs/secret-inventory.md,
+# network-flows.md, operations-tables.md), which internal/repocheck renders.
 generate:
 	$(GO) run ./cmd/platformctl generate -f platform.yaml -C .
+	@$(GO) test ./internal/repocheck -run 'TestDerivedDocsAreFresh' -count=1 -update >/dev/null || \
+	  $(GO) test ./internal/repocheck -run 'TestDerivedDocsAreFresh' -count=1 -update
 
 test: vet deps
 	$(GO) test ./...

@@ -83,7 +83,7 @@ func walk(v any, f func(map[string]any)) {
 func InventoryDoc(p *config.Platform) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Secret inventory\n\n")
-	b.WriteString("Generated from the manifests by `go test ./generator -update`; do not edit.\n")
+	b.WriteString("Generated from the manifests by `make generate` from platform.yaml; do not edit.\n")
 	b.WriteString("Every key below is read by name and key (`secretKeyRef` or a secret volume); the values arrive as SealedSecrets.\n")
 	for _, e := range p.Environments {
 		r, err := Render(p.Site, e, invenio.Options{})
@@ -103,7 +103,7 @@ func InventoryDoc(p *config.Platform) (string, error) {
 func FlowsDoc(p *config.Platform) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Intended network flows\n\n")
-	b.WriteString("Generated from the components' declared ports and calls by `go test ./generator -update`; do not edit.\n")
+	b.WriteString("Generated from the components' declared ports and calls by `make generate` from platform.yaml; do not edit.\n")
 	b.WriteString("The namespace denies all ingress and egress by default; each row below is allowed by a NetworkPolicy, and no other connection is.\n")
 	b.WriteString("A real analyser (np-guard's netpol-analyzer) checks that in `make test`: see [network-analysis.md](network-analysis.md).\n")
 	for _, e := range p.Environments {

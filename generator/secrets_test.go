@@ -26,7 +26,7 @@ import (
 	"lbl.gov/invenio-gitops/generator/tree"
 )
 
-// secDescription is the repository's description alone, without the
+// secDescription is the fixture's description alone, without the
 // digests of its committed secrets/ (these tests seal their own).
 func secDescription(t *testing.T) *config.Platform {
 	t.Helper()
@@ -117,7 +117,7 @@ func TestSecretKeys(t *testing.T) {
 func TestSecretKeyErrors(t *testing.T) {
 	p := secDescription(t)
 	for _, tc := range []struct{ env, secret, key, want string }{
-		{"staging", "invenio-app", "secret-key", `no environment "staging" in ../platform.yaml (it has [dev test prod])`},
+		{"staging", "invenio-app", "secret-key", `no environment "staging" in ` + filepath.Join(repoRoot, "platform.yaml") + ` (it has [dev test prod])`},
 		{"dev", "invenio-saml", "sp.key", `no manifest of environment dev reads a Secret "invenio-saml": its Secrets are [invenio-app invenio-backup invenio-pgadmin invenio-postgresql invenio-rabbitmq invenio-redis]`},
 		{"prod", "invenio-redis", "passwd", `no manifest of environment prod reads key "passwd" of Secret invenio-redis: its keys are [password]`},
 	} {

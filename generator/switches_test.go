@@ -11,10 +11,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"lbl.gov/invenio-gitops/generator/check"
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/invenio"
@@ -301,40 +300,21 @@ func TestSwitchedOffEverywhereLeavesNoComponent(t *testing.T) {
 
 // switchFindings are the problems of one environment's build that a
 // switch could leave behind: every manifest check (references that do not
-// resolve, a policy or budget over pods that are gone, …), and a
-// Deployment that carries replicas although an autoscaler owns its count
-// (Flux would reset what the autoscaler set on every reconciliation).
+// resolve, a policy or budget over pods that are gone, replicas beside an
+// autoscaler, …).
 func switchFindings(t *testing.T, built []byte, docs map[string]map[string]any, e config.Environment) []string {
 	t.Helper()
-	b, errs := chkLoadEnv(t, built, string(e.Name))
-	b.ListedSecrets = chkListedSecrets(e.Secrets)
+	b, errs := check.Load(string(e.Name), built)
+	b.ListedSecrets = map[string]bool{}
+	for _, s := range e.Secrets.Names() {
+		b.ListedSecrets[s] = true
+	}
 	var out []string
 	for _, err := range errs {
 		out = append(out, err.Error())
 	}
-	used := map[int]bool{}
-	for _, c := range chkChecks {
-		real, _ := chkApply(c, b, used)
-		for _, f := range real {
-			out = append(out, fmt.Sprintf("%s: %s", c.Name, f))
-		}
-	}
-	// A policy for pods that are gone would be harmless but is what a
-	// switch leaves behind when it removes the workload and not its policy.
-	for _, np := range b.NetworkPolicies {
-		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
-		if err != nil || sel.Empty() || np.Name == acmeSolverPolicy {
-			continue
-		}
-		if len(chkSelected(b, np.Namespace, sel)) == 0 {
-			out = append(out, fmt.Sprintf("NetworkPolicy/%s selects no pod of the build", np.Name))
-		}
-	}
-	for _, h := range b.HPAs {
-		target := "Deployment/" + h.Spec.ScaleTargetRef.Name
-		if _, has, _ := unstructured.NestedFieldNoCopy(docs[target], "spec", "replicas"); has {
-			out = append(out, fmt.Sprintf("%s has spec.replicas, but HorizontalPodAutoscaler/%s owns its count", target, h.Name))
-		}
+	for _, f := range check.Run(b).Findings {
+		out = append(out, fmt.Sprintf("%s: %s: %s", f.Check, f.Object, f.Detail))
 	}
 	sort.Strings(out)
 	return out

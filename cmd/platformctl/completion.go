@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"lbl.gov/invenio-gitops/generator"
+	"lbl.gov/invenio-gitops/generator/check"
 )
 
 const completionUsage = `usage: platformctl completion bash|zsh
@@ -75,7 +76,7 @@ func runCompletion(args []string, stdout io.Writer) error {
 // commands and secretsCommands are what the first and second word
 // complete to.
 var (
-	commands        = []string{"build", "completion", "diff", "generate", "help", "layers", "secrets", "version"}
+	commands        = []string{"build", "check", "completion", "diff", "generate", "help", "layers", "secrets", "version"}
 	secretsCommands = []string{"check", "fetch-cert", "help", "init", "prune", "reencrypt", "rotate", "set"}
 )
 
@@ -155,7 +156,12 @@ func completeArgs(fs *flag.FlagSet, cmd, args []string, cur string) []string {
 			case "env":
 				return envNames(fs, args[:n-1])
 			case "output":
+				if cmd[0] == "check" {
+					return []string{"json", "text"}
+				}
 				return []string{"json", "markdown", "text"}
+			case "check":
+				return checkNames()
 			case "color":
 				return []string{"always", "auto", "never"}
 			}
@@ -169,6 +175,8 @@ func completeArgs(fs *flag.FlagSet, cmd, args []string, cur string) []string {
 		return nil
 	}
 	switch strings.Join(cmd, " ") {
+	case "check":
+		return envNames(fs, nil)
 	case "build", "secrets check", "secrets fetch-cert", "secrets init", "secrets prune", "secrets reencrypt":
 		if len(pos) == 0 {
 			return envNames(fs, nil)
@@ -182,6 +190,16 @@ func completeArgs(fs *flag.FlagSet, cmd, args []string, cur string) []string {
 		}
 	}
 	return nil
+}
+
+// checkNames is every check family and ID, as check --check takes them.
+func checkNames() []string {
+	out := append([]string{generator.DecodeCheck}, check.Families...)
+	for _, c := range check.Checks() {
+		out = append(out, c.ID)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func isBool(f *flag.Flag) bool {

@@ -19,7 +19,11 @@ func TestComplete(t *testing.T) {
 		words []string
 		want  string
 	}{
-		{[]string{""}, "build completion diff generate help layers secrets version"},
+		{[]string{""}, "build check completion diff generate help layers secrets version"},
+		{[]string{"check", "-C", dir, "d"}, "dev"},
+		{[]string{"check", "-C", dir, "dev", "t"}, "test"},
+		{[]string{"check", "--check", "pod"}, "pod-security"},
+		{[]string{"check", "--output", ""}, "json text"},
 		{[]string{"se"}, "secrets"},
 		{[]string{"secrets", ""}, "check fetch-cert help init prune reencrypt rotate set"},
 		{[]string{"secrets", "init", "-C", dir, ""}, "dev test"},

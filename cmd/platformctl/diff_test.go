@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,29 +14,27 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/review"
-	"lbl.gov/invenio-gitops/internal/gitrev"
 )
 
-// gitRepo makes a git repository holding the committed tree of this
-// repository (base/, overlays/, secrets/, clusters/) on branch main.
+// gitRepo makes a git repository holding the fixture repository
+// (internal/testrepo) and the tree generated from it (base/, overlays/,
+// secrets/, clusters/) on branch main.
 func gitRepo(t *testing.T) string {
 	t.Helper()
-	files, err := gitrev.ReadDisk("../..", review.Roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for p, b := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := generatedRepo(t)
 	git(t, dir, "init", "-q", "-b", "main")
 	commitAll(t, dir, "generated tree")
 	return dir
+}
+
+// redescribe changes the description of the repository in dir (old must
+// occur once) and generates the tree again, as an operator does.
+func redescribe(t *testing.T, dir, old, new string) {
+	t.Helper()
+	replaceIn(t, dir, "platform.yaml", old, new)
+	if err := run([]string{"generate", "-q", "-C", dir}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -100,7 +99,7 @@ func TestDiffCommand(t *testing.T) {
 
 	// A change committed on a branch: the default base is main.
 	git(t, dir, "checkout", "-q", "-b", "feature")
-	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 2\n  name: frontend\n", "- count: 3\n  name: frontend\n")
+	redescribe(t, dir, "      frontend:\n        replicas: 2\n        resources:", "      frontend:\n        replicas: 3\n        resources:")
 	commitAll(t, dir, "more frontend replicas")
 	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--color", "always")
 	if code != 1 {
@@ -119,7 +118,7 @@ func TestDiffCommand(t *testing.T) {
 	}
 
 	// An uncommitted change in the working tree counts too.
-	replaceIn(t, dir, "overlays/prod/app/kustomization.yaml", "- count: 3\n  name: frontend\n", "- count: 4\n  name: frontend\n")
+	redescribe(t, dir, "      frontend:\n        replicas: 3\n", "      frontend:\n        replicas: 4\n")
 	out, code, _ = diff(t, "-C", dir, "--exit-code", "--env", "prod", "--base", "HEAD", "--output", "markdown")
 	if code != 1 || !strings.HasPrefix(out, review.Marker+"\n") || !strings.Contains(out, "replicas 3 → 4") {
 		t.Errorf("uncommitted change as Markdown: status %d, output:\n%s", code, out)
@@ -220,16 +219,16 @@ func TestCIExamples(t *testing.T) {
 func TestDiffExitCodeRefused(t *testing.T) {
 	dir := gitRepo(t)
 	git(t, dir, "checkout", "-q", "-b", "feature")
-	replaceIn(t, dir, "overlays/prod/data/patches/statefulset-postgresql.yaml", "storage: 50Gi", "storage: 80Gi")
+	redescribe(t, dir, "      postgresql: 50Gi\n", "      postgresql: 80Gi\n")
 	commitAll(t, dir, "a larger database volume")
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"--exit-code"}, 3, "prod: 0 added, 0 removed, 1 changed (1 flagged, 1 immutable)\n  !! 1 change the API server refuses"},
+		{[]string{"--exit-code"}, 3, "prod: 0 added, 0 removed, 3 changed (1 flagged, 1 immutable)\n  !! 1 change the API server refuses"},
 		{[]string{"--exit-code", "--output", "json"}, 3, `"immutable": true`},
-		{[]string{"--exit-code", "--output", "markdown"}, 3, "| prod | 0 | 0 | 1 | 1 | **1** |"},
+		{[]string{"--exit-code", "--output", "markdown"}, 3, "| prod | 0 | 0 | 3 | 1 | **1** |"},
 		{nil, 0, "! immutable StatefulSet invenio-prod/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.resources.requests.storage 50Gi → 80Gi (grow): the API server refuses it"},
 		{[]string{"--exit-code", "--env", "dev"}, 0, "dev: no changes"},
 	} {

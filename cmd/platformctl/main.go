@@ -3,6 +3,7 @@
 //	platformctl generate [-f platform.yaml] [-C dir] [-q]   write base/, overlays/ and clusters/ (warns of changes the API server refuses)
 //	platformctl build <env> [-f platform.yaml] [-C dir]     print an environment's built manifests
 //	platformctl layers [-f platform.yaml] [-C dir]          print each cluster's Flux layers
+//	platformctl check [<env>...]                            run the manifest checks on the built environments
 //	platformctl diff [--base rev] [--env env]               what a change puts on each cluster
 //	platformctl secrets …                                   seal and rotate credentials
 //
@@ -36,6 +37,9 @@ const usage = `usage: platformctl <command> [flags]
                                               warning of changes the API server refuses
   build <env> [-f platform.yaml] [-C dir]     print the fully built manifests of one environment
   layers [-f platform.yaml] [-C dir]          print each cluster's Flux layers in dependency order
+  check [<env>...] [--check id] [--output text|json]
+                                              run the manifest checks on each environment's build
+                                              (docs/manifest-checks.md)
   diff [--base <rev>] [--env <env>] [--output text|markdown|json] [--exit-code] [-C dir]
                                               what changes on each cluster, against main (platformctl diff -h)
   secrets fetch-cert|init|set|rotate|reencrypt|check …
@@ -49,8 +53,8 @@ generate and the secrets commands that write take the repository's lock: one
 started while another writes waits up to 30s, then stops, naming the other.
 platformctl <command> -h describes a command's flags.
 
-Exit status: 0 done; 1 a finding (diff --exit-code: something changed; secrets
-check: a key is not sealed); 2 an error (a bad description, flag, argument,
+Exit status: 0 done; 1 a finding (check: a manifest check failed; diff
+--exit-code: something changed; secrets check: a key is not sealed); 2 an error (a bad description, flag, argument,
 command or environment, a link in the way, …), with nothing written; 3 diff
 --exit-code: a change the API server refuses (docs/immutable-fields.md).
 `
@@ -108,6 +112,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runSecrets(args[1:], os.Stdin, stdout, stderr)
 	case "layers":
 		return runLayers(args[1:], stdout)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -18,6 +18,7 @@ import (
 
 	"lbl.gov/invenio-gitops/generator/tree"
 	"lbl.gov/invenio-gitops/generator/tree/treetest"
+	"lbl.gov/invenio-gitops/internal/testrepo"
 )
 
 // Every package's tests accept -update, because `make update` runs
@@ -37,15 +38,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// description is the repository's platform.yaml, absolute: a relative -f
-// is read from -C.
-var description = func() string {
-	p, err := filepath.Abs("../../platform.yaml")
-	if err != nil {
-		panic(err)
-	}
-	return p
-}()
+// description is the fixture repository's platform.yaml (internal/testrepo),
+// absolute: a relative -f is read from -C. These tests never read the
+// operator's platform.yaml.
+var description = testrepo.Platform
 
 // snapshot records every entry below dir: paths, modes, contents, link
 // targets and files' modification times (treetest.Snapshot).
@@ -63,12 +59,12 @@ func generate(t *testing.T, file, dir string) (string, error) {
 
 // generated returns a directory holding a tree generated from the
 // repository's description, beside a file the generator does not own.
-// withSecrets returns a new directory holding a copy of the repository's
+// withSecrets returns a new directory holding a copy of the fixture's
 // secrets/ (an input of generate: the sealed values and certificates).
 func withSecrets(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	src := "../../secrets"
+	src := testrepo.Secrets
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -347,7 +343,7 @@ func TestGenerateRemovesStaleFiles(t *testing.T) {
 
 func TestBuildPrintsManifests(t *testing.T) {
 	var stdout bytes.Buffer
-	if err := run([]string{"build", "dev", "-f", description, "-C", "../.."}, &stdout, &bytes.Buffer{}); err != nil {
+	if err := run([]string{"build", "dev", "-f", description, "-C", testrepo.Dir}, &stdout, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 	out := stdout.String()
@@ -401,6 +397,7 @@ flags:
 		{[]string{"build", "dev", "prod"}, "", "build takes one environment, got [\"dev\" \"prod\"]\n" + buildHelp, 2},
 		{[]string{"build", "nosuch", "-f", description}, "", "no environment \"nosuch\" in " + description + " (it has [dev test prod])", 2},
 		{[]string{"layers", "-h"}, layersHelp, "", 0},
+		{[]string{"check", "nosuch", "-f", description}, "", "no environment \"nosuch\" in " + description + " (it has [dev test prod])", 2},
 		{[]string{"layers", "prod"}, "", "layers takes no arguments, got [\"prod\"]\n" + layersHelp, 2},
 		{[]string{"diff", "--color", "sometimes", "-C", "/nonexistent"}, "", "-C /nonexistent: no such directory", 2},
 		{[]string{"secrets", "help"}, secretsUsage, "", 0},
@@ -418,6 +415,8 @@ flags:
 		head string
 	}{
 		{[]string{"diff", "-h"}, diffUsage + "\nflags:\n"},
+		{[]string{"check", "-h"}, checkUsage + "\nflags:\n"},
+		{[]string{"check", "--help"}, checkUsage + "\nflags:\n"},
 		{[]string{"diff", "--help"}, diffUsage + "\nflags:\n"},
 		{[]string{"secrets", "init", "-h"}, secretsUsage + "\nflags:\n"},
 		{[]string{"--version"}, "platformctl "},

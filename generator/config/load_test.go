@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"lbl.gov/invenio-gitops/internal/testrepo"
 )
 
 // TestBadDescriptions pins the exact message of each kind of mistake: the
@@ -942,10 +945,10 @@ environments:
 	}
 }
 
-// TestRepositoryDescription loads the platform.yaml of the repository and
+// TestRepositoryDescription loads the fixture repository's platform.yaml and
 // checks the layering: Go default → defaults: → environment.
 func TestRepositoryDescription(t *testing.T) {
-	p, err := Load("../../platform.yaml")
+	p, err := Load(testrepo.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1194,11 +1197,11 @@ environments:
 	}
 }
 
-// TestEveryProblemHasALine: the repository's description broken at every
+// TestEveryProblemHasALine: the fixture's description broken at every
 // line in the ways hands break YAML — each problem still names the file
 // and a line of it.
 func TestEveryProblemHasALine(t *testing.T) {
-	good, err := os.ReadFile("../../platform.yaml")
+	good, err := os.ReadFile(testrepo.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1279,5 +1282,22 @@ infrastructure: {acme: {email: ops@example.org}}
 		if len(p.Environments) != 1 || p.Environments[0].Name != "dev" {
 			t.Errorf("Parse(%q): environments %+v", text, p.Environments)
 		}
+	}
+}
+
+// TestSecretsNamesEveryField: Secrets.Names lists every field, so a new
+// Secret of the description is known to the checks that read it.
+func TestSecretsNamesEveryField(t *testing.T) {
+	var s Secrets
+	v := reflect.ValueOf(&s).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		v.Field(i).SetString(v.Type().Field(i).Name)
+	}
+	var want []string
+	for i := 0; i < v.NumField(); i++ {
+		want = append(want, v.Type().Field(i).Name)
+	}
+	if diff := cmp.Diff(want, s.Names()); diff != "" {
+		t.Errorf("Secrets.Names (-fields +names):\n%s", diff)
 	}
 }

@@ -228,6 +228,11 @@ type Secrets struct {
 	Backup     DNSName `yaml:"backup" doc:"The backup repository's encryption password and, for an S3 target, the access key." default:"invenio-backup"`
 }
 
+// Names is every Secret name s lists, in field order.
+func (s Secrets) Names() []string {
+	return []string{string(s.App), string(s.PostgreSQL), string(s.RabbitMQ), string(s.Redis), string(s.PgAdmin), string(s.SAML), string(s.Backup)}
+}
+
 // Sealing says which sealed-secrets controller holds the environment's
 // sealing key and how each Secret is bound to its name and namespace.
 type Sealing struct {

@@ -13,6 +13,7 @@ import (
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
+	"lbl.gov/invenio-gitops/internal/testrepo"
 )
 
 // allowed reads back, from the derived NetworkPolicies alone, which
@@ -68,7 +69,7 @@ func allowed(cs []*component.Component) []string {
 // and checks that the in-namespace connections they allow are exactly the
 // declared calls.
 func TestPoliciesAllowExactlyTheFlows(t *testing.T) {
-	p, err := config.Load("../../platform.yaml")
+	p, err := config.Load(testrepo.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func scrapes(cs []*component.Component, prom network.Peer) (declared, policies, 
 // exactly the ports components declare as metrics, and the flow table
 // lists exactly those.
 func TestPrometheusMayScrapeExactlyTheMetricsPorts(t *testing.T) {
-	p, err := config.Load("../../platform.yaml")
+	p, err := config.Load(testrepo.Platform)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,13 @@ import (
 	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/tree"
+	"lbl.gov/invenio-gitops/internal/testrepo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// repoRoot is where platform.yaml and secrets/ live.
-const repoRoot = "../.."
+// repoRoot is the fixture repository (internal/testrepo): platform.yaml and secrets/.
+var repoRoot = testrepo.Dir
 
 var (
 	repoOnce sync.Once

@@ -1,0 +1,48 @@
+package check
+
+import (
+	"fmt"
+
+	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+)
+
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
+		policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme,
+		ssv1alpha1.AddToScheme, monitoringv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}()
+
+var serializer = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme, scheme,
+	kjson.SerializerOptions{Yaml: true, Strict: true})
+
+// Decode decodes one YAML document into its k8s.io/api type,
+// chosen by apiVersion/kind. Unknown kinds, unknown fields and duplicate
+// fields are errors.
+func Decode(doc []byte) (runtime.Object, error) {
+	obj, gvk, err := serializer.Decode(doc, nil, nil)
+	if err != nil {
+		if gvk != nil {
+			return nil, fmt.Errorf("%s: %w", gvk, err)
+		}
+		return nil, err
+	}
+	return obj, nil
+}

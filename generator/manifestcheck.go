@@ -1,0 +1,103 @@
+package generator
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"lbl.gov/invenio-gitops/generator/check"
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/tree"
+)
+
+// DecodeCheck is the check ID of a built document that does not decode
+// strictly into its k8s.io/api type (check.Decode): the other checks need
+// typed objects, so it is reported as a finding of its own.
+const DecodeCheck = "strict-decode"
+
+// CheckEnvironment runs the manifest checks (package check; only those
+// whose ID or family is in only, when it is not empty) on kustomize's
+// build of overlays/<env> in t, the repository as Flux sees it (generated
+// tree with secrets/). Each result names the file of t that defines its
+// object. Errors: an unknown environment, a build kustomize refuses, a
+// build with no pod template, Service, NetworkPolicy or ServiceAccount
+// (every check would pass vacuously).
+func CheckEnvironment(p *config.Platform, t tree.Tree, env string, only ...string) (check.Report, error) {
+	e, err := Environment(p, env)
+	if err != nil {
+		return check.Report{}, err
+	}
+	built, err := BuildYAML(t, "overlays/"+env)
+	if err != nil {
+		return check.Report{}, err
+	}
+	b, errs := check.Load(env, built)
+	b.ListedSecrets = map[string]bool{}
+	for _, s := range e.Secrets.Names() {
+		b.ListedSecrets[s] = true
+	}
+	var r check.Report
+	if len(errs) == 0 {
+		if len(b.Pods) == 0 || len(b.Services) == 0 || len(b.NetworkPolicies) == 0 || len(b.ServiceAccounts) == 0 {
+			return check.Report{}, fmt.Errorf("the build of overlays/%s has %d pod templates, %d Services, %d NetworkPolicies, %d ServiceAccounts: every check would pass vacuously",
+				env, len(b.Pods), len(b.Services), len(b.NetworkPolicies), len(b.ServiceAccounts))
+		}
+		r = check.Run(b, only...)
+	} else {
+		r.UsedDeviations = map[int]bool{}
+	}
+	for _, err := range errs {
+		r.Findings = append([]check.Result{{Env: env, Check: DecodeCheck, Family: "references", Object: "overlays/" + env,
+			Detail: err.Error() + " (the other checks need typed objects and did not run)"}}, r.Findings...)
+	}
+	files := definingFiles(t, env)
+	for _, rs := range [][]check.Result{r.Findings, r.Accepted} {
+		for i := range rs {
+			rs[i].File = files[rs[i].Object]
+		}
+	}
+	return r, nil
+}
+
+// definingFiles maps Kind/name to the file of t that defines the object
+// for env: base/ first, then overlays/<env>/ and secrets/<env>/; patches
+// and kustomization files change objects, they do not define them.
+func definingFiles(t tree.Tree, env string) map[string]string {
+	out := map[string]string{}
+	for _, path := range t.Paths() {
+		if !(strings.HasPrefix(path, "base/") || strings.HasPrefix(path, "overlays/"+env+"/") || strings.HasPrefix(path, "secrets/"+env+"/")) ||
+			!strings.HasSuffix(path, ".yaml") || strings.Contains(path, "/patches/") || strings.HasSuffix(path, "/kustomization.yaml") {
+			continue
+		}
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(t[path])))
+		for {
+			doc, err := r.Read()
+			if err == io.EOF || err != nil {
+				break
+			}
+			var m struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if yaml.Unmarshal(doc, &m) != nil || m.Kind == "" {
+				continue
+			}
+			if ref := m.Kind + "/" + m.Metadata.Name; out[ref] == "" {
+				out[ref] = path
+			}
+		}
+	}
+	return out
+}
+
+// CheckFamilies is check.Families: the names `platformctl check --check`
+// accepts besides check IDs.
+func CheckFamilies() []string { return slices.Clone(check.Families) }
