@@ -253,6 +253,36 @@ func ReadSealed(p *config.Platform, dir string) (tree.Tree, error) {
 	return out, nil
 }
 
+// StraySecretsDirs is each directory secrets/<name>/ in the repository at
+// dir whose name is no environment of p (one removed or renamed): its
+// sealed values reach no cluster, and nothing else says so. Errors: the
+// directory cannot be read (a missing secrets/ is none).
+func StraySecretsDirs(p *config.Platform, dir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(dir, "secrets"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, de := range entries {
+		if !de.IsDir() {
+			continue
+		}
+		if _, err := Environment(p, de.Name()); err != nil {
+			out = append(out, SecretsDir(de.Name()))
+		}
+	}
+	return out, nil
+}
+
+// StrayWarning is what generate and secrets check say of a stray
+// secrets/<name>/ directory (StraySecretsDirs).
+func StrayWarning(dir string) string {
+	return fmt.Sprintf("%s/ belongs to no environment of the description (one removed or renamed): its sealed values reach no cluster; `git rm -r %s` once they are not needed", dir, dir)
+}
+
 // SealedDigests maps each Secret of environment env that sealed (the
 // files ReadSealed returned) holds to the SHA-256 (hex) of its file
 // secrets/<env>/<secret>.yaml; nil when sealed has no file for env.

@@ -3,9 +3,9 @@ package generator
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -35,7 +35,7 @@ func CheckEnvironment(p *config.Platform, t tree.Tree, env string, only ...strin
 	}
 	built, err := BuildYAML(t, "overlays/"+env)
 	if err != nil {
-		return check.Report{}, err
+		return check.Report{}, fmt.Errorf("kustomize cannot build overlays/%s, so nothing was checked: %w", env, err)
 	}
 	b, errs := check.Load(env, built)
 	b.ListedSecrets = map[string]bool{}
@@ -51,29 +51,51 @@ func CheckEnvironment(p *config.Platform, t tree.Tree, env string, only ...strin
 		r = check.Run(b, only...)
 	} else {
 		r.UsedDeviations = map[int]bool{}
+		r.Ran = 1 // strict decoding only: the other checks need typed objects
 	}
 	for _, err := range errs {
-		r.Findings = append([]check.Result{{Env: env, Check: DecodeCheck, Family: "references", Object: "overlays/" + env,
-			Detail: err.Error() + " (the other checks need typed objects and did not run)"}}, r.Findings...)
+		object := "overlays/" + env
+		var de *check.DecodeError
+		if errors.As(err, &de) && de.Object != "" {
+			object = de.Object
+			err = de.Err
+		}
+		r.Findings = append(r.Findings, check.Result{Env: env, Check: DecodeCheck, Family: "references", Object: object,
+			Detail: err.Error() + " (the other checks need typed objects and did not run)"})
 	}
-	files := definingFiles(t, env)
+	files, patches := definingFiles(t, env)
 	for _, rs := range [][]check.Result{r.Findings, r.Accepted} {
 		for i := range rs {
 			rs[i].File = files[rs[i].Object]
+			rs[i].Patches = patches[rs[i].Object]
 		}
 	}
 	return r, nil
 }
 
 // definingFiles maps Kind/name to the file of t that defines the object
-// for env: base/ first, then overlays/<env>/ and secrets/<env>/; patches
-// and kustomization files change objects, they do not define them.
-func definingFiles(t tree.Tree, env string) map[string]string {
-	out := map[string]string{}
+// for env (base/ first, then overlays/<env>/ and secrets/<env>/) and to
+// the patch files that change it in env's build: those of overlays/<env>/
+// and of the base components env's overlay names.
+func definingFiles(t tree.Tree, env string) (files map[string]string, patches map[string][]string) {
+	files, patches = map[string]string{}, map[string][]string{}
+	var kustomizations strings.Builder
+	for _, path := range t.Under("overlays/" + env).Paths() {
+		if strings.HasSuffix(path, "kustomization.yaml") {
+			kustomizations.Write(t["overlays/"+env+"/"+path])
+		}
+	}
 	for _, path := range t.Paths() {
 		if !(strings.HasPrefix(path, "base/") || strings.HasPrefix(path, "overlays/"+env+"/") || strings.HasPrefix(path, "secrets/"+env+"/")) ||
-			!strings.HasSuffix(path, ".yaml") || strings.Contains(path, "/patches/") || strings.HasSuffix(path, "/kustomization.yaml") {
+			!strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, "/kustomization.yaml") {
 			continue
+		}
+		patch := strings.Contains(path, "/patches/")
+		if component, ok := strings.CutPrefix(path, "base/components/"); ok && patch {
+			name, _, _ := strings.Cut(component, "/")
+			if !strings.Contains(kustomizations.String(), "base/components/"+name+"\n") {
+				continue // a component env does not use
+			}
 		}
 		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(t[path])))
 		for {
@@ -90,14 +112,13 @@ func definingFiles(t tree.Tree, env string) map[string]string {
 			if yaml.Unmarshal(doc, &m) != nil || m.Kind == "" {
 				continue
 			}
-			if ref := m.Kind + "/" + m.Metadata.Name; out[ref] == "" {
-				out[ref] = path
+			switch ref := m.Kind + "/" + m.Metadata.Name; {
+			case patch:
+				patches[ref] = append(patches[ref], path)
+			case files[ref] == "":
+				files[ref] = path
 			}
 		}
 	}
-	return out
+	return files, patches
 }
-
-// CheckFamilies is check.Families: the names `platformctl check --check`
-// accepts besides check IDs.
-func CheckFamilies() []string { return slices.Clone(check.Families) }

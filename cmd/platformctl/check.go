@@ -82,6 +82,9 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	var selected []config.Environment
 	for _, env := range envs {
+		if slices.ContainsFunc(selected, func(e config.Environment) bool { return string(e.Name) == env }) {
+			continue // named twice: checked once
+		}
 		e, err := generator.Environment(p, env)
 		if err != nil {
 			return fail(err)
@@ -94,6 +97,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := generator.CheckSealedLists(selected, sealed); err != nil {
 		return fail(err)
+	}
+	for _, e := range selected {
+		if err := sealedDirExists(sealed, string(e.Name)); err != nil {
+			return fail(err)
+		}
 	}
 	disk, err := gitrev.ReadDisk(r.dir, review.Roots)
 	if err != nil {
@@ -112,13 +120,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		if len(stale) > 3 {
 			which += fmt.Sprintf(" and %d more", len(stale)-3)
 		}
-		fmt.Fprintf(stderr, "warning: %s differ from what %s and secrets/ give (edited by hand, or not generated again): checking the files as they are; run `platformctl generate -C %s` (make generate)\n", which, r.file, r.dir)
-	}
-	ran := 0
-	for _, c := range check.Checks() {
-		if len(only) == 0 || slices.Contains(only, c.ID) || slices.Contains(only, c.Family) {
-			ran++
+		verb := "differ"
+		if len(stale) == 1 {
+			verb = "differs"
 		}
+		fmt.Fprintf(stderr, "warning: %s %s from what %s and secrets/ give (edited by hand, or not generated again): checking the files as they are; run `platformctl generate -C %s` (make generate)\n", which, verb, r.file, r.dir)
 	}
 	var out checkOutput
 	findings := 0
@@ -128,7 +134,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 			return fail(err)
 		}
 		findings += len(rep.Findings)
-		out.Environments = append(out.Environments, checkEnvOutput{Environment: string(e.Name), Checks: ran,
+		out.Environments = append(out.Environments, checkEnvOutput{Environment: string(e.Name), Checks: rep.Ran,
 			Findings: nonNil(rep.Findings), Accepted: nonNil(rep.Accepted)})
 	}
 	if *output == "json" {
@@ -149,7 +155,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(stdout, "%s (accepted: %s)\n", formatResult(f), f.Accepted)
 				}
 			}
-			fmt.Fprintf(stdout, "%s: %d checks, %s, %d accepted deviations\n", e.Environment, e.Checks, plural(len(e.Findings), "finding"), len(e.Accepted))
+			fmt.Fprintf(stdout, "%s: %s, %s, %s\n", e.Environment, plural(e.Checks, "check"), plural(len(e.Findings), "finding"), plural(len(e.Accepted), "accepted deviation"))
 		}
 	}
 	if findings > 0 {
@@ -163,6 +169,9 @@ func formatResult(f check.Result) string {
 	file := f.File
 	if file == "" {
 		file = "overlays/" + f.Env
+	}
+	if len(f.Patches) > 0 {
+		file += " (patched by " + strings.Join(f.Patches, ", ") + ")"
 	}
 	return fmt.Sprintf("%s: %s: %s [%s]: %s", f.Env, file, f.Object, f.Check, f.Detail)
 }

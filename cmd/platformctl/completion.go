@@ -59,6 +59,11 @@ func runCompletion(args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, completionUsage)
 		return nil
 	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && a != "-h" && a != "--help" {
+			return fmt.Errorf("completion: flag provided but not defined: %s (completion takes no flags)\n%s", a, completionUsage)
+		}
+	}
 	if len(args) != 1 {
 		return fmt.Errorf("completion takes one shell, bash or zsh, got %q\n%s", args, completionUsage)
 	}

@@ -17,8 +17,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +39,7 @@ const usage = `usage: platformctl <command> [flags]
                                               warning of changes the API server refuses
   build <env> [-f platform.yaml] [-C dir]     print the fully built manifests of one environment
   layers [-f platform.yaml] [-C dir]          print each cluster's Flux layers in dependency order
-  check [<env>...] [--check id] [--output text|json]
+  check [<env>...] [--check id] [--output text|json] [--accepted] [-f platform.yaml] [-C dir]
                                               run the manifest checks on each environment's build
                                               (docs/manifest-checks.md)
   diff [--base <rev>] [--env <env>] [--output text|markdown|json] [--exit-code] [-C dir]
@@ -51,12 +53,13 @@ const usage = `usage: platformctl <command> [flags]
 reads a relative -f, --from-file or --kubeconfig from there.
 generate and the secrets commands that write take the repository's lock: one
 started while another writes waits up to 30s, then stops, naming the other.
-platformctl <command> -h describes a command's flags.
+platformctl <command> -h (or platformctl help <command>) describes a command's flags.
 
 Exit status: 0 done; 1 a finding (check: a manifest check failed; diff
---exit-code: something changed; secrets check: a key is not sealed); 2 an error (a bad description, flag, argument,
-command or environment, a link in the way, …), with nothing written; 3 diff
---exit-code: a change the API server refuses (docs/immutable-fields.md).
+--exit-code: something changed; secrets check: a key is not sealed); 2 an
+error (a bad description, flag, argument, command or environment, a link in
+the way, …), with nothing written; 3 diff --exit-code: a change the API
+server refuses (docs/immutable-fields.md).
 `
 
 // lockWait is how long a command that writes waits for another one
@@ -115,13 +118,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		switch {
+		case len(args) == 1:
+			fmt.Fprint(stdout, usage)
+			return nil
+		case len(args) == 2 && slices.Contains(commands, args[1]) && args[1] != "help":
+			return run([]string{args[1], "--help"}, stdout, stderr) // as git help <command>
+		}
+		return fmt.Errorf("%s: no command %q\n%s", args[0], strings.Join(args[1:], " "), usage)
 	case "completion":
 		return runCompletion(args[1:], stdout)
 	case "__complete": // for the completion scripts; not in the usage
 		return complete(args[1:], stdout)
 	case "version", "--version":
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprint(stdout, "usage: platformctl version (or --version)\n\nPrints the version: the module version, the commit it was built from and the Go version.\n")
+			return nil
+		}
 		if len(args) > 1 {
 			return fmt.Errorf("%s takes no arguments, got %q", args[0], args[1:])
 		}
@@ -193,6 +206,15 @@ func (r *repoFlags) loadSource() (*config.Platform, []byte, error) {
 	}
 	p, err := config.Parse(r.file, data)
 	return p, data, err
+}
+
+// sealedDirExists refuses to build env without its secrets/<env>/ (its
+// kustomization.yaml): kustomize would only say the path does not exist.
+func sealedDirExists(sealed tree.Tree, env string) error {
+	if _, ok := sealed[path.Join(generator.SecretsDir(env), "kustomization.yaml")]; !ok {
+		return fmt.Errorf("%s/kustomization.yaml is missing: the environment's values are not sealed yet; run `platformctl secrets init %s` (docs/secrets.md)", generator.SecretsDir(env), env)
+	}
+	return nil
 }
 
 // checkDir refuses a -C that is not a directory: nothing else would (a
@@ -311,6 +333,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	stray, err := generator.StraySecretsDirs(p, r.dir)
+	if err != nil {
+		return err
+	}
+	for _, d := range stray {
+		fmt.Fprintln(stderr, "warning:", generator.StrayWarning(d))
+	}
 	// What the API server would refuse on a cluster running the tree
 	// now on disk (docs/immutable-fields.md); written all the same.
 	before, err := gitrev.ReadDisk(r.dir, review.Roots)
@@ -393,6 +422,9 @@ func runBuild(args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := generator.CheckSealedLists([]config.Environment{e}, sealed); err != nil {
+		return err
+	}
+	if err := sealedDirExists(sealed, env); err != nil {
 		return err
 	}
 	t, err := generator.Generate(p, sealed)

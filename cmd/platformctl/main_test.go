@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"lbl.gov/invenio-gitops/generator"
 	"lbl.gov/invenio-gitops/generator/tree"
 	"lbl.gov/invenio-gitops/generator/tree/treetest"
 	"lbl.gov/invenio-gitops/internal/testrepo"
@@ -402,6 +403,11 @@ flags:
 		{[]string{"diff", "--color", "sometimes", "-C", "/nonexistent"}, "", "-C /nonexistent: no such directory", 2},
 		{[]string{"secrets", "help"}, secretsUsage, "", 0},
 		{[]string{"version", "now"}, "", "version takes no arguments, got [\"now\"]", 2},
+		{[]string{"version", "-h"}, "usage: platformctl version (or --version)\n\nPrints the version: the module version, the commit it was built from and the Go version.\n", "", 0},
+		{[]string{"help", "layers"}, layersHelp, "", 0},
+		{[]string{"completion", "bash", "--bogus"}, "", "completion: flag provided but not defined: --bogus (completion takes no flags)\n" + completionUsage, 2},
+		{[]string{"help", "nosuch"}, "", "help: no command \"nosuch\"\n" + usage, 2},
+		{[]string{"help", "layers", "extra"}, "", "help: no command \"layers extra\"\n" + usage, 2},
 		{[]string{"--version", "--short"}, "", "--version takes no arguments, got [\"--short\"]", 2},
 	} {
 		stdout, stderr, status, msg := cli(c.args...)
@@ -536,7 +542,7 @@ func TestLayersPrintsTheGraph(t *testing.T) {
 // printed on standard error.
 func warnings(t *testing.T, dir, good, old, new string) []string {
 	t.Helper()
-	if strings.Count(good, old) != 1 {
+	if old != "" && strings.Count(good, old) != 1 {
 		t.Fatalf("fixture: %q does not occur once in the description", old)
 	}
 	file := filepath.Join(t.TempDir(), "platform.yaml")
@@ -691,4 +697,47 @@ func TestWritersReadTheDescriptionUnderTheLock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGenerateAfterAnEnvironmentIsRemoved: test removed from the
+// description. With its secrets/test/ kept, generate says the directory
+// belongs to no environment; with it removed too, the comparison with the
+// tree on disk fails for cluster test only, and prod's refused change is
+// still reported.
+func TestGenerateAfterAnEnvironmentIsRemoved(t *testing.T) {
+	b, err := os.ReadFile(description)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(b)
+	start, end := strings.Index(good, "  # Test: shaped like prod"), strings.Index(good, "  # Production:")
+	if start < 0 || end < start {
+		t.Fatal("fixture: the test environment's comments moved")
+	}
+	without := good[:start] + good[end:]
+	t.Run("secrets kept", func(t *testing.T) {
+		dir := generated(t)
+		got := warnings(t, dir, without, "", "")
+		want := []string{"warning: " + generator.StrayWarning("secrets/test")}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("warnings (-want +got):\n%s", diff)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "platform.yaml"), []byte(without), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, status, msg := cli("secrets", "check", "-C", dir); status != 0 || !strings.Contains(stderr, "warning: "+generator.StrayWarning("secrets/test")) {
+			t.Errorf("secrets check: status %d (%s), no warning of secrets/test:\n%s", status, msg, stderr)
+		}
+	})
+	t.Run("secrets removed", func(t *testing.T) {
+		dir := generated(t)
+		if err := os.RemoveAll(filepath.Join(dir, "secrets", "test")); err != nil {
+			t.Fatal(err)
+		}
+		got := warnings(t, dir, without, "      postgresql: 50Gi\n", "      postgresql: 40Gi\n")
+		if len(got) != 3 || !strings.HasPrefix(got[0], "warning: could not compare with the tree on disk for changes the API server refuses: cluster test: ") ||
+			!strings.Contains(got[1], "StatefulSet invenio-prod/postgresql: spec.volumeClaimTemplates[metadata.name=data].spec.resources.requests.storage 50Gi → 40Gi (shrink)") {
+			t.Errorf("warnings:\n%s", strings.Join(got, "\n"))
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -413,6 +414,10 @@ func (c *secretsCmd) key(ref string) (sealing.Key, error) {
 func (c *secretsCmd) value(k sealing.Key) ([]byte, error) {
 	if c.fromFile != "" {
 		fi, err := os.Stat(c.fromFile)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("--from-file %s: %v", c.fromFile, pe.Err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -645,6 +650,15 @@ func (c *secretsCmd) check(pos []string) error {
 	}
 	for _, w := range generator.SealingCertificateMismatches(c.platform, sealed) {
 		fmt.Fprintln(c.stderr, "warning:", w)
+	}
+	if len(pos) == 0 {
+		stray, err := generator.StraySecretsDirs(c.platform, c.dir)
+		if err != nil {
+			return err
+		}
+		for _, d := range stray {
+			fmt.Fprintln(c.stderr, "warning:", generator.StrayWarning(d))
+		}
 	}
 	if len(failed) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("secrets check failed: %s", strings.Join(failed, "; "))}

@@ -422,9 +422,9 @@ func TestSecretsBadInput(t *testing.T) {
 		{name: "empty file", args: []string{"set", "dev", "invenio-redis/password", "--from-file", emptyFile},
 			want: emptyFile + " is empty: no value for invenio-redis/password"},
 		{name: "missing file", args: []string{"set", "dev", "invenio-redis/password", "--from-file", emptyFile + ".nope"},
-			want: "stat " + emptyFile + ".nope: no such file or directory"},
+			want: "--from-file " + emptyFile + ".nope: no such file or directory"},
 		{name: "relative file read from -C", args: []string{"set", "dev", "invenio-redis/password", "--from-file", "value.txt"},
-			want: "stat <dir>/value.txt: no such file or directory"},
+			want: "--from-file <dir>/value.txt: no such file or directory"},
 		{name: "a linked secrets directory", setup: func(t *testing.T, dir string) {
 			if err := os.Rename(filepath.Join(dir, "secrets/dev"), filepath.Join(dir, "elsewhere")); err != nil {
 				t.Fatal(err)

@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
 )
 
 // Finding is one violation: the object (Kind/name) and what is wrong.
@@ -236,7 +237,9 @@ type Result struct {
 	// the caller knows (Run leaves it empty).
 	Object string `json:"object"`
 	File   string `json:"file,omitempty"`
-	Detail string `json:"detail"`
+	// Patches are the patch files that change the object in this build.
+	Patches []string `json:"patches,omitempty"`
+	Detail  string   `json:"detail"`
 	// Accepted is the Why of the deviation that accepts the finding; empty
 	// for a real finding.
 	Accepted string `json:"accepted,omitempty"`
@@ -244,6 +247,7 @@ type Result struct {
 
 // Report is the outcome of every check on one build.
 type Report struct {
+	Ran      int      // how many checks ran
 	Findings []Result // real findings: each one fails `platformctl check`
 	Accepted []Result // findings a deviation accepts
 	// UsedDeviations are the indexes into Deviations that accepted a
@@ -260,6 +264,7 @@ func Run(b *Build, only ...string) Report {
 		if len(only) > 0 && !slices.Contains(only, c.ID) && !slices.Contains(only, c.Family) {
 			continue
 		}
+		r.Ran++
 		for _, f := range c.Run(b) {
 			res := Result{Env: b.Env, Check: c.ID, Family: c.Family, Object: f.Object, Detail: f.Detail}
 			if i, ok := deviationFor(c.ID, f); ok {
@@ -283,9 +288,39 @@ func deviationFor(check string, f Finding) (int, bool) {
 	return 0, false
 }
 
+// DecodeError is a built document that does not decode strictly.
+type DecodeError struct {
+	Index  int    // the document's place in the stream, from 0
+	Object string // Kind/name as far as the document says, "" when not even that
+	Err    error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Object != "" {
+		return e.Object + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("document %d: %v", e.Index, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// objectOf is Kind/name of a document read loosely, "" when it has no kind.
+func objectOf(doc []byte) string {
+	var m struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if yaml.Unmarshal(doc, &m) != nil || m.Kind == "" {
+		return ""
+	}
+	return m.Kind + "/" + m.Metadata.Name
+}
+
 // Load decodes a built YAML stream strictly (Decode) and indexes it for
 // env (kustomize's output: YAML documents separated by ---). Documents
-// that do not decode are returned as errors, numbered from
+// that do not decode (*DecodeError) are returned as errors, numbered from
 // 0 in stream order; the other objects are still indexed.
 func Load(env string, built []byte) (*Build, []error) {
 	var objs []runtime.Object
@@ -305,7 +340,7 @@ func Load(env string, built []byte) (*Build, []error) {
 		i++
 		o, err := Decode(doc)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("document %d: %w", i-1, err))
+			errs = append(errs, &DecodeError{Index: i - 1, Object: objectOf(doc), Err: err})
 			continue
 		}
 		objs = append(objs, o)

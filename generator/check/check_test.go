@@ -445,8 +445,9 @@ func TestCatchesBadObjects(t *testing.T) {
 		}), "no TLS"},
 		{"rbac", "a RoleBinding", func(o []runtime.Object) []runtime.Object {
 			return append(o, &rbacv1.RoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-				ObjectMeta: metav1.ObjectMeta{Name: "admin", Namespace: "demo", Labels: map[string]string{}}})
-		}, "RBAC object"},
+				ObjectMeta: metav1.ObjectMeta{Name: "admin", Namespace: "demo", Labels: map[string]string{}},
+				RoleRef:    rbacv1.RoleRef{Kind: "ClusterRole", Name: "cluster-admin"}})
+		}, "binds ClusterRole/cluster-admin: the platform grants no Kubernetes API access"},
 		{"network-policies", "no default deny", func(o []runtime.Object) []runtime.Object {
 			return without(o, func(x runtime.Object) bool {
 				np, ok := x.(*networkingv1.NetworkPolicy)
@@ -520,7 +521,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown field", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replica: 2\n", "unknown field"},
 		{"misspelled container field", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: c\n    image: i:1\n    imagePullPolcy: Always\n", "unknown field"},
 		{"duplicate field", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n", "already set"},
-		{"unknown kind", "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: x\n", "no kind"},
+		{"unknown kind", "apiVersion: example.org/v1\nkind: Widget\nmetadata:\n  name: x\n", "kind Widget of example.org/v1 is not a kind the checks know"},
 		{"wrong type", "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n  - port: eighty\n", "port"},
 	}
 	for _, tc := range cases {

@@ -38,6 +38,9 @@ var serializer = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme
 // fields are errors.
 func Decode(doc []byte) (runtime.Object, error) {
 	obj, gvk, err := serializer.Decode(doc, nil, nil)
+	if runtime.IsNotRegisteredError(err) && gvk != nil {
+		return nil, fmt.Errorf("kind %s of %s is not a kind the checks know (core, apps, batch, networking, policy, autoscaling, RBAC, sealed-secrets, Prometheus Operator)", gvk.Kind, gvk.GroupVersion())
+	}
 	if err != nil {
 		if gvk != nil {
 			return nil, fmt.Errorf("%s: %w", gvk, err)

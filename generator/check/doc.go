@@ -19,9 +19,11 @@ read: [manifest-checks-upstream.md](manifest-checks-upstream.md).
 
 ` + "`platformctl check [<env>...]`" + ` builds ` + "`overlays/<env>`" + ` as it is in the repository
 (what Flux applies) with kustomize in-process, decodes every object strictly into its
-` + "`k8s.io/api`" + ` type (unknown kinds, unknown and duplicate fields are findings of
-` + "`strict-decode`" + `) and runs every check below. Each finding names the environment,
-the generated file that defines the object, the object, the check and what is wrong:
+` + "`k8s.io/api`" + ` type (unknown kinds and unknown fields are findings of
+` + "`strict-decode`" + `; a file kustomize cannot read — a duplicate key, a YAML syntax
+error, a patch without its target — is an error, exit 2) and runs every check below. Each finding names the environment,
+the generated file that defines the object (and the patch files that change it in that
+environment), the object, the check and what is wrong:
 
 ` + "```" + `
 dev: base/app/worker.yaml: Deployment/worker [images]: container worker has no imagePullPolicy

@@ -81,7 +81,11 @@ func namespacePodSecurity(b *Build) []Finding {
 	for _, o := range b.Objects {
 		m := o.(metav1.Object)
 		if _, isNS := o.(*corev1.Namespace); !isNS && m.GetNamespace() != ns.Name {
-			out = append(out, Finding{refOf(o), fmt.Sprintf("namespace %q, want %q", m.GetNamespace(), ns.Name)})
+			if m.GetNamespace() == "" {
+				out = append(out, Finding{refOf(o), fmt.Sprintf("a cluster-scoped object (or one without a namespace) in the build of an environment: every object belongs in namespace %q", ns.Name)})
+			} else {
+				out = append(out, Finding{refOf(o), fmt.Sprintf("namespace %q, want %q", m.GetNamespace(), ns.Name)})
+			}
 		}
 	}
 	return out

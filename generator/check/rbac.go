@@ -1,6 +1,8 @@
 package check
 
 import (
+	"fmt"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -17,9 +19,14 @@ var rbacChecks = []Check{
 func rbacObjects(b *Build) []Finding {
 	var out []Finding
 	for _, o := range b.Objects {
-		switch o.(type) {
-		case *rbacv1.Role, *rbacv1.ClusterRole, *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding:
-			out = append(out, Finding{refOf(o), "RBAC object: review it against Polaris' RBAC checks and extend this check"})
+		const grants = "the platform grants no Kubernetes API access; remove it, or review it (Polaris: no cluster-admin, no pods/exec or pods/attach) and add a deviation"
+		switch x := o.(type) {
+		case *rbacv1.Role, *rbacv1.ClusterRole:
+			out = append(out, Finding{refOf(o), "an RBAC role in the build: " + grants})
+		case *rbacv1.RoleBinding:
+			out = append(out, Finding{refOf(o), fmt.Sprintf("binds %s/%s: %s", x.RoleRef.Kind, x.RoleRef.Name, grants)})
+		case *rbacv1.ClusterRoleBinding:
+			out = append(out, Finding{refOf(o), fmt.Sprintf("binds %s/%s cluster-wide: %s", x.RoleRef.Kind, x.RoleRef.Name, grants)})
 		}
 	}
 	return out

@@ -9,8 +9,10 @@ package review
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -502,8 +504,28 @@ func (r *Renderer) Refusals(before, after tree.Tree) ([]ScopedFlag, error) {
 		return nil, nil
 	}
 	rep, err := r.Diff(before, after, "")
-	if err != nil {
-		return nil, err
+	if err == nil {
+		return rep.RefusedFlags(), nil
 	}
-	return rep.RefusedFlags(), nil
+	// One cluster that does not render (its secrets/<env> removed by hand
+	// with its environment, say) must not hide the others' refusals:
+	// compare cluster by cluster and name the ones that failed.
+	clusters := map[string]bool{}
+	for _, t := range []tree.Tree{before, after} {
+		for _, p := range t.Under(flux.ClustersDir).Paths() {
+			name, _, _ := strings.Cut(p, "/")
+			clusters[name] = true
+		}
+	}
+	var flags []ScopedFlag
+	var errs []error
+	for _, c := range slices.Sorted(maps.Keys(clusters)) {
+		rep, err := r.Diff(before, after, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+			continue
+		}
+		flags = append(flags, rep.RefusedFlags()...)
+	}
+	return flags, errors.Join(errs...)
 }
