@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/check"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -103,16 +102,11 @@ func definingFiles(t tree.Tree, env string) (files map[string]string, patches ma
 			if err == io.EOF || err != nil {
 				break
 			}
-			var m struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			if yaml.Unmarshal(doc, &m) != nil || m.Kind == "" {
+			ref := check.ObjectOf(doc)
+			if ref == "" {
 				continue
 			}
-			switch ref := m.Kind + "/" + m.Metadata.Name; {
+			switch {
 			case patch:
 				patches[ref] = append(patches[ref], path)
 			case files[ref] == "":

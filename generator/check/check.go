@@ -304,8 +304,9 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// objectOf is Kind/name of a document read loosely, "" when it has no kind.
-func objectOf(doc []byte) string {
+// ObjectOf is Kind/name of a YAML document read loosely (no schema), ""
+// when it has no kind or does not parse.
+func ObjectOf(doc []byte) string {
 	var m struct {
 		Kind     string `json:"kind"`
 		Metadata struct {
@@ -340,7 +341,7 @@ func Load(env string, built []byte) (*Build, []error) {
 		i++
 		o, err := Decode(doc)
 		if err != nil {
-			errs = append(errs, &DecodeError{Index: i - 1, Object: objectOf(doc), Err: err})
+			errs = append(errs, &DecodeError{Index: i - 1, Object: ObjectOf(doc), Err: err})
 			continue
 		}
 		objs = append(objs, o)
