@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -46,7 +47,7 @@ var Owned = tree.Owned{
 func Components(site config.Site, e config.Environment, o invenio.Options) ([]*component.Component, error) {
 	cs := invenio.Components(site, e, o)
 	meta := component.Meta{Instance: string(site.Name), PartOf: string(site.PartOf), ManagedBy: string(site.ManagedBy), Namespace: string(e.Namespace)}
-	opt := network.Options{IngressNamespace: string(e.Ingress.ControllerNamespace), IngressLabels: e.Ingress.ControllerLabels}
+	opt := network.Options{Edges: Edges(e)}
 	mon := monitoring.Options{SelectorLabels: e.Monitoring.SelectorLabels, Interval: string(e.Monitoring.Interval)}
 	if e.Monitoring.Enabled {
 		opt.Prometheus = &network.Peer{Namespace: string(e.Monitoring.PrometheusNamespace), Labels: e.Monitoring.PrometheusLabels}
@@ -59,6 +60,32 @@ func Components(site config.Site, e config.Environment, o invenio.Options) ([]*c
 		return nil, fmt.Errorf("environment %s: %w", e.Name, err)
 	}
 	return cs, nil
+}
+
+// Edges are what receives e's traffic from outside and passes it to the
+// frontend (and, during an HTTP-01 challenge, to cert-manager's solver):
+// the ingress controller, the Gateway API implementation's proxies, or
+// both while an environment migrates. The proxies of the Envoy Gateway
+// the generator installs carry the namespace and name of the Gateway they
+// serve, so only this environment's own Gateway is let in.
+func Edges(e config.Environment) []network.Peer {
+	var out []network.Peer
+	if e.Ingress.Exposure.Ingress() {
+		out = append(out, network.Peer{Namespace: string(e.Ingress.ControllerNamespace), Labels: e.Ingress.ControllerLabels})
+	}
+	if e.Ingress.Exposure.Gateway() {
+		g := e.Ingress.Gateway
+		labels := maps.Clone(g.DataPlaneLabels)
+		if g.ClassName == config.EnvoyGatewayClass {
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels["gateway.envoyproxy.io/owning-gateway-namespace"] = string(e.Namespace)
+			labels["gateway.envoyproxy.io/owning-gateway-name"] = invenio.ExposureName
+		}
+		out = append(out, network.Peer{Namespace: string(g.DataPlaneNamespace), Labels: labels})
+	}
+	return out
 }
 
 // Render is every object of one environment, as it must be on the cluster,

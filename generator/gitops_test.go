@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/crds"
 	"lbl.gov/invenio-gitops/generator/flux"
 	"lbl.gov/invenio-gitops/generator/tree"
@@ -467,28 +468,9 @@ func TestFluxSchemas(t *testing.T) {
 			validate(f, d)
 		}
 	}
-	for _, c := range flux.Clusters(p) {
-		layers, err := flux.Layers(p, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range layers {
-			if l.Env != "" {
-				continue // environments' layers: TestCheckManifests and TestSealedWhereRead
-			}
-			m, err := BuildLayer(tr, l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range m.Resources() {
-				d, err := r.Map()
-				if err != nil {
-					t.Fatal(err)
-				}
-				kinds[r.GetKind()]++
-				validate("cluster "+c.Name+", "+l.Name+": "+r.GetKind()+"/"+r.GetName(), d)
-			}
-		}
+	for _, d := range infrastructureDocs(t, p, tr) {
+		kinds[d.Doc["kind"].(string)]++
+		validate("cluster "+d.Cluster+", "+d.Layer+": "+key(d.Doc), d.Doc)
 	}
 	for _, k := range []string{"GitRepository", "Kustomization", "HelmRepository", "HelmRelease", "ClusterIssuer", "SealedSecret"} {
 		if kinds[k] == 0 {
@@ -502,4 +484,41 @@ func TestFluxSchemas(t *testing.T) {
 	if len(set.Validate(bad)) == 0 {
 		t.Error("a Kustomization with interval \"5 minutes\" validated")
 	}
+}
+
+// layerDoc is one object of a cluster's infrastructure layer, as built.
+type layerDoc struct {
+	Cluster, Layer string
+	Doc            map[string]any
+}
+
+// infrastructureDocs builds every infrastructure layer of every cluster
+// of p in tr (the environments' layers are TestCheckManifests' and
+// TestSealedWhereRead's).
+func infrastructureDocs(t *testing.T, p *config.Platform, tr tree.Tree) []layerDoc {
+	t.Helper()
+	var out []layerDoc
+	for _, c := range flux.Clusters(p) {
+		layers, err := flux.Layers(p, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range layers {
+			if l.Env != "" {
+				continue
+			}
+			m, err := BuildLayer(tr, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range m.Resources() {
+				d, err := r.Map()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, layerDoc{c.Name, l.Name, d})
+			}
+		}
+	}
+	return out
 }

@@ -2,9 +2,12 @@ package generator
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
+	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/network"
@@ -111,10 +114,71 @@ func FlowsDoc(p *config.Platform) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "\n## %s\n\n| From | To | Port | Why |\n|---|---|---|---|\n", e.Name)
-		for _, f := range network.Flows(cs) {
+		fmt.Fprintf(&b, "\n## %s\n\n", e.Name)
+		for _, ed := range edgesOf(e) {
+			fmt.Fprintf(&b, "%s (`%s` in the table) are the pods `%s` of namespace `%s` (ingress.exposure: %s).\n",
+				strings.ToUpper(ed.what[:1])+ed.what[1:], ed.name, labelList(ed.peer.Labels), ed.peer.Namespace, e.Ingress.Exposure)
+		}
+		b.WriteString("\n| From | To | Port | Why |\n|---|---|---|---|\n")
+		rows := EnvironmentFlows(e, cs)
+		for _, f := range rows {
 			fmt.Fprintf(&b, "| %s | %s | %d/%s | %s |\n", f.From, f.To, f.Port, f.Protocol, f.Why)
 		}
 	}
 	return b.String(), nil
+}
+
+// labelList writes labels as k=v, sorted, comma-separated.
+func labelList(m map[string]string) string {
+	var l []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		l = append(l, k+"="+m[k])
+	}
+	return strings.Join(l, ",")
+}
+
+// GatewayEdge names a Gateway's proxies in the flow table, as
+// network.IngressController names the ingress controller.
+const GatewayEdge = "gateway"
+
+// edge is one edge of an environment: its flow-table name, what it is,
+// and its pods.
+type edge struct {
+	name, what string
+	peer       network.Peer
+}
+
+// edgesOf are e's edges, in the order of Edges.
+func edgesOf(e config.Environment) []edge {
+	peers := Edges(e)
+	var out []edge
+	if e.Ingress.Exposure.Ingress() {
+		out = append(out, edge{network.IngressController, "the ingress controller", peers[len(out)]})
+	}
+	if e.Ingress.Exposure.Gateway() {
+		out = append(out, edge{GatewayEdge, "the Gateway's proxies", peers[len(out)]})
+	}
+	return out
+}
+
+// EnvironmentFlows is the flow table of environment e with components cs
+// (network.Flows), each flow of the edge stated once per edge the
+// environment has, under the edge's name: the rows of
+// docs/network-flows.md.
+func EnvironmentFlows(e config.Environment, cs []*component.Component) []network.Flow {
+	var rows []network.Flow
+	for _, f := range network.Flows(cs) {
+		if f.From != network.IngressController {
+			rows = append(rows, f)
+			continue
+		}
+		for _, ed := range edgesOf(e) {
+			g := f
+			g.From = ed.name
+			g.Why = strings.ReplaceAll(f.Why, "TLS ends at the controller", "TLS ends at "+ed.what)
+			rows = append(rows, g)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b network.Flow) int { return strings.Compare(a.From, b.From) })
+	return rows
 }

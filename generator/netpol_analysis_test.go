@@ -10,6 +10,8 @@ package generator
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,9 +24,11 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/cli-runtime/pkg/resource"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -66,12 +70,12 @@ func npOutside(b *netset.IPBlock) string { return network.Outside + " " + b.ToCi
 // of docs/network-flows.md), with the outside world resolved to the CIDRs
 // the component declares; flows to one destination port are merged, as
 // the analyser reports each disjoint address block once.
-func npIntended(t *testing.T, cs []*component.Component) []npFlow {
+func npIntended(t *testing.T, e config.Environment, cs []*component.Component) []npFlow {
 	t.Helper()
 	idx := component.Index(cs)
 	outside := map[[2]string]*netset.IPBlock{} // from, port → addresses
 	var out []npFlow
-	for _, f := range network.Flows(cs) {
+	for _, f := range EnvironmentFlows(e, cs) {
 		port := fmt.Sprintf("%d/%s", f.Port, f.Protocol)
 		if f.To != network.Outside {
 			out = append(out, npFlow{f.From, f.To, port})
@@ -109,19 +113,15 @@ const (
 	npSolverPod = "cm-acme-http-solver-x7k2p"
 )
 
-// npClusterPeers are the ingress-nginx controller (labels from the
-// environment's ingress settings plus the chart's component label),
+// npClusterPeers are the edges (the ingress-nginx controller with labels
+// from the environment's ingress settings plus the chart's own, Envoy
+// Gateway's proxies of the environment's Gateway, or both),
 // CoreDNS as kubeadm deploys it (Deployment coredns, label
 // k8s-app: kube-dns, in kube-system), and cert-manager's HTTP-01 solver
 // pod with the labels cert-manager gives it, and Prometheus where the
 // environment is monitored. names maps each to its
 // flow-table name.
 func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[string]string) {
-	ingressNS := string(e.Ingress.ControllerNamespace)
-	ctrl := map[string]string{"app.kubernetes.io/component": "controller", "app.kubernetes.io/instance": "ingress-nginx"}
-	for k, v := range e.Ingress.ControllerLabels {
-		ctrl[k] = v
-	}
 	deployment := func(ns, name string, labels map[string]string, ports ...corev1.ContainerPort) *appsv1.Deployment {
 		return &appsv1.Deployment{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -149,23 +149,46 @@ func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[stri
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "acmesolver", Image: "quay.io/jetstack/cert-manager-acmesolver",
 			Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8089, Protocol: corev1.ProtocolTCP}}}}},
 	}
-	objs = []runtime.Object{
-		namespace(ingressNS),
-		deployment(ingressNS, "ingress-nginx-controller", ctrl,
+	names = map[string]string{}
+	// The edges, stated from the description and the controllers' own
+	// labelling (not from the generator's Edges): the ingress-nginx
+	// controller with the chart's labels, and Envoy Gateway's proxies of
+	// the environment's Gateway with the labels Envoy Gateway gives them
+	// (internal/infrastructure/kubernetes/proxy/resource.go EnvoyAppLabel
+	// and internal/gatewayapi/helpers.go of v1.9.1), named as it names them.
+	type edge struct {
+		ns, name, flowName string
+		labels             map[string]string
+	}
+	var edges []edge
+	if e.Ingress.Exposure.Ingress() {
+		l := map[string]string{"app.kubernetes.io/component": "controller", "app.kubernetes.io/instance": "ingress-nginx"}
+		maps.Copy(l, e.Ingress.ControllerLabels)
+		edges = append(edges, edge{string(e.Ingress.ControllerNamespace), "ingress-nginx-controller", network.IngressController, l})
+	}
+	if e.Ingress.Exposure.Gateway() {
+		edges = append(edges, edge{string(e.Ingress.Gateway.DataPlaneNamespace), "envoy-" + string(e.Namespace) + "-invenio-5f3a9c1e", GatewayEdge, map[string]string{
+			"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway",
+			"gateway.envoyproxy.io/owning-gateway-name": "invenio", "gateway.envoyproxy.io/owning-gateway-namespace": string(e.Namespace),
+		}})
+	}
+	names = map[string]string{}
+	for _, ed := range edges {
+		objs = append(objs, namespace(ed.ns), deployment(ed.ns, ed.name, ed.labels,
 			corev1.ContainerPort{Name: "http", ContainerPort: 80, Protocol: corev1.ProtocolTCP},
-			corev1.ContainerPort{Name: "https", ContainerPort: 443, Protocol: corev1.ProtocolTCP}),
+			corev1.ContainerPort{Name: "https", ContainerPort: 443, Protocol: corev1.ProtocolTCP}))
+		names[ed.ns+"/"+ed.name] = ed.flowName
+	}
+	objs = append(objs,
 		namespace(npKubeSystem),
 		deployment(npKubeSystem, "coredns", map[string]string{"k8s-app": "kube-dns"},
 			corev1.ContainerPort{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP},
 			corev1.ContainerPort{Name: "dns-tcp", ContainerPort: 53, Protocol: corev1.ProtocolTCP},
 			corev1.ContainerPort{Name: "metrics", ContainerPort: 9153, Protocol: corev1.ProtocolTCP}),
 		solver,
-	}
-	names = map[string]string{
-		ingressNS + "/ingress-nginx-controller": network.IngressController,
-		npKubeSystem + "/coredns":               network.KubeDNS,
-		string(e.Namespace) + "/" + npSolverPod: network.ACMESolver,
-	}
+	)
+	names[npKubeSystem+"/coredns"] = network.KubeDNS
+	names[string(e.Namespace)+"/"+npSolverPod] = network.ACMESolver
 	// Prometheus, with the pod labels the description gives, where the
 	// environment is monitored.
 	if m := e.Monitoring; m.Enabled {
@@ -360,10 +383,16 @@ func npWarningProblems(in npInput, backends []string, warnings []string) []strin
 
 // npBackends are the workloads of in that the flow table lets the ingress
 // controller reach through an Ingress of the build.
-func npBackends(t *testing.T, in npInput, cs []*component.Component) []string {
+func npBackends(t *testing.T, in npInput, e config.Environment, cs []*component.Component) []string {
 	t.Helper()
+	if !npHasKind(in, "Ingress") {
+		return nil // the analyser reads Ingresses, not Gateway API routes
+	}
 	var out []string
-	for _, f := range npIntendedRoutes(t, cs) {
+	for _, f := range npIntendedRoutes(t, e, cs) {
+		if f.From != network.IngressController {
+			continue
+		}
 		for k, n := range in.Names {
 			if n == f.To && strings.HasPrefix(k, in.Namespace+"/") {
 				out = append(out, strings.TrimPrefix(k, in.Namespace+"/"))
@@ -380,6 +409,7 @@ func npBackends(t *testing.T, in npInput, cs []*component.Component) []string {
 // npEnv is one built environment: its components and the analyser input.
 type npEnv struct {
 	Name       string
+	Env        config.Environment
 	Components []*component.Component
 	Input      npInput
 }
@@ -397,10 +427,24 @@ func npEnvs(t *testing.T) map[string]npEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[string(e.Name)] = npEnv{string(e.Name), cs, npLoad(t, e, built)}
+		out[string(e.Name)] = npEnv{string(e.Name), e, cs, npLoad(t, e, built)}
 	}
 	return out
 }
+
+// npGatewayEnv is an environment of the fixture exposed through a Gateway.
+func npGatewayEnv(t *testing.T, envs map[string]npEnv) npEnv {
+	t.Helper()
+	for _, n := range npSortedNames(envs) {
+		if npHasKind(envs[n].Input, "HTTPRoute") {
+			return envs[n]
+		}
+	}
+	t.Fatal("no environment of the fixture has ingress.exposure: gateway")
+	return npEnv{}
+}
+
+func ptrTo[T any](v T) *T { return &v }
 
 func npSortedNames(m map[string]npEnv) []string {
 	var l []string
@@ -420,21 +464,94 @@ func TestNetworkPoliciesAllowExactlyTheIntendedFlows(t *testing.T) {
 		env := envs[name]
 		t.Run(name, func(t *testing.T) {
 			analysed, warnings := npAnalyse(t, env.Input)
-			for _, p := range npWarningProblems(env.Input, npBackends(t, env.Input, env.Components), warnings) {
+			for _, p := range npWarningProblems(env.Input, npBackends(t, env.Input, env.Env, env.Components), warnings) {
 				t.Error(p)
 			}
-			if d := cmp.Diff(npRows(npIntended(t, env.Components)), npRows(analysed)); d != "" {
+			if d := cmp.Diff(npRows(npIntended(t, env.Env, env.Components)), npRows(analysed)); d != "" {
 				t.Errorf("the NetworkPolicies of %s allow other flows than docs/network-flows.md (-intended +allowed):\n%s", name, d)
 			}
 		})
 	}
 }
 
-// npRoutes is where the built Ingress sends the ingress controller, as
-// the analyser resolves it (Ingress → Service → pod port), with the
-// NetworkPolicies left out so that they cannot hide a route.
+// npHasKind reports whether the build has an object of kind.
+func npHasKind(in npInput, kind string) bool {
+	for _, u := range in.Objects {
+		if u.GetKind() == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// npGatewayRoutes resolves the HTTPRoutes of the build as the Gateway's
+// proxies follow them (backendRef → Service port → target port → the
+// container port of the Deployment the Service selects): netpol-analyzer
+// reads Ingresses only.
+func npGatewayRoutes(t *testing.T, in npInput) []npFlow {
+	t.Helper()
+	byKind := map[string][]map[string]any{}
+	for _, u := range in.Objects {
+		byKind[u.GetKind()] = append(byKind[u.GetKind()], u.Object)
+	}
+	var routes []npFlow
+	for _, r := range byKind["HTTPRoute"] {
+		var route gwapiv1.HTTPRoute
+		npFromUnstructured(t, r, &route)
+		for _, rule := range route.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				for _, so := range byKind["Service"] {
+					var svc corev1.Service
+					npFromUnstructured(t, so, &svc)
+					if svc.Name != string(b.Name) {
+						continue
+					}
+					for _, sp := range svc.Spec.Ports {
+						if b.Port == nil || sp.Port != int32(*b.Port) {
+							continue
+						}
+						for _, do := range byKind["Deployment"] {
+							var dep appsv1.Deployment
+							npFromUnstructured(t, do, &dep)
+							if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
+								continue
+							}
+							for _, c := range dep.Spec.Template.Spec.Containers {
+								for _, cp := range c.Ports {
+									if (sp.TargetPort.Type == intstr.String && cp.Name == sp.TargetPort.StrVal) || (sp.TargetPort.Type == intstr.Int && cp.ContainerPort == sp.TargetPort.IntVal) {
+										routes = append(routes, npFlow{GatewayEdge, dep.Name, fmt.Sprintf("%d/%s", cp.ContainerPort, cp.Protocol)})
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return npSort(routes)
+}
+
+func npFromUnstructured(t *testing.T, obj map[string]any, into any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, into); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// npRoutes is where the built Ingress (or HTTPRoute) sends the ingress
+// controller (or Gateway), as the analyser resolves it (Ingress → Service
+// → pod port), with the NetworkPolicies left out so that they cannot hide
+// a route.
 func npRoutes(t *testing.T, in npInput) []npFlow {
 	t.Helper()
+	var gateway []npFlow
+	if npHasKind(in, "HTTPRoute") {
+		gateway = npGatewayRoutes(t, in)
+		if !npHasKind(in, "Ingress") {
+			return gateway
+		}
+	}
 	open := in
 	open.Objects = nil
 	for _, u := range in.Objects {
@@ -449,16 +566,21 @@ func npRoutes(t *testing.T, in npInput) []npFlow {
 			routes = append(routes, npFlow{network.IngressController, f.To, f.Port})
 		}
 	}
+	for _, g := range gateway { // both exposures route the same way
+		if !slices.Contains(routes, g) {
+			routes = append(routes, g)
+		}
+	}
 	return npSort(routes)
 }
 
 // npIntendedRoutes are the flows from the ingress controller that an
 // Ingress of the build routes (the HTTP-01 solver's route is the
 // temporary Ingress cert-manager creates, not part of the build).
-func npIntendedRoutes(t *testing.T, cs []*component.Component) []npFlow {
+func npIntendedRoutes(t *testing.T, e config.Environment, cs []*component.Component) []npFlow {
 	var out []npFlow
-	for _, f := range npIntended(t, cs) {
-		if f.From == network.IngressController && f.To != network.ACMESolver {
+	for _, f := range npIntended(t, e, cs) {
+		if (f.From == network.IngressController || f.From == GatewayEdge) && f.To != network.ACMESolver {
 			out = append(out, f)
 		}
 	}
@@ -473,7 +595,7 @@ func TestIngressRoutesMatchTheIntendedFlows(t *testing.T) {
 	for _, name := range npSortedNames(envs) {
 		env := envs[name]
 		t.Run(name, func(t *testing.T) {
-			want := npIntendedRoutes(t, env.Components)
+			want := npIntendedRoutes(t, env.Env, env.Components)
 			if len(want) == 0 {
 				t.Fatal("no flow from the ingress controller in the flow table: the check would pass vacuously")
 			}
@@ -482,6 +604,19 @@ func TestIngressRoutesMatchTheIntendedFlows(t *testing.T) {
 			}
 		})
 	}
+	// Negative case: an HTTPRoute sent to another Service is another route.
+	t.Run("wrong HTTPRoute backend is caught", func(t *testing.T) {
+		env := npGatewayEnv(t, envs)
+		in := npEdit(t, env.Input, "HTTPRoute", "invenio", func(r *gwapiv1.HTTPRoute) *gwapiv1.HTTPRoute {
+			b := &r.Spec.Rules[0].BackendRefs[0]
+			b.Name, b.Port = "web-ui", ptrTo(gwapiv1.PortNumber(5000))
+			return r
+		})
+		got := npRoutes(t, in)
+		if d := cmp.Diff([]npFlow{{GatewayEdge, "web-ui", "5000/TCP"}}, got); d != "" {
+			t.Errorf("routes of an HTTPRoute sent to web-ui (-want +got):\n%s", d)
+		}
+	})
 	// Negative case: an Ingress sent to another Service is another route.
 	t.Run("wrong backend is caught", func(t *testing.T) {
 		env := envs["dev"]
@@ -494,7 +629,7 @@ func TestIngressRoutesMatchTheIntendedFlows(t *testing.T) {
 		if d := cmp.Diff([]npFlow{{network.IngressController, "web-ui", "5000/TCP"}}, got); d != "" {
 			t.Errorf("routes of an Ingress sent to web-ui (-want +got):\n%s", d)
 		}
-		if cmp.Equal(npIntendedRoutes(t, env.Components), got) {
+		if cmp.Equal(npIntendedRoutes(t, env.Env, env.Components), got) {
 			t.Error("the route check does not see an Ingress sent to the wrong Service")
 		}
 	})
@@ -692,10 +827,10 @@ func TestNetworkAnalysisCatchesPolicyMistakes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := envs[tc.env]
-			intended := npIntended(t, env.Components)
+			intended := npIntended(t, env.Env, env.Components)
 			in := tc.mutate(t, env.Input)
 			analysed, warnings := npAnalyse(t, in)
-			if problems := npWarningProblems(in, npBackends(t, in, env.Components), warnings); (len(problems) > 0) != tc.warns {
+			if problems := npWarningProblems(in, npBackends(t, in, env.Env, env.Components), warnings); (len(problems) > 0) != tc.warns {
 				t.Errorf("warning problems %q, want some: %v", problems, tc.warns)
 			}
 			var want [2][]npFlow

@@ -43,6 +43,10 @@
 #                   PrometheusRule CRD is identical, ServiceMonitor and
 #                   PodMonitor differ only in descriptions and in the
 #                   extraScrapeMetrics field added after v0.93.
+#   gateway-api/    the standard-channel Gateway API CRDs and Envoy Gateway's
+#                   ClientTrafficPolicy, as the gateway-crds-helm chart of
+#                   github.com/envoyproxy/gateway (version from go.mod)
+#                   installs them (charts/gateway-crds-helm/templates/).
 #   cert-manager/   ClusterIssuer, Issuer, Certificate: deploy/crds/ of
 #                   github.com/cert-manager/cert-manager (not a dependency of
 #                   this module: pinned below). These are plain CRDs, not
@@ -204,8 +208,45 @@ for f in cert-manager.io_clusterissuers.yaml cert-manager.io_issuers.yaml cert-m
 	emit "$cmdir/deploy/crds/$f" "$tmp/out/cert-manager/$f" "$cm@$CERT_MANAGER_VERSION deploy/crds/$f"
 done
 
+# --- Envoy Gateway and Gateway API -----------------------------------------------
+# What the gateway-crds-helm chart of Envoy Gateway (the version go.mod pins)
+# installs with crds.gatewayAPI.channel=standard and crds.envoyGateway.enabled
+# (flux.Infrastructure): every CRD of its standard-channel Gateway API bundle,
+# and the Envoy Gateway policy kinds the generator emits. The chart's files
+# are templates only in their first and last lines (the if/end around each).
+eg=github.com/envoyproxy/gateway
+egver="$(version "$eg")"
+egdir="$(moddir "$eg")/charts/gateway-crds-helm/templates"
+mkdir -p "$tmp/out/gateway-api" "$tmp/eg"
+# untemplate FILE OUT: FILE without its template lines, one CRD per file in
+# OUT, named <group>_<plural>.yaml as upstream names them.
+untemplate() {
+	grep -v '^{{' "$1" | awk -v out="$2" '
+		/^---$/ { n++; next }
+		{ doc[n] = doc[n] $0 "\n" }
+		END { for (i in doc) { f = out "/doc-" i ".yaml"; printf "%s", doc[i] > f; close(f) } }'
+	local d name
+	for d in "$2"/doc-*.yaml; do
+		if grep -q '^kind: CustomResourceDefinition$' "$d"; then
+			name="$(sed -n 's/^  name: \([a-z0-9.-]*\)$/\1/p' "$d" | head -1)"
+			mv "$d" "$2/${name#*.}_${name%%.*}.yaml"
+		else
+			rm "$d"
+		fi
+	done
+}
+untemplate "$egdir/standard-gatewayapi-crds.yaml" "$tmp/eg"
+for f in "$tmp/eg"/gateway.networking.k8s.io_*.yaml; do
+	grep -q 'gateway.networking.k8s.io/channel: standard' "$f" || { log "$f is not of the standard channel"; exit 1; }
+	emit "$f" "$tmp/out/gateway-api/$(basename "$f")" "$eg@$egver charts/gateway-crds-helm/templates/standard-gatewayapi-crds.yaml (Gateway API $(sed -n 's/^ *gateway.networking.k8s.io\/bundle-version: //p' "$f" | head -1), standard channel)"
+done
+for f in gateway.envoyproxy.io_clienttrafficpolicies.yaml; do
+	grep -v '^{{' "$egdir/generated/$f" >"$tmp/eg/$f"
+	emit "$tmp/eg/$f" "$tmp/out/gateway-api/$f" "$eg@$egver charts/gateway-crds-helm/templates/generated/$f"
+done
+
 # --- install ------------------------------------------------------------------
-for d in flux sealed-secrets cert-manager prometheus-operator; do
+for d in flux sealed-secrets cert-manager prometheus-operator gateway-api; do
 	mkdir -p "$OUT/$d"
 	rm -f "$OUT/$d"/*.yaml
 	cp "$tmp/out/$d"/*.yaml "$OUT/$d/"

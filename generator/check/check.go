@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -78,6 +79,8 @@ type Build struct {
 	NetworkPolicies []*networkingv1.NetworkPolicy
 	Namespaces      []*corev1.Namespace
 	Ingresses       []*networkingv1.Ingress
+	Gateways        []*gwapiv1.Gateway
+	HTTPRoutes      []*gwapiv1.HTTPRoute
 	PDBs            []*policyv1.PodDisruptionBudget
 	HPAs            []*autoscalingv2.HorizontalPodAutoscaler
 	ServiceMonitors []*monitoringv1.ServiceMonitor
@@ -131,6 +134,10 @@ func Index(env string, objs []runtime.Object) *Build {
 			b.Namespaces = append(b.Namespaces, x)
 		case *networkingv1.Ingress:
 			b.Ingresses = append(b.Ingresses, x)
+		case *gwapiv1.Gateway:
+			b.Gateways = append(b.Gateways, x)
+		case *gwapiv1.HTTPRoute:
+			b.HTTPRoutes = append(b.HTTPRoutes, x)
 		case *policyv1.PodDisruptionBudget:
 			b.PDBs = append(b.PDBs, x)
 		case *autoscalingv2.HorizontalPodAutoscaler:

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	psaapi "k8s.io/pod-security-admission/api"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // ---------------------------------------------------------------------
@@ -107,6 +108,10 @@ func fixture() []runtime.Object {
 	one := intstr.FromInt32(1)
 	always := policyv1.AlwaysAllow
 	prefix := networkingv1.PathTypePrefix
+	host := gwapiv1.Hostname("demo.example.org")
+	httpsListener, httpListener := gwapiv1.SectionName("https"), gwapiv1.SectionName("http")
+	port80 := gwapiv1.PortNumber(80)
+	httpsScheme := "https"
 	return []runtime.Object{
 		&corev1.Namespace{TypeMeta: tm("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: nsLabels}},
 		&corev1.ServiceAccount{TypeMeta: tm("v1", "ServiceAccount"), ObjectMeta: meta("app", lbl("app", false)), AutomountServiceAccountToken: &no},
@@ -131,7 +136,42 @@ func fixture() []runtime.Object {
 			Spec: networkingv1.IngressSpec{TLS: []networkingv1.IngressTLS{{Hosts: []string{"demo.example.org"}, SecretName: "demo-tls"}},
 				Rules: []networkingv1.IngressRule{{Host: "demo.example.org", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 					Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "app", Port: networkingv1.ServiceBackendPort{Name: "http"}}}}}}}}}}},
+		&gwapiv1.Gateway{TypeMeta: tm("gateway.networking.k8s.io/v1", "Gateway"), ObjectMeta: meta("app", lbl("app", false)),
+			Spec: gwapiv1.GatewaySpec{GatewayClassName: "eg", Listeners: []gwapiv1.Listener{
+				{Name: "https", Hostname: &host, Port: 443, Protocol: gwapiv1.HTTPSProtocolType,
+					TLS: &gwapiv1.ListenerTLSConfig{CertificateRefs: []gwapiv1.SecretObjectReference{{Name: "demo-tls"}}}},
+				{Name: "http", Hostname: &host, Port: 80, Protocol: gwapiv1.HTTPProtocolType},
+			}}},
+		&gwapiv1.HTTPRoute{TypeMeta: tm("gateway.networking.k8s.io/v1", "HTTPRoute"), ObjectMeta: meta("app", lbl("app", false)),
+			Spec: gwapiv1.HTTPRouteSpec{CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "app", SectionName: &httpsListener}}},
+				Hostnames: []gwapiv1.Hostname{host},
+				Rules:     []gwapiv1.HTTPRouteRule{{BackendRefs: []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{BackendObjectReference: gwapiv1.BackendObjectReference{Name: "app", Port: &port80}}}}}}}},
+		&gwapiv1.HTTPRoute{TypeMeta: tm("gateway.networking.k8s.io/v1", "HTTPRoute"), ObjectMeta: meta("app-redirect", lbl("app", false)),
+			Spec: gwapiv1.HTTPRouteSpec{CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{Name: "app", SectionName: &httpListener}}},
+				Hostnames: []gwapiv1.Hostname{host},
+				Rules: []gwapiv1.HTTPRouteRule{{Filters: []gwapiv1.HTTPRouteFilter{{Type: gwapiv1.HTTPRouteFilterRequestRedirect,
+					RequestRedirect: &gwapiv1.HTTPRequestRedirectFilter{Scheme: &httpsScheme}}}}}}},
 	}
+}
+
+// routeOf is the fixture's HTTPRoute name.
+func routeOf(o []runtime.Object, name string) *gwapiv1.HTTPRoute {
+	for _, x := range o {
+		if r, ok := x.(*gwapiv1.HTTPRoute); ok && r.Name == name {
+			return r
+		}
+	}
+	panic("fixture: no HTTPRoute " + name)
+}
+
+// gatewayOf is the fixture's Gateway.
+func gatewayOf(o []runtime.Object) *gwapiv1.Gateway {
+	for _, x := range o {
+		if g, ok := x.(*gwapiv1.Gateway); ok {
+			return g
+		}
+	}
+	panic("fixture: no Gateway")
 }
 
 func fixtureBuild(mutate func(objs []runtime.Object) []runtime.Object) *Build {
@@ -443,6 +483,24 @@ func TestCatchesBadObjects(t *testing.T) {
 				}
 			}
 		}), "no TLS"},
+		{"gateway-tls", "no certificate", edit(func(o []runtime.Object) { gatewayOf(o).Spec.Listeners[0].TLS = nil }), "listener https has no certificate Secret"},
+		{"gateway-tls", "no hostname", edit(func(o []runtime.Object) { gatewayOf(o).Spec.Listeners[0].Hostname = nil }), "listener https has no hostname"},
+		{"gateway-tls", "no HTTPS listener", edit(func(o []runtime.Object) {
+			g := gatewayOf(o)
+			g.Spec.Listeners = g.Spec.Listeners[1:]
+		}), "no HTTPS listener"},
+		{"gateway-tls", "plain HTTP served", edit(func(o []runtime.Object) {
+			http := gwapiv1.SectionName("http")
+			routeOf(o, "app").Spec.ParentRefs[0].SectionName = &http
+		}), "serves plain HTTP on listener http of Gateway/app"},
+		{"route-references", "no such listener", edit(func(o []runtime.Object) {
+			s := gwapiv1.SectionName("tls")
+			routeOf(o, "app").Spec.ParentRefs[0].SectionName = &s
+		}), "parentRef Gateway/app listener tls is not in the build"},
+		{"route-references", "no such Service port", edit(func(o []runtime.Object) {
+			p := gwapiv1.PortNumber(8080)
+			routeOf(o, "app").Spec.Rules[0].BackendRefs[0].Port = &p
+		}), "backendRef Service/app port 8080 is not in the build"},
 		{"rbac", "a RoleBinding", func(o []runtime.Object) []runtime.Object {
 			return append(o, &rbacv1.RoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 				ObjectMeta: metav1.ObjectMeta{Name: "admin", Namespace: "demo", Labels: map[string]string{}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	ssv1alpha1 "github.com/bitnami-labs/sealed-secrets/pkg/apis/sealedsecrets/v1alpha1"
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -14,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 var scheme = func() *runtime.Scheme {
@@ -21,7 +23,7 @@ var scheme = func() *runtime.Scheme {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
 		policyv1.AddToScheme, autoscalingv2.AddToScheme, rbacv1.AddToScheme,
-		ssv1alpha1.AddToScheme, monitoringv1.AddToScheme,
+		ssv1alpha1.AddToScheme, monitoringv1.AddToScheme, gwapiv1.AddToScheme, egv1a1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
@@ -39,7 +41,7 @@ var serializer = kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme
 func Decode(doc []byte) (runtime.Object, error) {
 	obj, gvk, err := serializer.Decode(doc, nil, nil)
 	if runtime.IsNotRegisteredError(err) && gvk != nil {
-		return nil, fmt.Errorf("kind %s of %s is not a kind the checks know (core, apps, batch, networking, policy, autoscaling, RBAC, sealed-secrets, Prometheus Operator)", gvk.Kind, gvk.GroupVersion())
+		return nil, fmt.Errorf("kind %s of %s is not a kind the checks know (core, apps, batch, networking, policy, autoscaling, RBAC, sealed-secrets, Prometheus Operator, Gateway API, Envoy Gateway)", gvk.Kind, gvk.GroupVersion())
 	}
 	if err != nil {
 		if gvk != nil {

@@ -6,6 +6,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // networkChecks are the network family, in the order they run.
@@ -19,6 +20,9 @@ var networkChecks = []Check{
 	{ID: "ingress-tls", Family: "network", Run: ingressTLS,
 		Rationale: "every host is served over TLS, with a certificate cert-manager renews",
 		Upstream:  "Polaris tlsSettingsMissing"},
+	{ID: "gateway-tls", Family: "network", Run: gatewayTLS,
+		Rationale: "a Gateway serves its hosts over TLS, with a certificate cert-manager issues for each host, and plain HTTP only redirects",
+		Upstream:  "Polaris tlsSettingsMissing, in Gateway API terms"},
 	{ID: "dangling-network-policy", Family: "network", Run: danglingNetworkPolicies,
 		Rationale: "a policy that selects no pod is left behind by a removed workload, or its selector is wrong and the pod it meant is cut off",
 		Upstream:  "kube-linter dangling-networkpolicy"},
@@ -145,4 +149,78 @@ func polarisNetworkPolicy(b *Build) []Finding {
 		}
 	}
 	return out
+}
+
+// gatewayTLS: every Gateway has an HTTPS listener; each HTTPS listener
+// names its host (cert-manager issues a certificate per listener
+// hostname) and its certificate Secret; an HTTPRoute of the build attached
+// to a plain-HTTP listener does nothing but redirect to https.
+func gatewayTLS(b *Build) []Finding {
+	var out []Finding
+	for _, gw := range b.Gateways {
+		https := false
+		for _, l := range gw.Spec.Listeners {
+			if l.Protocol != gwapiv1.HTTPSProtocolType {
+				continue
+			}
+			https = true
+			if l.Hostname == nil || *l.Hostname == "" {
+				out = append(out, Finding{refOf(gw), fmt.Sprintf("listener %s has no hostname: cert-manager issues no certificate for it", l.Name)})
+			}
+			if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
+				out = append(out, Finding{refOf(gw), fmt.Sprintf("listener %s has no certificate Secret", l.Name)})
+			}
+		}
+		if !https {
+			out = append(out, Finding{refOf(gw), "no HTTPS listener"})
+		}
+	}
+	for _, r := range b.HTTPRoutes {
+		for _, ref := range r.Spec.ParentRefs {
+			l, ok := listenerOf(b, r.Namespace, ref)
+			if !ok || l.Protocol != gwapiv1.HTTPProtocolType {
+				continue
+			}
+			for _, rule := range r.Spec.Rules {
+				if !redirectsToHTTPS(rule) {
+					out = append(out, Finding{refOf(r), fmt.Sprintf("serves plain HTTP on listener %s of Gateway/%s: only a redirect to https belongs there", l.Name, ref.Name)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// redirectsToHTTPS reports whether rule only redirects to https.
+func redirectsToHTTPS(rule gwapiv1.HTTPRouteRule) bool {
+	if len(rule.BackendRefs) > 0 {
+		return false
+	}
+	for _, f := range rule.Filters {
+		if f.Type == gwapiv1.HTTPRouteFilterRequestRedirect && f.RequestRedirect != nil &&
+			f.RequestRedirect.Scheme != nil && *f.RequestRedirect.Scheme == "https" {
+			return true
+		}
+	}
+	return false
+}
+
+// listenerOf is the listener of the build's Gateway a route's parentRef
+// names (the first when it names no section), or false.
+func listenerOf(b *Build, namespace string, ref gwapiv1.ParentReference) (gwapiv1.Listener, bool) {
+	ns := namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	for _, gw := range b.Gateways {
+		if gw.Name != string(ref.Name) || gw.Namespace != ns {
+			continue
+		}
+		for _, l := range gw.Spec.Listeners {
+			if ref.SectionName == nil || l.Name == *ref.SectionName {
+				return l, true
+			}
+		}
+	}
+	return gwapiv1.Listener{}, false
 }

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // referencesChecks are the references family, in the order they run.
@@ -34,6 +35,9 @@ var referencesChecks = []Check{
 	{ID: "mismatching-selector", Family: "references", Run: mismatchingSelector,
 		Rationale: "a workload whose selector does not match its template is refused by the API server",
 		Upstream:  "kube-linter mismatching-selector"},
+	{ID: "route-references", Family: "references", Run: routeReferences,
+		Rationale: "an HTTPRoute attached to no listener of a Gateway, or sending to a Service port that does not exist, serves nothing, silently",
+		Upstream:  "Gateway API conditions Accepted and ResolvedRefs"},
 	{ID: "operations-references", Family: "references", Run: operationsReferences,
 		Rationale: "an autoscaler, budget or ServiceMonitor that names nothing of the build does nothing, silently",
 		Upstream:  "HPA scaleTargetRef, PDB selector, ServiceMonitor selector and port resolve"},
@@ -374,4 +378,56 @@ func operationsReferences(b *Build) []Finding {
 		}
 	}
 	return out
+}
+
+// routeReferences: every parentRef of an HTTPRoute names a listener of a
+// Gateway of the build, and every backendRef a Service of the build with
+// that port.
+func routeReferences(b *Build) []Finding {
+	var out []Finding
+	for _, r := range b.HTTPRoutes {
+		for _, ref := range r.Spec.ParentRefs {
+			if ref.Kind != nil && *ref.Kind != "Gateway" {
+				continue
+			}
+			if _, ok := listenerOf(b, r.Namespace, ref); !ok {
+				section := ""
+				if ref.SectionName != nil {
+					section = " listener " + string(*ref.SectionName)
+				}
+				out = append(out, Finding{refOf(r), fmt.Sprintf("parentRef Gateway/%s%s is not in the build", ref.Name, section)})
+			}
+		}
+		for _, rule := range r.Spec.Rules {
+			for _, be := range rule.BackendRefs {
+				if be.Kind != nil && *be.Kind != "Service" {
+					continue
+				}
+				if !servicePort(b, r.Namespace, string(be.Name), be.Port) {
+					port := ""
+					if be.Port != nil {
+						port = fmt.Sprintf(" port %d", *be.Port)
+					}
+					out = append(out, Finding{refOf(r), fmt.Sprintf("backendRef Service/%s%s is not in the build", be.Name, port)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// servicePort reports whether the build has Service name in namespace
+// with port (any port when nil).
+func servicePort(b *Build, namespace, name string, port *gwapiv1.PortNumber) bool {
+	for _, s := range b.Services {
+		if s.Name != name || s.Namespace != namespace {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if port == nil || p.Port == int32(*port) {
+				return true
+			}
+		}
+	}
+	return false
 }

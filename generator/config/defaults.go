@@ -51,6 +51,12 @@ func Defaults() Environment {
 			},
 		},
 		Ingress: Ingress{
+			Exposure: ExposureIngress,
+			Gateway: Gateway{
+				ClassName:          EnvoyGatewayClass,
+				DataPlaneNamespace: "envoy-gateway-system",
+				DataPlaneLabels:    map[string]string{"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy"},
+			},
 			ClassName:           "nginx",
 			ClusterIssuer:       "letsencrypt-prod",
 			ControllerNamespace: "ingress-nginx",
@@ -164,6 +170,7 @@ func DefaultInfrastructure() Infrastructure {
 		}},
 		CertManager:   Chart{Install: on(), Version: "v1.21.2"},
 		IngressNginx:  Chart{Install: on(), Version: "4.13.0"},
+		EnvoyGateway:  Chart{Install: on(), Version: "v1.9.1"},
 		SealedSecrets: Chart{Install: on(), Version: "2.18.3"},
 	}
 }

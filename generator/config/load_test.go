@@ -735,6 +735,46 @@ environments:
 			"platform.yaml:9: environments[0].app.logLevel: \"debug\" is not a log level: write DEBUG, INFO, WARNING or ERROR\n" +
 				"platform.yaml:11: environments[0].auth.mode: \"oidc\" is not a login mode: write password or saml\n" +
 				"platform.yaml:13: environments[0].workloads.webUI.replicas: \"many\" is not a count: write a whole number from 0 to 100"},
+		{"exposure values", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    ingress:
+      exposure: route
+      gateway:
+        className: Envoy
+`,
+			"platform.yaml:10: environments[0].ingress.exposure: \"route\" is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller) or both (side by side, while migrating)\n" +
+				"platform.yaml:12: environments[0].ingress.gateway.className: \"Envoy\" is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. \"envoy\")"},
+		{"gateways of a cluster", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: test
+    namespace: envoy-gateway-system
+    host: test.example.org
+    cluster: lab
+    ingress:
+      exposure: gateway
+      gateway:
+        dataPlaneLabels: {"app/x/y": proxy}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    cluster: lab
+    ingress:
+      exposure: gateway
+      gateway: {className: cilium}
+`,
+			"platform.yaml:7: environments[0].namespace: \"envoy-gateway-system\" is the Gateway API implementation's namespace (ingress.gateway.dataPlaneNamespace): the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-test\n" +
+				"platform.yaml:13: environments[0].ingress.gateway.dataPlaneLabels: the key \"app/x/y\" is not a label key: a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')\n" +
+				"platform.yaml:14: environments[1].ingress.gateway.dataPlaneLabels: is \"app.kubernetes.io/component=proxy,app.kubernetes.io/name=envoy\", but environment test (line 13) in the same cluster \"lab\" has \"app/x/y=proxy\": a cluster runs one such controller, so environments sharing it must agree\n" +
+				"platform.yaml:20: environments[1].ingress.gateway.className: is \"cilium\", but environment test (line 6) in the same cluster \"lab\" has \"eg\": a cluster runs one such controller, so environments sharing it must agree"},
 		{"gitops and infrastructure values", `site:
   name: x
 environments:

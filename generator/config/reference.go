@@ -145,6 +145,7 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(CIDR("")):            "network",
 	reflect.TypeOf(LogLevel("")):        "log level",
 	reflect.TypeOf(AuthMode("")):        "`password` or `saml`",
+	reflect.TypeOf(Exposure("")):        "`gateway`, `ingress` or `both`",
 	reflect.TypeOf(SealingScope("")):    "`strict`, `namespace-wide` or `cluster-wide`",
 	reflect.TypeOf(GitURL("")):          "repository URL",
 	reflect.TypeOf(GitRef("")):          "branch",

@@ -283,6 +283,20 @@ func (m *AuthMode) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.
+func (x *Exposure) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "an exposure")
+	if err != nil {
+		return err
+	}
+	switch Exposure(v) {
+	case ExposureGateway, ExposureIngress, ExposureBoth:
+		*x = Exposure(v)
+		return nil
+	}
+	return bad(n.Line, "%q is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller) or both (side by side, while migrating)", v)
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
 func (s *SealingScope) UnmarshalYAML(n *yaml.Node) error {
 	v, err := scalar(n, "a sealing scope")
 	if err != nil {

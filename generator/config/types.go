@@ -112,14 +112,44 @@ type SAML struct {
 	ExternalIDAttribute string `yaml:"externalIDAttribute" doc:"Assertion attribute holding the stable user id." default:"urn:oid:1.3.6.1.4.1.5923.1.1.1.6"`
 }
 
-// Ingress describes the ingress controller in front of the frontend.
+// Exposure is how the web UI is reached from outside the cluster.
+type Exposure string
+
+// The exposures: Gateway API (a Gateway and HTTPRoutes), an Ingress, or
+// both side by side while an environment migrates from one to the other.
+const (
+	ExposureGateway Exposure = "gateway"
+	ExposureIngress Exposure = "ingress"
+	ExposureBoth    Exposure = "both"
+)
+
+// Ingress reports whether the environment has an Ingress.
+func (x Exposure) Ingress() bool { return x == ExposureIngress || x == ExposureBoth }
+
+// Gateway reports whether the environment has a Gateway.
+func (x Exposure) Gateway() bool { return x == ExposureGateway || x == ExposureBoth }
+
+// Ingress describes how traffic from outside reaches the frontend: the
+// exposure, the controller or Gateway API implementation in front, and the
+// limits every hop on the way shares.
 type Ingress struct {
+	Exposure            Exposure          `yaml:"exposure" doc:"gateway (Gateway API: a Gateway with an HTTPS listener for host and an HTTP listener that redirects, and an HTTPRoute to the frontend, served by the implementation in gateway.*), ingress (an Ingress for the controller in className and controller*; ingress-nginx, retired upstream in March 2026, is what the generator installs for it) or both (the two side by side, for a migration without downtime). docs/exposure.md." default:"ingress"`
+	Gateway             Gateway           `yaml:"gateway" doc:"The Gateway API implementation, with exposure: gateway."`
 	ClassName           DNSLabel          `yaml:"className" doc:"IngressClass of the controller." default:"nginx"`
 	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
 	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`
 	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest file an upload may carry, at least 1Mi. One value decides every hop: the Ingress (proxy-body-size), the frontend's file routes (client_max_body_size) and InvenioRDM (FILES_REST_DEFAULT_MAX_FILE_SIZE; the quota of a record's files, FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's, is the larger of this and InvenioRDM's 10 GB)." default:"50Gi"`
 	IdleTimeout         Timeout           `yaml:"idleTimeout" doc:"How long any hop (ingress controller, nginx frontend, uWSGI) waits with no byte moving before it gives up on a request or response. No hop limits how long a whole transfer takes, only this silence. Whole seconds from 1s to 1h, e.g. 180s or 3m." default:"180s"`
+}
+
+// Gateway is the Gateway API implementation an environment's Gateway is
+// served by. Its defaults are Envoy Gateway's, which the infrastructure
+// layer installs (infrastructure.charts.envoyGateway).
+type Gateway struct {
+	ClassName          DNSLabel          `yaml:"className" doc:"GatewayClass of the Gateway. The generator makes the class eg for the Envoy Gateway it installs." default:"eg"`
+	DataPlaneNamespace DNSLabel          `yaml:"dataPlaneNamespace" doc:"Namespace the implementation's proxy pods run in (the only source allowed to reach the frontend). Envoy Gateway runs them in its own namespace." default:"envoy-gateway-system"`
+	DataPlaneLabels    map[string]string `yaml:"dataPlaneLabels" doc:"Labels of the proxy pods. With the Envoy Gateway the generator installs (className eg), the NetworkPolicies also require the labels Envoy Gateway gives the proxies of this environment's Gateway (gateway.envoyproxy.io/owning-gateway-namespace and -name), so another environment's Gateway cannot reach this frontend." default:"{app.kubernetes.io/component: proxy, app.kubernetes.io/name: envoy}"`
 }
 
 // Storage sets storage classes and sizes. RWO and RWX come from different
@@ -298,7 +328,8 @@ type GitOps struct {
 type Infrastructure struct {
 	ACME          ACME  `yaml:"acme" doc:"ACME account and the ClusterIssuers cert-manager gets."`
 	CertManager   Chart `yaml:"certManager" doc:"cert-manager Helm chart (jetstack)."`
-	IngressNginx  Chart `yaml:"ingressNginx" doc:"ingress-nginx Helm chart (kubernetes.github.io/ingress-nginx)."`
+	IngressNginx  Chart `yaml:"ingressNginx" doc:"ingress-nginx Helm chart (kubernetes.github.io/ingress-nginx), installed in clusters where an environment has ingress.exposure: ingress."`
+	EnvoyGateway  Chart `yaml:"envoyGateway" doc:"Envoy Gateway's Helm charts gateway-crds-helm (the standard-channel Gateway API CRDs and Envoy Gateway's) and gateway-helm (oci://docker.io/envoyproxy), installed with the GatewayClass eg in clusters where an environment has ingress.exposure: gateway."`
 	SealedSecrets Chart `yaml:"sealedSecrets" doc:"sealed-secrets Helm chart (bitnami-labs.github.io/sealed-secrets); installed under each cluster's sealing controller name and namespace."`
 }
 

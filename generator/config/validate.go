@@ -113,6 +113,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		}
 		v.wholeBytes(reflect.ValueOf(*e), "")
 		v.labels("ingress.controllerLabels", e.Ingress.ControllerLabels)
+		v.labels("ingress.gateway.dataPlaneLabels", e.Ingress.Gateway.DataPlaneLabels)
 		v.labels("monitoring.prometheusLabels", e.Monitoring.PrometheusLabels)
 		v.labels("monitoring.selectorLabels", e.Monitoring.SelectorLabels)
 		if e.Namespace != "" {
@@ -145,6 +146,10 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			// The chart's pod labels are the first environment's; the
 			// others' NetworkPolicies would admit pods that do not exist.
 			"ingress.controllerLabels": labelsString(e.Ingress.ControllerLabels),
+			// One Gateway API implementation per cluster, too.
+			"ingress.gateway.className":          string(e.Ingress.Gateway.ClassName),
+			"ingress.gateway.dataPlaneNamespace": string(e.Ingress.Gateway.DataPlaneNamespace),
+			"ingress.gateway.dataPlaneLabels":    labelsString(e.Ingress.Gateway.DataPlaneLabels),
 		}
 		for _, field := range slices.Sorted(maps.Keys(facts)) {
 			key := string(e.Cluster) + "\x00" + field
@@ -496,6 +501,10 @@ func (l *loader) texts(p *Platform) {
 // cert-manager (the chart's documented namespace).
 const CertManagerNamespace = "cert-manager"
 
+// EnvoyGatewayClass is the GatewayClass the infrastructure layer makes for
+// the Envoy Gateway it installs.
+const EnvoyGatewayClass = "eg"
+
 // namespaceOwner says who already owns namespace of e ("" when nobody):
 // Kubernetes' own namespaces, and those of the controllers and Prometheus
 // the description names for e's cluster.
@@ -512,6 +521,8 @@ func namespaceOwner(p *Platform, e *Environment) string {
 		return "the sealed-secrets controller's namespace (sealing.controllerNamespace)"
 	case string(e.Ingress.ControllerNamespace):
 		return "the ingress controller's namespace (ingress.controllerNamespace)"
+	case string(e.Ingress.Gateway.DataPlaneNamespace):
+		return "the Gateway API implementation's namespace (ingress.gateway.dataPlaneNamespace)"
 	case string(e.Monitoring.PrometheusNamespace):
 		return "Prometheus' namespace (monitoring.prometheusNamespace)"
 	}

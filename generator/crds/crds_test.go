@@ -465,6 +465,21 @@ func TestKinds(t *testing.T) {
 		{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"},
 		{Group: "cert-manager.io", Version: "v1", Kind: "ClusterIssuer"},
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
+		{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "ClientTrafficPolicy"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "BackendTLSPolicy"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GatewayClass"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "ListenerSet"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "ReferenceGrant"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TCPRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "TLSRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "UDPRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "Gateway"},
+		{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "GatewayClass"},
+		{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "HTTPRoute"},
+		{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "ReferenceGrant"},
 		{Group: "helm.toolkit.fluxcd.io", Version: "v2", Kind: "HelmRelease"},
 		{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"},
 		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"},
@@ -481,7 +496,7 @@ func TestKinds(t *testing.T) {
 	if diff := cmp.Diff(want, s.Kinds()); diff != "" {
 		t.Errorf("Kinds() (-want +got):\n%s", diff)
 	}
-	for _, g := range []string{"bitnami.com", "cert-manager.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "monitoring.coreos.com", "source.toolkit.fluxcd.io"} {
+	for _, g := range []string{"bitnami.com", "cert-manager.io", "gateway.envoyproxy.io", "gateway.networking.k8s.io", "helm.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "monitoring.coreos.com", "source.toolkit.fluxcd.io"} {
 		if !s.HasGroup(g) {
 			t.Errorf("HasGroup(%q) = false", g)
 		}

@@ -10,8 +10,10 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 )
 
 // File is one file of an infrastructure directory.
@@ -29,9 +31,13 @@ type InfrastructureFiles struct {
 // chart is one infrastructure controller as a Helm chart.
 type chart struct {
 	file, repoName, repoURL, chart string
+	repoType                       string // "oci" for an OCI registry, else a Helm repository index
 	release, namespace             string
 	values                         map[string]any
 	spec                           config.Chart
+	dependsOn                      []string // HelmReleases (by name) installed first
+	skip                           bool     // no environment of the cluster needs it
+	keep                           bool     // Flux never uninstalls it (CRDs other objects may use)
 }
 
 // Infrastructure renders the controllers the platform needs in a cluster
@@ -45,12 +51,74 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 	in := p.Infrastructure
 	e := envs[0]
 	idle := fmt.Sprint(longestIdleTimeout(envs))
+	// Certificates are issued through the Ingress while an environment
+	// has one (during a migration, until the Ingress goes), else through
+	// the environment's Gateway.
+	var ingressEnvs, gatewayEnvs []config.Environment
+	for _, e := range envs {
+		if e.Ingress.Exposure.Ingress() {
+			ingressEnvs = append(ingressEnvs, e)
+		} else {
+			gatewayEnvs = append(gatewayEnvs, e)
+		}
+	}
+	// Which controllers are installed is decided for the whole platform:
+	// every cluster applies the same infrastructure directories (with
+	// patches of its own), so a cluster runs both where the description
+	// uses both exposures somewhere.
+	anyIngress, anyGateway := false, false
+	for _, e := range p.Environments {
+		anyIngress = anyIngress || e.Ingress.Exposure.Ingress()
+		anyGateway = anyGateway || e.Ingress.Exposure.Gateway()
+	}
+	gateway := anyGateway && in.EnvoyGateway.On()
+	certManager := map[string]any{"crds": map[string]any{"enabled": true, "keep": true}}
+	var certManagerAfter []string
+	if anyGateway {
+		// cert-manager issues a Gateway's certificates only with its
+		// Gateway API support on, which needs the Gateway API CRDs when
+		// the controller starts.
+		certManager["config"] = map[string]any{
+			"apiVersion":       "controller.config.cert-manager.io/v1alpha1",
+			"kind":             "ControllerConfiguration",
+			"enableGatewayAPI": true,
+		}
+		if gateway {
+			certManagerAfter = []string{gatewayCRDsChart}
+		}
+	}
 	charts := []chart{
+		{
+			file: "envoy-gateway.yaml", repoName: "envoyproxy", repoURL: "oci://docker.io/envoyproxy", repoType: sourcev1.HelmRepositoryTypeOCI,
+			chart: gatewayCRDsChart, release: "gateway-crds", namespace: string(e.Ingress.Gateway.DataPlaneNamespace),
+			// The standard channel only: the experimental one's CRDs may
+			// change incompatibly between releases.
+			values: map[string]any{"crds": map[string]any{
+				"gatewayAPI":   map[string]any{"enabled": true, "channel": "standard"},
+				"envoyGateway": map[string]any{"enabled": true},
+			}},
+			spec: in.EnvoyGateway,
+			skip: !gateway,
+			// The chart's CRDs are templates, which `helm uninstall`
+			// deletes with every Gateway and route of the cluster: when no
+			// environment uses a Gateway any more, the release stays
+			// (cert-manager's CRDs are kept by its crds.keep).
+			keep: true,
+		},
+		{
+			file: "envoy-gateway.yaml", repoName: "envoyproxy", repoURL: "oci://docker.io/envoyproxy", repoType: sourcev1.HelmRepositoryTypeOCI,
+			chart: "gateway-helm", release: "envoy-gateway", namespace: string(e.Ingress.Gateway.DataPlaneNamespace),
+			values:    map[string]any{"crds": map[string]any{"enabled": false}}, // gateway-crds-helm's
+			spec:      in.EnvoyGateway,
+			dependsOn: []string{gatewayCRDsChart},
+			skip:      !gateway,
+		},
 		{
 			file: "cert-manager.yaml", repoName: "jetstack", repoURL: "https://charts.jetstack.io", chart: "cert-manager",
 			release: "cert-manager", namespace: config.CertManagerNamespace,
-			values: map[string]any{"crds": map[string]any{"enabled": true, "keep": true}},
-			spec:   in.CertManager,
+			values:    certManager,
+			spec:      in.CertManager,
+			dependsOn: certManagerAfter,
 		},
 		{
 			file: "ingress-nginx.yaml", repoName: "ingress-nginx", repoURL: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx",
@@ -77,6 +145,7 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 				},
 			}},
 			spec: in.IngressNginx,
+			skip: !anyIngress,
 		},
 		{
 			file: "sealed-secrets.yaml", repoName: "sealed-secrets", repoURL: "https://bitnami-labs.github.io/sealed-secrets", chart: "sealed-secrets",
@@ -88,15 +157,24 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 		},
 	}
 	var out InfrastructureFiles
+	repos := map[string]bool{}
 	for _, c := range charts {
-		if !c.spec.On() {
+		if !c.spec.On() || c.skip {
 			continue
 		}
 		objs, err := c.objects(p)
 		if err != nil {
 			return out, err
 		}
-		out.Controllers = append(out.Controllers, File{Name: c.file, Objects: objs})
+		if repos[c.repoName] { // charts of one repository share it
+			objs = objs[1:]
+		}
+		repos[c.repoName] = true
+		if n := len(out.Controllers); n > 0 && out.Controllers[n-1].Name == c.file {
+			out.Controllers[n-1].Objects = append(out.Controllers[n-1].Objects, objs...)
+		} else {
+			out.Controllers = append(out.Controllers, File{Name: c.file, Objects: objs})
+		}
 	}
 	var issuers []any
 	names := make([]string, 0, len(in.ACME.Servers))
@@ -104,12 +182,43 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var solvers []ACMESolverV1
+	for _, g := range gatewayEnvs {
+		// The challenge for the host is answered through the
+		// environment's own Gateway, on its HTTP listener.
+		section := gwapiv1.SectionName("http")
+		ns := gwapiv1.Namespace(g.Namespace)
+		solvers = append(solvers, ACMESolverV1{
+			Selector: &CertificateDNSNameSelector{DNSNames: []string{string(g.Host)}},
+			HTTP01: HTTP01Solver{GatewayHTTPRoute: &HTTP01GatewayHTTPRoute{ParentRefs: []gwapiv1.ParentReference{{
+				Name: invenio.ExposureName, Namespace: &ns, SectionName: &section,
+			}}}},
+		})
+	}
+	if len(ingressEnvs) > 0 {
+		solvers = append(solvers, ACMESolverV1{HTTP01: HTTP01Solver{Ingress: &HTTP01Ingress{IngressClassName: string(ingressEnvs[0].Ingress.ClassName)}}})
+	}
 	for _, n := range names {
-		issuers = append(issuers, clusterIssuer(p, n, string(in.ACME.Servers[n]), string(e.Ingress.ClassName)))
+		issuers = append(issuers, clusterIssuer(p, n, string(in.ACME.Servers[n]), solvers))
 	}
 	out.Configs = []File{{Name: "cluster-issuers.yaml", Objects: issuers}}
+	if gateway {
+		out.Configs = append([]File{{Name: "gateway-class.yaml", Objects: []any{&gwapiv1.GatewayClass{
+			TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "GatewayClass"},
+			ObjectMeta: objectMeta(p, config.EnvoyGatewayClass, ""),
+			Spec:       gwapiv1.GatewayClassSpec{ControllerName: envoyGatewayController},
+		}}}}, out.Configs...)
+	}
 	return out, nil
 }
+
+// gatewayCRDsChart is Envoy Gateway's chart of the Gateway API and Envoy
+// Gateway CRDs, and the name of its HelmRelease.
+const gatewayCRDsChart = "gateway-crds-helm"
+
+// envoyGatewayController is the controllerName Envoy Gateway serves
+// GatewayClasses of (its default EnvoyGateway configuration).
+const envoyGatewayController = "gateway.envoyproxy.io/gatewayclass-controller"
 
 // longestIdleTimeout is the longest ingress.idleTimeout of envs, in
 // seconds: the cluster's one ingress controller must not give up before
@@ -129,6 +238,7 @@ func (c chart) objects(p *config.Platform) ([]any, error) {
 		ObjectMeta: objectMeta(p, c.repoName, ns),
 		Spec: sourcev1.HelmRepositorySpec{
 			URL:      c.repoURL,
+			Type:     c.repoType,
 			Interval: metav1.Duration{Duration: 24 * time.Hour}, // a chart index changes rarely; versions are pinned
 		},
 	}
@@ -162,6 +272,12 @@ func (c chart) objects(p *config.Platform) ([]any, error) {
 			Values: &apiextensionsv1.JSON{Raw: values},
 		},
 	}
+	if c.keep {
+		rel.Annotations = map[string]string{"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+	}
+	for _, d := range c.dependsOn {
+		rel.Spec.DependsOn = append(rel.Spec.DependsOn, helmv2.DependencyReference{Name: d})
+	}
 	return []any{repo, rel}, nil
 }
 
@@ -192,14 +308,29 @@ type SecretKeyRef struct {
 	Name string `json:"name"`
 }
 
-// ACMESolverV1 answers HTTP-01 challenges through the ingress controller.
+// ACMESolverV1 answers HTTP-01 challenges through the ingress controller
+// or a Gateway, for the certificates its selector picks (all when nil).
 type ACMESolverV1 struct {
-	HTTP01 HTTP01Solver `json:"http01"`
+	Selector *CertificateDNSNameSelector `json:"selector,omitempty"`
+	HTTP01   HTTP01Solver                `json:"http01"`
 }
 
-// HTTP01Solver routes the challenge through an IngressClass.
+// CertificateDNSNameSelector picks the certificates for these names.
+type CertificateDNSNameSelector struct {
+	DNSNames []string `json:"dnsNames"`
+}
+
+// HTTP01Solver routes the challenge through an IngressClass, or through
+// an HTTPRoute cert-manager attaches to the Gateways of parentRefs.
 type HTTP01Solver struct {
-	Ingress HTTP01Ingress `json:"ingress"`
+	Ingress          *HTTP01Ingress          `json:"ingress,omitempty"`
+	GatewayHTTPRoute *HTTP01GatewayHTTPRoute `json:"gatewayHTTPRoute,omitempty"`
+}
+
+// HTTP01GatewayHTTPRoute is the Gateway listeners the solver's HTTPRoute
+// attaches to.
+type HTTP01GatewayHTTPRoute struct {
+	ParentRefs []gwapiv1.ParentReference `json:"parentRefs"`
 }
 
 // HTTP01Ingress is the class of the solver's Ingress.
@@ -207,7 +338,7 @@ type HTTP01Ingress struct {
 	IngressClassName string `json:"ingressClassName"`
 }
 
-func clusterIssuer(p *config.Platform, name, server, class string) *ClusterIssuer {
+func clusterIssuer(p *config.Platform, name, server string, solvers []ACMESolverV1) *ClusterIssuer {
 	return &ClusterIssuer{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "cert-manager.io/v1", Kind: "ClusterIssuer"},
 		ObjectMeta: objectMeta(p, name, ""),
@@ -215,7 +346,7 @@ func clusterIssuer(p *config.Platform, name, server, class string) *ClusterIssue
 			Email:               string(p.Infrastructure.ACME.Email),
 			Server:              server,
 			PrivateKeySecretRef: SecretKeyRef{Name: name + "-account-key"},
-			Solvers:             []ACMESolverV1{{HTTP01: HTTP01Solver{Ingress: HTTP01Ingress{IngressClassName: class}}}},
+			Solvers:             solvers,
 		}},
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 
 	"lbl.gov/invenio-gitops/generator/component"
 	"lbl.gov/invenio-gitops/generator/config"
@@ -272,7 +271,7 @@ func (x env) frontend() *component.Component {
 	// kubectl logs/exec pick nginx, not the metrics sidecar.
 	dep := x.deployment(c, w.Replicas, x.template(c, spec, map[string]string{
 		"checksum/config": checksum(conf), "kubectl.kubernetes.io/default-container": "nginx"}), false)
-	c.Objects = append([]component.Object{conf, dep, x.ingress(c)}, x.scaling(c, dep, w)...)
+	c.Objects = append([]component.Object{conf, dep}, x.scaling(c, dep, w)...)
 	return c
 }
 
@@ -387,40 +386,6 @@ func (x env) nginxConf() string {
 		"  location = /stub_status { stub_status; access_log off; }",
 		"}", "")
 	return strings.Join(lines, "\n")
-}
-
-// ingress exposes the frontend on the environment's host over TLS with a
-// certificate from cert-manager.
-func (x env) ingress(c *component.Component) *networkingv1.Ingress {
-	host := string(x.e.Host)
-	class := string(x.e.Ingress.ClassName)
-	prefix := networkingv1.PathTypePrefix
-	body := nginxSize(x.e.Ingress.MaxUploadSize.Value())
-	ing := &networkingv1.Ingress{
-		TypeMeta:   x.typeMeta("Ingress"),
-		ObjectMeta: x.meta.ObjectMeta(c, "invenio"),
-		Spec: networkingv1.IngressSpec{
-			IngressClassName: &class,
-			TLS:              []networkingv1.IngressTLS{{Hosts: []string{host}, SecretName: "invenio-tls"}},
-			Rules: []networkingv1.IngressRule{{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
-					Service: &networkingv1.IngressServiceBackend{Name: Frontend, Port: networkingv1.ServiceBackendPort{Name: "http"}}}}},
-			}}}},
-		},
-	}
-	idle := fmt.Sprint(x.e.Ingress.IdleTimeout.Seconds())
-	// The controller's own client-body-timeout and send_timeout are
-	// controller settings (flux.Infrastructure); these are per Ingress.
-	ing.Annotations = map[string]string{
-		"cert-manager.io/cluster-issuer":                      string(x.e.Ingress.ClusterIssuer),
-		"nginx.ingress.kubernetes.io/ssl-redirect":            "true",
-		"nginx.ingress.kubernetes.io/force-ssl-redirect":      "true",
-		"nginx.ingress.kubernetes.io/proxy-body-size":         body,
-		"nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-		"nginx.ingress.kubernetes.io/proxy-read-timeout":      idle,
-		"nginx.ingress.kubernetes.io/proxy-send-timeout":      idle,
-	}
-	return ing
 }
 
 // worker runs Celery tasks (indexing, files, e-mails, statistics).

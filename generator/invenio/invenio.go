@@ -94,6 +94,12 @@ func Components(site config.Site, e config.Environment, o Options) []*component.
 		x.beat(),
 		x.setup(),
 	}
+	if x.on(Ingress) {
+		cs = append(cs, x.ingress())
+	}
+	if x.on(Gateway) {
+		cs = append(cs, x.gateway())
+	}
 	if e.Monitoring.Enabled {
 		cs = append(cs, x.postgresExporter(), x.redisExporter())
 	}
@@ -127,9 +133,9 @@ func Components(site config.Site, e config.Environment, o Options) []*component.
 	return cs
 }
 
-// on reports whether the optional backup component name is rendered: as
-// the description says, or as SetOptional chose. The backup parts read
-// each other's switches (the restore check checks what is backed up), so
+// on reports whether the optional component name (an exposure or a backup
+// part) is rendered: as the description says, or as SetOptional chose.
+// The backup parts read each other's switches (the restore check checks what is backed up), so
 // which of them are rendered must not change what each one contains:
 // base/components/<name> are added up by kustomize.
 func (x env) on(name string) bool {
@@ -140,7 +146,7 @@ func (x env) on(name string) bool {
 }
 
 // OptionalNames lists every optional component, whether or not on.
-var OptionalNames = []string{Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
+var OptionalNames = []string{Ingress, Gateway, Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
 
 // backupNames are the optional components that make up the backups.
 var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
@@ -173,7 +179,7 @@ func SetOptional(e config.Environment, on map[string]bool) (config.Environment, 
 	// (an S3 placeholder unless defaults: has a bucket) and the same
 	// switches, whichever others are on (see env.on).
 	o := Options{Optional: map[string]bool{}}
-	for _, n := range backupNames {
+	for _, n := range append([]string{Ingress, Gateway}, backupNames...) {
 		o.Optional[n] = on[n]
 	}
 	if t := &e.Backup.Target; !t.IsS3() {
@@ -186,6 +192,8 @@ func SetOptional(e config.Environment, on map[string]bool) (config.Environment, 
 // Enabled reports the optional components e switches on.
 func Enabled(e config.Environment) map[string]bool {
 	return map[string]bool{
+		Ingress:          e.Ingress.Exposure.Ingress(),
+		Gateway:          e.Ingress.Exposure.Gateway(),
 		Dashboards:       e.Workloads.Dashboards.On(),
 		PgAdmin:          e.Workloads.PgAdmin.On(),
 		SAML:             e.Auth.Mode == config.AuthSAML,

@@ -19,8 +19,10 @@ import (
 
 // Options are the facts about the cluster around the namespace.
 type Options struct {
-	IngressNamespace string            // where the ingress controller runs
-	IngressLabels    map[string]string // its pods' labels
+	// Edges receive the traffic from outside and pass it to the frontend
+	// (and, during an HTTP-01 challenge, to cert-manager's solver): the
+	// ingress controller or a Gateway's proxies; both during a migration.
+	Edges []Peer
 	// Prometheus scrapes the components' metrics ports; nil when the
 	// environment is not monitored.
 	Prometheus *Peer
@@ -194,7 +196,7 @@ func namespacePolicies(meta component.Meta, opt Options, ns *component.Component
 			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{acmeSolverLabel: "true"}},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{
-				From:  []networkingv1.NetworkPolicyPeer{ingressControllerPeer(opt)},
+				From:  edgePeers(opt),
 				Ports: []networkingv1.NetworkPolicyPort{portRule(acmeSolverPort, &tcp)},
 			}},
 		},
@@ -219,11 +221,12 @@ func scraped(c *component.Component, p string) bool {
 	return false
 }
 
-func ingressControllerPeer(opt Options) networkingv1.NetworkPolicyPeer {
-	return networkingv1.NetworkPolicyPeer{
-		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": opt.IngressNamespace}},
-		PodSelector:       &metav1.LabelSelector{MatchLabels: opt.IngressLabels},
+func edgePeers(opt Options) []networkingv1.NetworkPolicyPeer {
+	var out []networkingv1.NetworkPolicyPeer
+	for _, e := range opt.Edges {
+		out = append(out, e.peer())
 	}
+	return out
 }
 
 // policy allows c's callers in and c's calls out.
@@ -240,7 +243,7 @@ func policy(meta component.Meta, opt Options, c *component.Component, callers []
 	for _, p := range c.Serves {
 		var from []networkingv1.NetworkPolicyPeer
 		if c.FromIngressController == p.Name {
-			from = append(from, ingressControllerPeer(opt))
+			from = append(from, edgePeers(opt)...)
 		}
 		if scraped(c, p.Name) {
 			from = append(from, opt.Prometheus.peer())

@@ -146,6 +146,15 @@ var immutableKinds = map[groupKind]immutableKind{
 		recreated: func(tree.Doc) string { return "the controller creates the Secret anew" },
 		refused:   sealedSecretRefused,
 	},
+	// The GatewayClass CRD of Gateway API (standard channel, as Envoy
+	// Gateway's gateway-crds-helm installs it): spec.controllerName has the
+	// transition rule self == oldSelf.
+	{"gateway.networking.k8s.io", "GatewayClass"}: {
+		anchor:    "gatewayclass",
+		procedure: "delete the GatewayClass and Flux creates it anew (its Gateways are unserved in between)",
+		recreated: func(tree.Doc) string { return "its Gateways are unserved until the new class is accepted" },
+		refused:   func(o, n tree.Doc) []refusal { return fieldRefusals(o, n, "spec", "controllerName") },
+	},
 	// pkg/apis/rbac/validation ValidateRoleBindingUpdate,
 	// ValidateClusterRoleBindingUpdate: "cannot change roleRef".
 	{"rbac.authorization.k8s.io", "RoleBinding"}: {

@@ -310,6 +310,7 @@ func compareScope(name string, old, new Objects) Scope {
 		markChecksumConsequence(s.Changed)
 	}
 	s.Flags = append(s.Flags, flowFlags(old, new)...)
+	s.Flags = append(s.Flags, exposureFlags(old, new)...)
 	sort.SliceStable(s.Flags, func(i, j int) bool {
 		a, b := s.Flags[i], s.Flags[j]
 		if a.Category != b.Category {

@@ -17,7 +17,7 @@ import (
 // objectRules flag what a reviewer must not miss in one object; each
 // looks at the object on both sides (either may be nil: added, removed).
 var objectRules = []func(pair) []Flag{
-	immutableRule, imageRule, replicasRule, resourcesRule, storageRule, ingressRule, rbacRule, securityRule, fluxRule, secretsRule,
+	immutableRule, imageRule, replicasRule, resourcesRule, storageRule, ingressRule, gatewayRule, rbacRule, securityRule, fluxRule, secretsRule,
 }
 
 // ChecksumAnnotation is the pod-template annotation that follows the sealed

@@ -1,0 +1,140 @@
+package generator
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/crds"
+	"lbl.gov/invenio-gitops/generator/invenio"
+	"lbl.gov/invenio-gitops/generator/network"
+)
+
+// exposureObjects are the objects each exposure adds to an environment.
+var exposureObjects = map[config.Exposure][]string{
+	config.ExposureIngress: {"Ingress/invenio"},
+	config.ExposureGateway: {"ClientTrafficPolicy/invenio", "Gateway/invenio", "HTTPRoute/invenio", "HTTPRoute/invenio-redirect"},
+}
+
+// exposures are the values of ingress.exposure.
+var exposures = []config.Exposure{config.ExposureIngress, config.ExposureGateway, config.ExposureBoth}
+
+// has reports whether exposure x has the objects of y.
+func has(x, y config.Exposure) bool {
+	return (y == config.ExposureIngress && x.Ingress()) || (y == config.ExposureGateway && x.Gateway())
+}
+
+// TestExposures: every exposure in every environment of the fixture
+// builds; the build has the objects of its exposure and none of the
+// other's; switching the exposure changes nothing else but the edge peers
+// of the policies that let it in; the NetworkPolicies let in exactly the
+// flows of the table, the edge's included (netpol-analyzer), and the
+// routes lead where the table says; every Gateway API and Envoy Gateway
+// object validates against the pinned CRDs; the infrastructure installs
+// the controller of the exposures in use and not the other.
+func TestExposures(t *testing.T) {
+	set, err := crds.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	builds := map[config.Exposure]map[string]map[string]map[string]any{} // exposure → env → object → doc
+	for _, x := range exposures {
+		p, sealed := loadRepo(t)
+		for i := range p.Environments {
+			p.Environments[i].Ingress.Exposure = x
+		}
+		tr, err := Generate(p, sealed)
+		if err != nil {
+			t.Fatalf("%s: %v", x, err)
+		}
+		tr = tr.With(sealed)
+		builds[x] = map[string]map[string]map[string]any{}
+		for _, e := range p.Environments {
+			built, err := BuildYAML(tr, "overlays/"+string(e.Name))
+			if err != nil {
+				t.Fatalf("%s, %s: %v", x, e.Name, err)
+			}
+			objs := map[string]map[string]any{}
+			for _, d := range decodeStream(t, built) {
+				objs[key(d)] = d
+				if api, _ := d["apiVersion"].(string); strings.HasPrefix(api, "gateway.") {
+					for _, err := range set.Validate(d) {
+						t.Errorf("%s, %s: %s: %v", x, e.Name, key(d), err)
+					}
+				}
+			}
+			builds[x][string(e.Name)] = objs
+			for y, want := range exposureObjects {
+				for _, k := range want {
+					if _, ok := objs[k]; ok != has(x, y) {
+						t.Errorf("exposure %s, %s: has %s = %v", x, e.Name, k, ok)
+					}
+				}
+			}
+			cs, err := Components(p.Site, e, invenio.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := npLoad(t, e, built)
+			analysed, warnings := npAnalyse(t, in)
+			for _, problem := range npWarningProblems(in, npBackends(t, in, e, cs), warnings) {
+				t.Errorf("exposure %s, %s: %s", x, e.Name, problem)
+			}
+			if d := cmp.Diff(npRows(npIntended(t, e, cs)), npRows(analysed)); d != "" {
+				t.Errorf("exposure %s, %s: the NetworkPolicies allow other flows than the table (-intended +allowed):\n%s", x, e.Name, d)
+			}
+			if d := cmp.Diff(npRows(npIntendedRoutes(t, e, cs)), npRows(npRoutes(t, in))); d != "" {
+				t.Errorf("exposure %s, %s: the routes lead elsewhere than the table (-intended +routed):\n%s", x, e.Name, d)
+			}
+		}
+		exists := func(path string) bool { _, ok := tr[path]; return ok }
+		controllers := "base/infrastructure/controllers/"
+		if got := exists(controllers + "ingress-nginx.yaml"); got != x.Ingress() {
+			t.Errorf("exposure %s everywhere: ingress-nginx installed = %v", x, got)
+		}
+		if got := exists(controllers + "envoy-gateway.yaml"); got != x.Gateway() {
+			t.Errorf("exposure %s everywhere: Envoy Gateway installed = %v", x, got)
+		}
+		for _, d := range infrastructureDocs(t, p, tr) {
+			for _, err := range set.Validate(d.Doc) {
+				t.Errorf("exposure %s, cluster %s: %s: %v", x, d.Cluster, key(d.Doc), err)
+			}
+		}
+	}
+	// Switching changes the exposure's objects and the edge peers only.
+	edge := []string{"NetworkPolicy/" + "frontend", "NetworkPolicy/allow-" + network.ACMESolver}
+	for _, sw := range [][2]config.Exposure{
+		{config.ExposureIngress, config.ExposureGateway},
+		{config.ExposureIngress, config.ExposureBoth},
+		{config.ExposureBoth, config.ExposureGateway},
+	} {
+		for env, from := range builds[sw[0]] {
+			to := builds[sw[1]][env]
+			var changed []string
+			for k, d := range from {
+				if !cmp.Equal(d, to[k]) {
+					changed = append(changed, k)
+				}
+			}
+			for k := range to {
+				if _, ok := from[k]; !ok {
+					changed = append(changed, k)
+				}
+			}
+			slices.Sort(changed)
+			want := slices.Clone(edge)
+			for y, objs := range exposureObjects {
+				if has(sw[0], y) != has(sw[1], y) {
+					want = append(want, objs...)
+				}
+			}
+			slices.Sort(want)
+			if d := cmp.Diff(want, changed); d != "" {
+				t.Errorf("%s: %s → %s changes other objects than the exposure's and the edge's policies (-want +got):\n%s", env, sw[0], sw[1], d)
+			}
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package review
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// ExposureRunbook is the migration runbook between an Ingress and Gateway
+// API, linked from the flag of a host that moves between them.
+const ExposureRunbook = "docs/exposure.md#from-ingress-nginx-to-gateway-api"
+
+// gatewayRule: what an Ingress change would be flagged for, in Gateway
+// API terms. A Gateway's listeners opened or closed (protocol, port, host,
+// certificate Secret) and its class and certificate issuer; an HTTPRoute's
+// hosts exposed or no longer, the listeners it attaches to, the Services
+// it sends traffic to, and a request timeout set.
+func gatewayRule(p pair) []Flag {
+	if p.id.Group != gwapiv1.GroupName {
+		return nil
+	}
+	switch p.id.Kind {
+	case "Gateway":
+		return gatewayFlags(p)
+	case "HTTPRoute":
+		return httpRouteFlags(p)
+	}
+	return nil
+}
+
+func gatewayFlags(p pair) []Flag {
+	listeners := func(d map[string]any) map[string]any {
+		m := map[string]any{}
+		if d == nil {
+			return m
+		}
+		for _, l := range typed[gwapiv1.Gateway](d).Spec.Listeners {
+			s := fmt.Sprintf("%s %s %d", l.Name, l.Protocol, l.Port)
+			if l.Hostname != nil {
+				s += " for " + string(*l.Hostname)
+			}
+			if l.TLS != nil {
+				var secrets []string
+				for _, r := range l.TLS.CertificateRefs {
+					secrets = append(secrets, string(r.Name))
+				}
+				s += " (certificate in Secret " + orNone(strings.Join(secrets, ", ")) + ")"
+			}
+			m[s] = nil
+		}
+		return m
+	}
+	var out []Flag
+	for _, l := range setDiff(listeners(p.old), listeners(p.new)) {
+		out = append(out, newFlag(Ingress, "listener %s %s", l.item, l.verb("opened", "closed")))
+	}
+	if p.old != nil && p.new != nil {
+		for _, f := range [][]string{{"spec", "gatewayClassName"}, {"metadata", "annotations", "cert-manager.io/cluster-issuer"}, {"metadata", "annotations", "cert-manager.io/issuer"}} {
+			if o, n := str(p.old, f...), str(p.new, f...); o != n {
+				out = append(out, newFlag(Ingress, "%s %s → %s", f[len(f)-1], orNone(o), orNone(n)))
+			}
+		}
+	}
+	return out
+}
+
+func httpRouteFlags(p pair) []Flag {
+	type sets struct{ hosts, parents, backends, timeouts map[string]any }
+	read := func(d map[string]any) sets {
+		s := sets{map[string]any{}, map[string]any{}, map[string]any{}, map[string]any{}}
+		if d == nil {
+			return s
+		}
+		r := typed[gwapiv1.HTTPRoute](d)
+		for _, h := range r.Spec.Hostnames {
+			s.hosts[string(h)] = nil
+		}
+		for _, ref := range r.Spec.ParentRefs {
+			name := "Gateway " + string(ref.Name)
+			if ref.Namespace != nil {
+				name = "Gateway " + string(*ref.Namespace) + "/" + string(ref.Name)
+			}
+			if ref.SectionName != nil {
+				name += " listener " + string(*ref.SectionName)
+			}
+			s.parents[name] = nil
+		}
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				name := "Service " + string(b.Name)
+				if b.Port != nil {
+					name += fmt.Sprintf(" port %d", *b.Port)
+				}
+				s.backends[name] = nil
+			}
+			for _, f := range rule.Filters {
+				if f.RequestRedirect != nil {
+					s.backends["a redirect"] = nil
+				}
+			}
+			if t := rule.Timeouts; t != nil && t.Request != nil {
+				s.timeouts["request timeout "+string(*t.Request)] = nil
+			}
+		}
+		return s
+	}
+	o, n := read(p.old), read(p.new)
+	var out []Flag
+	for _, h := range setDiff(o.hosts, n.hosts) {
+		out = append(out, newFlag(Ingress, "host %s %s", h.item, h.verb("exposed", "no longer exposed")))
+	}
+	for _, c := range setDiff(o.parents, n.parents) {
+		out = append(out, newFlag(Ingress, "route %s %s", c.verb("attached to", "detached from"), c.item))
+	}
+	if p.old != nil && p.new != nil {
+		for _, c := range setDiff(o.backends, n.backends) {
+			out = append(out, newFlag(Ingress, "traffic %s %s", c.verb("now sent to", "no longer sent to"), c.item))
+		}
+		for _, c := range setDiff(o.timeouts, n.timeouts) {
+			out = append(out, newFlag(Ingress, "%s %s", c.item, c.verb("set", "removed")))
+		}
+	}
+	return out
+}
+
+// exposureFlags: a host that an Ingress served in old and an HTTPRoute
+// serves in new (or the other way round) is a migration of the edge, not
+// two unrelated changes: one flag says so and links the runbook.
+func exposureFlags(old, new Objects) []Flag {
+	hosts := func(objs Objects) (ingress, gateway map[string]string) {
+		ingress, gateway = map[string]string{}, map[string]string{}
+		for id, o := range objs {
+			switch {
+			case id.Kind == "Ingress" && id.Group == networkingv1.GroupName:
+				for _, r := range typed[networkingv1.Ingress](o.Doc).Spec.Rules {
+					ingress[r.Host] = id.Namespace + "/" + id.Name
+				}
+			case id.Kind == "HTTPRoute" && id.Group == gwapiv1.GroupName:
+				for _, h := range typed[gwapiv1.HTTPRoute](o.Doc).Spec.Hostnames {
+					// The first route by name speaks for the host (a
+					// redirect route sorts after the one it redirects to).
+					name := id.Namespace + "/" + id.Name
+					if prev, ok := gateway[string(h)]; !ok || name < prev {
+						gateway[string(h)] = name
+					}
+				}
+			}
+		}
+		return ingress, gateway
+	}
+	oi, og := hosts(old)
+	ni, ng := hosts(new)
+	// moved lists the hosts served by from (and not by to) in old and by
+	// to (and not by from) in new.
+	moved := func(oFrom, oTo, nFrom, nTo map[string]string, format string) []Flag {
+		var out []Flag
+		for _, h := range slices.Sorted(maps.Keys(oFrom)) {
+			_, still := nFrom[h]
+			_, before := oTo[h]
+			if r, now := nTo[h]; now && !still && !before {
+				f := newFlag(Ingress, format, h, oFrom[h], r, ExposureRunbook)
+				f.Runbook = ExposureRunbook
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	out := moved(oi, og, ni, ng, "host %s moves from Ingress %s to Gateway API (HTTPRoute %s): a migration of the edge; follow %s (both side by side, DNS switched, then the Ingress removed)")
+	return append(out, moved(og, oi, ng, ni, "host %s moves from Gateway API (HTTPRoute %s) back to Ingress %s: a migration of the edge; follow %s")...)
+}

@@ -1,0 +1,118 @@
+package review
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestGatewayRules(t *testing.T) {
+	gateway := func(class, listeners string) string {
+		return `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: invenio, namespace: ns, annotations: {cert-manager.io/cluster-issuer: le}}
+spec:
+  gatewayClassName: ` + class + `
+  listeners: [` + listeners + `]
+`
+	}
+	const https = `{name: https, protocol: HTTPS, port: 443, hostname: a.example, tls: {certificateRefs: [{name: tls}]}}`
+	const http = `{name: http, protocol: HTTP, port: 80, hostname: a.example}`
+	route := func(hosts, parent, rule string) string {
+		return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: invenio, namespace: ns}
+spec:
+  hostnames: [` + hosts + `]
+  parentRefs: [{name: invenio, sectionName: ` + parent + `}]
+  rules: [` + rule + `]
+`
+	}
+	const toFrontend = `{backendRefs: [{name: frontend, port: 8080}], timeouts: {request: 0s}}`
+	cases := []struct {
+		name, old, new string
+		want           []string
+	}{
+		{name: "gateway added", new: gateway("eg", https+", "+http), want: []string{
+			"ingress: listener http HTTP 80 for a.example opened",
+			"ingress: listener https HTTPS 443 for a.example (certificate in Secret tls) opened",
+		}},
+		{name: "listener closed, class changed", old: gateway("eg", https+", "+http), new: gateway("cilium", https), want: []string{
+			"ingress: listener http HTTP 80 for a.example closed",
+			"ingress: gatewayClassName eg → cilium",
+		}},
+		{name: "certificate Secret changed", old: gateway("eg", https), new: gateway("eg", replaceOnce(https, "name: tls", "name: other")), want: []string{
+			"ingress: listener https HTTPS 443 for a.example (certificate in Secret tls) closed",
+			"ingress: listener https HTTPS 443 for a.example (certificate in Secret other) opened",
+		}},
+		{name: "gateway unchanged", old: gateway("eg", https), new: gateway("eg", https)},
+		{name: "route added", new: route("a.example", "https", toFrontend), want: []string{
+			"ingress: host a.example exposed",
+			"ingress: route attached to Gateway invenio listener https",
+		}},
+		{name: "route host, listener, backend and timeout changed", old: route("a.example", "https", toFrontend),
+			new: route("b.example", "http", `{backendRefs: [{name: web-ui, port: 5000}]}`), want: []string{
+				"ingress: host a.example no longer exposed",
+				"ingress: host b.example exposed",
+				"ingress: route detached from Gateway invenio listener https",
+				"ingress: route attached to Gateway invenio listener http",
+				"ingress: traffic no longer sent to Service frontend port 8080",
+				"ingress: traffic now sent to Service web-ui port 5000",
+				"ingress: request timeout 0s removed",
+			}},
+		{name: "route removed", old: route("a.example", "https", toFrontend), want: []string{
+			"ingress: host a.example no longer exposed",
+			"ingress: route detached from Gateway invenio listener https",
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := cmp.Diff(c.want, ruleFlags(t, c.old, c.new)); diff != "" {
+				t.Errorf("flags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestExposureMigration: a host that moves between an Ingress and an
+// HTTPRoute reads as one migration, linked to the runbook, either way.
+func TestExposureMigration(t *testing.T) {
+	ing := `{apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: invenio, namespace: ns}, spec: {rules: [{host: a.example}]}}`
+	rt := `{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: invenio, namespace: ns}, spec: {hostnames: [a.example]}}`
+	objects := func(docs ...string) Objects {
+		m := Objects{}
+		for _, s := range docs {
+			d := doc(t, s)
+			m[idOf(d)] = Object{Doc: d}
+		}
+		return m
+	}
+	messages := func(fs []Flag) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, string(f.Category)+": "+f.Message+" ["+f.Runbook+"]")
+		}
+		return out
+	}
+	cases := []struct {
+		name     string
+		old, new Objects
+		want     []string
+	}{
+		{"ingress to gateway", objects(ing), objects(rt), []string{"ingress: host a.example moves from Ingress ns/invenio to Gateway API (HTTPRoute ns/invenio): a migration of the edge; follow " + ExposureRunbook + " (both side by side, DNS switched, then the Ingress removed) [" + ExposureRunbook + "]"}},
+		{"gateway to ingress", objects(rt), objects(ing), []string{"ingress: host a.example moves from Gateway API (HTTPRoute ns/invenio) back to Ingress ns/invenio: a migration of the edge; follow " + ExposureRunbook + " [" + ExposureRunbook + "]"}},
+		{"the first route by name speaks for the host", objects(ing), objects(strings.Replace(rt, "name: invenio,", "name: invenio-redirect,", 1), rt),
+			[]string{"ingress: host a.example moves from Ingress ns/invenio to Gateway API (HTTPRoute ns/invenio): a migration of the edge; follow " + ExposureRunbook + " (both side by side, DNS switched, then the Ingress removed) [" + ExposureRunbook + "]"}},
+		{"both side by side is no move", objects(ing), objects(ing, rt), nil},
+		{"ingress removed from side by side is no move", objects(ing, rt), objects(rt), nil},
+		{"unchanged", objects(ing), objects(ing), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := cmp.Diff(c.want, messages(exposureFlags(c.old, c.new))); diff != "" {
+				t.Errorf("flags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
