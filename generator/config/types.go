@@ -149,7 +149,7 @@ type Ingress struct {
 type Gateway struct {
 	ClassName          DNSLabel          `yaml:"className" doc:"GatewayClass of the Gateway. The generator makes the class eg for the Envoy Gateway it installs." default:"eg"`
 	DataPlaneNamespace DNSLabel          `yaml:"dataPlaneNamespace" doc:"Namespace the implementation's proxy pods run in (the only source allowed to reach the frontend). Envoy Gateway runs them in its own namespace." default:"envoy-gateway-system"`
-	DataPlaneLabels    map[string]string `yaml:"dataPlaneLabels" doc:"Labels of the proxy pods. With the Envoy Gateway the generator installs (className eg), the NetworkPolicies also require the labels Envoy Gateway gives the proxies of this environment's Gateway (gateway.envoyproxy.io/owning-gateway-namespace and -name), so another environment's Gateway cannot reach this frontend." default:"{app.kubernetes.io/component: proxy, app.kubernetes.io/name: envoy}"`
+	DataPlaneLabels    map[string]string `yaml:"dataPlaneLabels" doc:"Labels of the proxy pods (empty admits every pod of dataPlaneNamespace). With the Envoy Gateway the generator installs (className eg), the NetworkPolicies also require the labels Envoy Gateway gives the proxies of this environment's Gateway (gateway.envoyproxy.io/owning-gateway-namespace and -name), so another environment's Gateway cannot reach this frontend." default:"{app.kubernetes.io/component: proxy, app.kubernetes.io/name: envoy}"`
 }
 
 // Storage sets storage classes and sizes. RWO and RWX come from different
@@ -328,8 +328,8 @@ type GitOps struct {
 type Infrastructure struct {
 	ACME          ACME  `yaml:"acme" doc:"ACME account and the ClusterIssuers cert-manager gets."`
 	CertManager   Chart `yaml:"certManager" doc:"cert-manager Helm chart (jetstack)."`
-	IngressNginx  Chart `yaml:"ingressNginx" doc:"ingress-nginx Helm chart (kubernetes.github.io/ingress-nginx), installed in clusters where an environment has ingress.exposure: ingress."`
-	EnvoyGateway  Chart `yaml:"envoyGateway" doc:"Envoy Gateway's Helm charts gateway-crds-helm (the standard-channel Gateway API CRDs and Envoy Gateway's) and gateway-helm (oci://docker.io/envoyproxy), installed with the GatewayClass eg in clusters where an environment has ingress.exposure: gateway."`
+	IngressNginx  Chart `yaml:"ingressNginx" doc:"ingress-nginx Helm chart (kubernetes.github.io/ingress-nginx), installed in every cluster while an environment of the description has ingress.exposure ingress or both (the clusters share base/infrastructure)."`
+	EnvoyGateway  Chart `yaml:"envoyGateway" doc:"Envoy Gateway's Helm charts gateway-crds-helm (the standard-channel Gateway API CRDs and Envoy Gateway's) and gateway-helm (oci://docker.io/envoyproxy), installed with the GatewayClass eg in every cluster while an environment of the description has ingress.exposure gateway or both (the clusters share base/infrastructure). With install: false the cluster provides the implementation and its GatewayClass; the generator writes neither."`
 	SealedSecrets Chart `yaml:"sealedSecrets" doc:"sealed-secrets Helm chart (bitnami-labs.github.io/sealed-secrets); installed under each cluster's sealing controller name and namespace."`
 }
 

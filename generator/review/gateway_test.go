@@ -116,3 +116,34 @@ func TestExposureMigration(t *testing.T) {
 		})
 	}
 }
+
+func TestHelmReleaseRules(t *testing.T) {
+	hr := func(ns, annotations string) string {
+		return `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: gateway-crds-helm, namespace: flux-system` + annotations + `}
+spec:
+  releaseName: gateway-crds
+  targetNamespace: ` + ns + `
+  chart: {spec: {chart: gateway-crds-helm, version: v1.9.1}}
+`
+	}
+	const keep = `, annotations: {kustomize.toolkit.fluxcd.io/prune: disabled}`
+	cases := []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"installed", "", hr("envoy-gateway-system", ""), []string{"flux: new HelmRelease: helm-controller installs gateway-crds (chart gateway-crds-helm) in namespace envoy-gateway-system"}},
+		{"uninstalled", hr("envoy-gateway-system", ""), "", []string{"flux: HelmRelease removed: helm-controller uninstalls gateway-crds (chart gateway-crds-helm) in namespace envoy-gateway-system, and everything the chart made with it"}},
+		{"kept", hr("envoy-gateway-system", keep), "", []string{"flux: removed from git, but Flux leaves it on the cluster (kustomize.toolkit.fluxcd.io/prune: disabled): delete it by hand once nothing uses it"}},
+		{"moved", hr("envoy-gateway-system", ""), hr("edge", ""), []string{"flux: targetNamespace envoy-gateway-system → edge: helm-controller uninstalls the release gateway-crds (chart gateway-crds-helm) in namespace envoy-gateway-system and installs it anew, and everything the chart made with it"}},
+		{"unchanged", hr("edge", ""), hr("edge", ""), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := cmp.Diff(c.want, ruleFlags(t, c.old, c.new)); diff != "" {
+				t.Errorf("flags (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

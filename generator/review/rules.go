@@ -544,10 +544,30 @@ func fluxRule(p pair) []Flag {
 				out = append(out, newFlag(Flux, "source %s %s → %s", f, render(o), render(n)))
 			}
 		}
-	case p.id.Group == "helm.toolkit.fluxcd.io" && p.old != nil && p.new != nil:
-		if o, n := field(p.old, "spec", "suspend"), field(p.new, "spec", "suspend"); !reflect.DeepEqual(o, n) {
-			out = append(out, newFlag(Flux, "suspend %s → %s", render(o), render(n)))
+	case p.id.Group == "helm.toolkit.fluxcd.io" && p.id.Kind == "HelmRelease":
+		release := func(d tree.Doc) string {
+			return fmt.Sprintf("%s (chart %s) in namespace %s", orDefault(str(d, "spec", "releaseName"), str(d, "metadata", "name")),
+				str(d, "spec", "chart", "spec", "chart"), orNone(str(d, "spec", "targetNamespace")))
 		}
+		switch {
+		case p.old == nil:
+			out = append(out, newFlag(Flux, "new HelmRelease: helm-controller installs %s", release(p.new)))
+		case p.new == nil && str(p.old, "metadata", "annotations", PruneAnnotation) != "disabled":
+			out = append(out, newFlag(Flux, "HelmRelease removed: helm-controller uninstalls %s, and everything the chart made with it", release(p.old)))
+		case p.new != nil:
+			if o, n := field(p.old, "spec", "suspend"), field(p.new, "spec", "suspend"); !reflect.DeepEqual(o, n) {
+				out = append(out, newFlag(Flux, "suspend %s → %s", render(o), render(n)))
+			}
+			for _, f := range []string{"targetNamespace", "releaseName"} {
+				if o, n := str(p.old, "spec", f), str(p.new, "spec", f); o != n {
+					out = append(out, newFlag(Flux, "%s %s → %s: helm-controller uninstalls the release %s and installs it anew, and everything the chart made with it", f, orNone(o), orNone(n), release(p.old)))
+				}
+			}
+		}
+	}
+	// (A claim's removal has its own words: storageRule.)
+	if p.old != nil && p.new == nil && p.id.Kind != "PersistentVolumeClaim" && str(p.old, "metadata", "annotations", PruneAnnotation) == "disabled" {
+		out = append(out, newFlag(Flux, "removed from git, but Flux leaves it on the cluster (%s: disabled): delete it by hand once nothing uses it", PruneAnnotation))
 	}
 	if p.old != nil && p.new != nil {
 		if o, n := str(p.old, "metadata", "annotations", PruneAnnotation), str(p.new, "metadata", "annotations", PruneAnnotation); o != n {
