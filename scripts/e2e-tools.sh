@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds, with pinned versions, the real binaries that the e2e tests run on
 # loopback: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kwok, kustomize-controller, sealed-secrets controller and
-# kubeseal. It also copies the kwok stage files and the CRD manifests the
-# tests apply out of the pinned Go modules. Everything lands in
+# kube-scheduler, kwok, kustomize-controller, sealed-secrets controller,
+# kubeseal, and Envoy Gateway's controller (envoy-gateway) and egctl. It
+# also copies the kwok stage files and the CRD manifests the tests apply out
+# of the pinned Go modules. Everything lands in
 # <repo>/.cache/e2e (git-ignored) and is reused when already there.
 #
 # Each binary is built from a wrapper module under scripts/e2e-tools/<name>/
@@ -12,7 +13,8 @@
 #
 # Usage: scripts/e2e-tools.sh [--force] [--update-sums] [--print-env] [NAME...]
 #   NAME           build only these wrappers (etcd, kubernetes, kwok,
-#                  kustomize-controller, sealed-secrets, crds); default all
+#                  kustomize-controller, sealed-secrets, envoy-gateway,
+#                  crds); default all
 #   --force        rebuild even when the cached binaries are up to date
 #   --update-sums  regenerate go.mod/go.sum of the wrappers first
 #                  (go mod tidy with GOFLAGS=-mod=mod and GONOSUMDB), for
@@ -42,8 +44,9 @@ KWOK_VERSION=v0.8.0
 KUSTOMIZE_CONTROLLER_VERSION=v1.9.5
 SEALED_SECRETS_VERSION=v0.36.1
 SOURCE_CONTROLLER_VERSION=v1.9.6
+ENVOY_GATEWAY_VERSION=v1.9.1
 
-ALL=(etcd kubernetes kwok kustomize-controller sealed-secrets crds)
+ALL=(etcd kubernetes kwok kustomize-controller sealed-secrets envoy-gateway crds)
 
 force=0
 update_sums=0
@@ -190,15 +193,25 @@ copy_crds() {
   copy_yaml "$d/config/crd/bases" "$CRDS/kustomize-controller"
   d="$(module_dir crds github.com/fluxcd/source-controller)"
   copy_yaml "$d/config/crd/bases" "$CRDS/source-controller"
+  # Envoy Gateway's own CRDs (EnvoyProxy, BackendTrafficPolicy, …) as its
+  # gateway-crds-helm chart installs them: the controller watches each one
+  # that exists. Only the chart's `{{- if …}}`/`{{- end }}` lines are dropped.
+  d="$(module_dir envoy-gateway github.com/envoyproxy/gateway)"
+  local f
+  mkdir -p "$CRDS/envoy-gateway"
+  for f in "$d"/charts/gateway-crds-helm/templates/generated/*.yaml; do
+    grep -v '^{{' "$f" >"$CRDS/envoy-gateway/$(basename "$f")"
+  done
   cat >"$CRDS/VERSION" <<EOF
 github.com/bitnami-labs/sealed-secrets $SEALED_SECRETS_VERSION
 github.com/fluxcd/kustomize-controller $KUSTOMIZE_CONTROLLER_VERSION
 github.com/fluxcd/source-controller $SOURCE_CONTROLLER_VERSION
+github.com/envoyproxy/gateway $ENVOY_GATEWAY_VERSION
 EOF
 }
 
-# The CRD stamp depends on three wrappers; hash them together.
-crds_key() { cat "$WRAPPERS"/{sealed-secrets,kustomize-controller}/go.sum | sha256sum | cut -c1-16; }
+# The CRD stamp depends on four wrappers; hash them together.
+crds_key() { cat "$WRAPPERS"/{sealed-secrets,kustomize-controller,envoy-gateway}/go.sum | sha256sum | cut -c1-16; }
 
 do_wrapper() {
   local w="$1" t0; t0=$(now)
@@ -240,6 +253,16 @@ do_wrapper() {
       build sealed-secrets "-X main.VERSION=$SEALED_SECRETS_VERSION" \
         sealed-secrets-controller=github.com/bitnami-labs/sealed-secrets/cmd/controller \
         kubeseal=github.com/bitnami-labs/sealed-secrets/cmd/kubeseal
+      ;;
+    envoy-gateway)
+      # The Gateway API implementation the generator installs: the
+      # controller runs against the e2e API server, egctl translates the
+      # generated objects into Envoy xDS (internal/e2e/gateway_test.go).
+      # Both from one module: the second build reuses the first's cache.
+      require_version envoy-gateway github.com/envoyproxy/gateway "$ENVOY_GATEWAY_VERSION"
+      build envoy-gateway "-X github.com/envoyproxy/gateway/internal/cmd/version.envoyGatewayVersion=$ENVOY_GATEWAY_VERSION" \
+        envoy-gateway=github.com/envoyproxy/gateway/cmd/envoy-gateway \
+        egctl=github.com/envoyproxy/gateway/cmd/egctl
       ;;
     crds)
       require_version crds github.com/fluxcd/source-controller "$SOURCE_CONTROLLER_VERSION"
