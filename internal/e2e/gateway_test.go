@@ -529,63 +529,71 @@ func TestGatewayXDSTranslation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the API server and the EndpointSlice controller would add: a
-	// cluster IP and an endpoint for each backend Service.
-	var docs []any
-	docs = append(docs, g.class.Object, g.nsObj.Object, g.gateway.Object)
-	for i, s := range g.services {
-		s = s.DeepCopy()
-		unstructured.SetNestedField(s.Object, fmt.Sprintf("10.96.1.%d", 10+i), "spec", "clusterIP")
-		docs = append(docs, s.Object)
-		var ports []any
-		sp, _, _ := unstructured.NestedSlice(s.Object, "spec", "ports")
-		for _, p := range sp {
-			pm := p.(map[string]any)
-			ports = append(ports, map[string]any{"name": pm["name"], "port": pm["port"], "protocol": "TCP"})
-		}
-		docs = append(docs, map[string]any{
-			"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-			"metadata":  map[string]any{"name": s.GetName() + "-e2e", "namespace": g.namespace, "labels": map[string]any{"kubernetes.io/service-name": s.GetName()}},
-			"endpoints": []any{map[string]any{"addresses": []any{fmt.Sprintf("10.244.0.%d", 10+i)}, "conditions": map[string]any{"ready": true}}},
-			"ports":     ports,
-		})
-	}
-	for _, o := range append(slices.Clone(g.routes), g.policies...) {
-		docs = append(docs, o.Object)
-	}
-	docs = append(docs, g.tlsSecret(t))
-	var in bytes.Buffer
-	for _, d := range docs {
-		b, err := yaml.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.WriteString("---\n")
-		in.Write(b)
-	}
 	dir := filepath.Join(runDir, t.Name())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	inFile := filepath.Join(dir, "translate-in.yaml")
-	if err := os.WriteFile(inFile, in.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out []byte
-	phase(t, "egctl x translate (Gateway API -> Gateway API status + xDS)", func() {
-		cmd := exec.Command(egctl, "x", "translate", "--from", "gateway-api", "--to", "gateway-api,xds", "-t", "all", "-o", "yaml", "-n", "envoy-gateway-system", "-f", inFile)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if out, err = cmd.Output(); err != nil {
-			t.Fatalf("egctl x translate: %v\n%s", err, stderr.String())
+	secret := g.tlsSecret(t)
+	// translate runs egctl on the class, Namespace, Gateway, Services, TLS
+	// Secret and the given routes and policies, plus what the API server
+	// and the EndpointSlice controller would add: a cluster IP and an
+	// endpoint for each backend Service. Input and output stay in dir.
+	translate := func(name string, routes, policies []*unstructured.Unstructured) map[string]any {
+		t.Helper()
+		var docs []any
+		docs = append(docs, g.class.Object, g.nsObj.Object, g.gateway.Object)
+		for i, s := range g.services {
+			s = s.DeepCopy()
+			unstructured.SetNestedField(s.Object, fmt.Sprintf("10.96.1.%d", 10+i), "spec", "clusterIP")
+			docs = append(docs, s.Object)
+			var ports []any
+			sp, _, _ := unstructured.NestedSlice(s.Object, "spec", "ports")
+			for _, p := range sp {
+				pm := p.(map[string]any)
+				ports = append(ports, map[string]any{"name": pm["name"], "port": pm["port"], "protocol": "TCP"})
+			}
+			docs = append(docs, map[string]any{
+				"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+				"metadata":  map[string]any{"name": s.GetName() + "-e2e", "namespace": g.namespace, "labels": map[string]any{"kubernetes.io/service-name": s.GetName()}},
+				"endpoints": []any{map[string]any{"addresses": []any{fmt.Sprintf("10.244.0.%d", 10+i)}, "conditions": map[string]any{"ready": true}}},
+				"ports":     ports,
+			})
 		}
-		os.WriteFile(filepath.Join(dir, "translate-out.yaml"), out, 0o644)
-	})
-	t.Logf("translation of %s's Gateway objects: %s", g.env.Name, filepath.Join(dir, "translate-out.yaml"))
-	var res map[string]any
-	if err := yaml.Unmarshal(out, &res); err != nil {
-		t.Fatal(err)
+		for _, o := range append(slices.Clone(routes), policies...) {
+			docs = append(docs, o.Object)
+		}
+		docs = append(docs, secret)
+		var in bytes.Buffer
+		for _, d := range docs {
+			b, err := yaml.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in.WriteString("---\n")
+			in.Write(b)
+		}
+		inFile := filepath.Join(dir, name+"-in.yaml")
+		if err := os.WriteFile(inFile, in.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		phase(t, "egctl x translate "+name+" (Gateway API -> Gateway API status + xDS)", func() {
+			cmd := exec.Command(egctl, "x", "translate", "--from", "gateway-api", "--to", "gateway-api,xds", "-t", "all", "-o", "yaml", "-n", "envoy-gateway-system", "-f", inFile)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if out, err = cmd.Output(); err != nil {
+				t.Fatalf("egctl x translate: %v\n%s", err, stderr.String())
+			}
+			os.WriteFile(filepath.Join(dir, name+"-out.yaml"), out, 0o644)
+		})
+		var res map[string]any
+		if err := yaml.Unmarshal(out, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
+	res := translate("generated", g.routes, g.policies)
+	t.Logf("translation of %s's Gateway objects: %s", g.env.Name, filepath.Join(dir, "generated-out.yaml"))
 
 	// The translator's statuses: the listener and route conditions the
 	// controller sets (it gives no Gateway-level conditions: those depend
@@ -612,66 +620,14 @@ func TestGatewayXDSTranslation(t *testing.T) {
 	}
 
 	key := g.namespace + "/" + g.gateway.GetName()
-	configs := list(path(res, "xds", key, "configs"))
-	if len(configs) == 0 {
-		t.Fatalf("no xDS for %s in the translation (keys: %v)", key, keys(path(res, "xds")))
-	}
-	dump := func(typ string) map[string]any {
-		for _, c := range configs {
-			if str(path(c, "@type")) == "type.googleapis.com/envoy.admin.v3."+typ {
-				return c.(map[string]any)
-			}
-		}
-		t.Fatalf("no %s in the xDS of %s", typ, key)
-		return nil
-	}
-	// Listeners: each Gateway listener's HTTP connection managers (plain
-	// HTTP's is the default filter chain), and the route configuration
-	// each one names (rds).
-	prefix := key + "/" // listener names: <namespace>/<gateway>/<listener>
-	hcms := map[string][]map[string]any{}
-	for _, l := range list(dump("ListenersConfigDump")["dynamicListeners"]) {
-		lis := path(l, "activeState", "listener")
-		name := str(path(lis, "name"))
-		if !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		chains := list(path(lis, "filterChains"))
-		if dc := path(lis, "defaultFilterChain"); dc != nil {
-			chains = append(chains, dc)
-		}
-		for _, fc := range chains {
-			for _, f := range list(path(fc, "filters")) {
-				if str(path(f, "name")) == "envoy.filters.network.http_connection_manager" {
-					ln := strings.TrimPrefix(name, prefix)
-					hcms[ln] = append(hcms[ln], path(f, "typedConfig").(map[string]any))
-				}
-			}
-		}
-	}
-	routesByConfig := map[string][]any{}
-	for _, rc := range list(dump("RoutesConfigDump")["dynamicRouteConfigs"]) {
-		name := str(path(rc, "routeConfig", "name"))
-		for _, vh := range list(path(rc, "routeConfig", "virtualHosts")) {
-			routesByConfig[name] = append(routesByConfig[name], list(path(vh, "routes"))...)
-		}
-	}
-	routeConfigs := map[string][]any{} // by listener
+	hcms, routeConfigs := envoyListeners(t, res, key)
 	for _, l := range []string{"https", "http"} {
-		if len(hcms[l]) == 0 {
-			t.Fatalf("no HTTP connection manager on listener %s%s (have %v)", prefix, l, keys(hcms))
-		}
 		for _, h := range hcms[l] {
 			got, err := time.ParseDuration(str(h["streamIdleTimeout"]))
 			if err != nil || got != idle {
 				t.Errorf("listener %s: stream_idle_timeout %q, want ingress.idleTimeout %s", l, str(h["streamIdleTimeout"]), idle)
 			}
-			t.Logf("listener %s%s: HTTP connection manager stream_idle_timeout %s (ingress.idleTimeout %s)", prefix, l, str(h["streamIdleTimeout"]), g.env.Ingress.IdleTimeout)
-			rc := str(path(h, "rds", "routeConfigName"))
-			if rc == "" {
-				t.Errorf("listener %s: HTTP connection manager without rds.routeConfigName", l)
-			}
-			routeConfigs[l] = append(routeConfigs[l], routesByConfig[rc]...)
+			t.Logf("listener %s/%s: HTTP connection manager stream_idle_timeout %s (ingress.idleTimeout %s)", key, l, str(h["streamIdleTimeout"]), g.env.Ingress.IdleTimeout)
 		}
 	}
 	frontend := 0
@@ -718,6 +674,99 @@ func TestGatewayXDSTranslation(t *testing.T) {
 			}
 		}
 	}
+
+	// The checks can fail: without the route's timeouts and without the
+	// ClientTrafficPolicy the same translation leaves the route timeout
+	// unset (Envoy's 15 s) and the stream idle timeout at Envoy Gateway's
+	// default.
+	var bare []*unstructured.Unstructured
+	for _, r := range g.routes {
+		r = r.DeepCopy()
+		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+		for _, rule := range rules {
+			delete(rule.(map[string]any), "timeouts")
+		}
+		unstructured.SetNestedSlice(r.Object, rules, "spec", "rules")
+		bare = append(bare, r)
+	}
+	hcms, routeConfigs = envoyListeners(t, translate("without-timeouts", bare, nil), key)
+	for _, h := range hcms["https"] {
+		if got, _ := time.ParseDuration(str(h["streamIdleTimeout"])); got == idle {
+			t.Errorf("without the ClientTrafficPolicy the stream idle timeout is still %s: the check above proves nothing", idle)
+		}
+		t.Logf("without the ClientTrafficPolicy: stream_idle_timeout %q", str(h["streamIdleTimeout"]))
+	}
+	for _, r := range routeConfigs["https"] {
+		if fwd, ok := path(r, "route").(map[string]any); ok {
+			if str(fwd["timeout"]) == "0s" {
+				t.Errorf("without timeouts.request the route's timeout is still 0s: the check above proves nothing")
+			}
+			t.Logf("without timeouts.request: route %s timeout %q (unset: Envoy's 15 s)", str(path(r, "name")), str(fwd["timeout"]))
+		}
+	}
+}
+
+// envoyListeners reads, from egctl's translation, the xDS of the Gateway
+// key (<namespace>/<name>): per Gateway listener (https, http) its HTTP
+// connection managers (plain HTTP's is the default filter chain) and the
+// routes of the route configurations they name (rds).
+func envoyListeners(t *testing.T, res map[string]any, key string) (map[string][]map[string]any, map[string][]any) {
+	t.Helper()
+	configs := list(path(res, "xds", key, "configs"))
+	if len(configs) == 0 {
+		t.Fatalf("no xDS for %s in the translation (keys: %v)", key, keys(path(res, "xds")))
+	}
+	dump := func(typ string) map[string]any {
+		for _, c := range configs {
+			if str(path(c, "@type")) == "type.googleapis.com/envoy.admin.v3."+typ {
+				return c.(map[string]any)
+			}
+		}
+		t.Fatalf("no %s in the xDS of %s", typ, key)
+		return nil
+	}
+	prefix := key + "/" // listener names: <namespace>/<gateway>/<listener>
+	hcms := map[string][]map[string]any{}
+	for _, l := range list(dump("ListenersConfigDump")["dynamicListeners"]) {
+		lis := path(l, "activeState", "listener")
+		name := str(path(lis, "name"))
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		chains := list(path(lis, "filterChains"))
+		if dc := path(lis, "defaultFilterChain"); dc != nil {
+			chains = append(chains, dc)
+		}
+		for _, fc := range chains {
+			for _, f := range list(path(fc, "filters")) {
+				if str(path(f, "name")) == "envoy.filters.network.http_connection_manager" {
+					ln := strings.TrimPrefix(name, prefix)
+					hcms[ln] = append(hcms[ln], path(f, "typedConfig").(map[string]any))
+				}
+			}
+		}
+	}
+	routesByConfig := map[string][]any{}
+	for _, rc := range list(dump("RoutesConfigDump")["dynamicRouteConfigs"]) {
+		name := str(path(rc, "routeConfig", "name"))
+		for _, vh := range list(path(rc, "routeConfig", "virtualHosts")) {
+			routesByConfig[name] = append(routesByConfig[name], list(path(vh, "routes"))...)
+		}
+	}
+	routes := map[string][]any{}
+	for _, l := range []string{"https", "http"} {
+		if len(hcms[l]) == 0 {
+			t.Fatalf("no HTTP connection manager on listener %s%s (have %v)", prefix, l, keys(hcms))
+		}
+		for _, h := range hcms[l] {
+			rc := str(path(h, "rds", "routeConfigName"))
+			if rc == "" {
+				t.Fatalf("listener %s: HTTP connection manager without rds.routeConfigName", l)
+			}
+			routes[l] = append(routes[l], routesByConfig[rc]...)
+		}
+	}
+	return hcms, routes
 }
 
 // path walks nested maps; nil when a key is missing.
