@@ -35,7 +35,7 @@ import (
 
 // Tools locates the binaries and files scripts/e2e-tools.sh prepares.
 type Tools struct {
-	Bin        string // kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kustomize-controller, sealed-secrets-controller
+	Bin        string // kube-apiserver, kube-controller-manager, kube-scheduler, kwok, kustomize-controller, sealed-secrets-controller, envoy-gateway, egctl
 	KwokStages string // kwok's stage files (node/fast, node/heartbeat, pod/fast)
 	Etcd       string // etcd (3.5, built: the API server's watch-list streams need its progress requests)
 }
