@@ -17,14 +17,15 @@ import (
 var exposureObjects = map[config.Exposure][]string{
 	config.ExposureIngress: {"Ingress/invenio"},
 	config.ExposureGateway: {"ClientTrafficPolicy/invenio", "Gateway/invenio", "HTTPRoute/invenio", "HTTPRoute/invenio-redirect"},
+	config.ExposureRoute:   {"Certificate/invenio-tls", "Role/router-reads-invenio-tls", "RoleBinding/router-reads-invenio-tls", "Route/invenio"},
 }
 
 // exposures are the values of ingress.exposure.
-var exposures = []config.Exposure{config.ExposureIngress, config.ExposureGateway, config.ExposureBoth}
+var exposures = []config.Exposure{config.ExposureIngress, config.ExposureGateway, config.ExposureBoth, config.ExposureRoute}
 
 // has reports whether exposure x has the objects of y.
 func has(x, y config.Exposure) bool {
-	return (y == config.ExposureIngress && x.Ingress()) || (y == config.ExposureGateway && x.Gateway())
+	return (y == config.ExposureIngress && x.Ingress()) || (y == config.ExposureGateway && x.Gateway()) || (y == config.ExposureRoute && x.Route())
 }
 
 // TestExposures: every exposure in every environment of the fixture
@@ -33,7 +34,8 @@ func has(x, y config.Exposure) bool {
 // of the policies that let it in; the NetworkPolicies let in exactly the
 // flows of the table, the edge's included (netpol-analyzer), and the
 // routes lead where the table says; every Gateway API and Envoy Gateway
-// object validates against the pinned CRDs; the infrastructure installs
+// object, OpenShift Route and cert-manager Certificate validates against
+// the pinned CRDs; the infrastructure installs
 // the controller of the exposures in use and not the other.
 func TestExposures(t *testing.T) {
 	set, err := crds.Load()
@@ -60,7 +62,7 @@ func TestExposures(t *testing.T) {
 			objs := map[string]map[string]any{}
 			for _, d := range decodeStream(t, built) {
 				objs[key(d)] = d
-				if api, _ := d["apiVersion"].(string); strings.HasPrefix(api, "gateway.") {
+				if api, _ := d["apiVersion"].(string); strings.HasPrefix(api, "gateway.") || strings.HasPrefix(api, "route.openshift.io/") || strings.HasPrefix(api, "cert-manager.io/") {
 					for _, err := range set.Validate(d) {
 						t.Errorf("%s, %s: %s: %v", x, e.Name, key(d), err)
 					}
@@ -110,6 +112,8 @@ func TestExposures(t *testing.T) {
 		{config.ExposureIngress, config.ExposureGateway},
 		{config.ExposureIngress, config.ExposureBoth},
 		{config.ExposureBoth, config.ExposureGateway},
+		{config.ExposureGateway, config.ExposureRoute},
+		{config.ExposureIngress, config.ExposureRoute},
 	} {
 		for env, from := range builds[sw[0]] {
 			to := builds[sw[1]][env]

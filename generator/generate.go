@@ -85,6 +85,10 @@ func Edges(e config.Environment) []network.Peer {
 		}
 		out = append(out, network.Peer{Namespace: string(g.DataPlaneNamespace), Labels: labels})
 	}
+	if e.Ingress.Exposure.Route() {
+		r := e.Ingress.Route
+		out = append(out, network.Peer{Namespace: string(r.RouterNamespace), NamespaceLabels: r.RouterNamespaceLabels})
+	}
 	return out
 }
 

@@ -116,8 +116,14 @@ func FlowsDoc(p *config.Platform) (string, error) {
 		}
 		fmt.Fprintf(&b, "\n## %s\n\n", e.Name)
 		for _, ed := range edgesOf(e) {
+			what := strings.ToUpper(ed.what[:1]) + ed.what[1:]
+			if ed.peer.NamespaceLabels != nil {
+				fmt.Fprintf(&b, "%s (`%s` in the table) is every pod of the namespaces labelled `%s` (ingress.exposure: %s).\n",
+					what, ed.name, labelList(ed.peer.NamespaceLabels), e.Ingress.Exposure)
+				continue
+			}
 			fmt.Fprintf(&b, "%s (`%s` in the table) are the pods `%s` of namespace `%s` (ingress.exposure: %s).\n",
-				strings.ToUpper(ed.what[:1])+ed.what[1:], ed.name, labelList(ed.peer.Labels), ed.peer.Namespace, e.Ingress.Exposure)
+				what, ed.name, labelList(ed.peer.Labels), ed.peer.Namespace, e.Ingress.Exposure)
 		}
 		b.WriteString("\n| From | To | Port | Why |\n|---|---|---|---|\n")
 		rows := EnvironmentFlows(e, cs)
@@ -137,9 +143,13 @@ func labelList(m map[string]string) string {
 	return strings.Join(l, ",")
 }
 
-// GatewayEdge names a Gateway's proxies in the flow table, as
-// network.IngressController names the ingress controller.
-const GatewayEdge = "gateway"
+// GatewayEdge names a Gateway's proxies in the flow table, and RouterEdge
+// the OpenShift router, as network.IngressController names the ingress
+// controller.
+const (
+	GatewayEdge = "gateway"
+	RouterEdge  = "openshift-router"
+)
 
 // edge is one edge of an environment: its flow-table name, what it is,
 // and its pods.
@@ -157,6 +167,9 @@ func edgesOf(e config.Environment) []edge {
 	}
 	if e.Ingress.Exposure.Gateway() {
 		out = append(out, edge{GatewayEdge, "the Gateway's proxies", peers[len(out)]})
+	}
+	if e.Ingress.Exposure.Route() {
+		out = append(out, edge{RouterEdge, "the OpenShift router", peers[len(out)]})
 	}
 	return out
 }

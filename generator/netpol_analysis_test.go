@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/np-guard/models/pkg/netset"
 	"github.com/np-guard/netpol-analyzer/pkg/netpol/connlist"
+	routev1 "github.com/openshift/api/route/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -172,9 +173,21 @@ func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[stri
 			"gateway.envoyproxy.io/owning-gateway-name": "invenio", "gateway.envoyproxy.io/owning-gateway-namespace": string(e.Namespace),
 		}})
 	}
+	if e.Ingress.Exposure.Route() {
+		// OpenShift's default router (Deployment router-default of the
+		// ingress operator) in the namespace labelled as the description
+		// says.
+		edges = append(edges, edge{string(e.Ingress.Route.RouterNamespace), "router-default", RouterEdge, map[string]string{
+			"ingresscontroller.operator.openshift.io/deployment-ingresscontroller": "default",
+		}})
+	}
 	names = map[string]string{}
 	for _, ed := range edges {
-		objs = append(objs, namespace(ed.ns), deployment(ed.ns, ed.name, ed.labels,
+		ns := namespace(ed.ns)
+		if ed.flowName == RouterEdge {
+			maps.Copy(ns.Labels, e.Ingress.Route.RouterNamespaceLabels)
+		}
+		objs = append(objs, ns, deployment(ed.ns, ed.name, ed.labels,
 			corev1.ContainerPort{Name: "http", ContainerPort: 80, Protocol: corev1.ProtocolTCP},
 			corev1.ContainerPort{Name: "https", ContainerPort: 443, Protocol: corev1.ProtocolTCP}))
 		names[ed.ns+"/"+ed.name] = ed.flowName
@@ -382,15 +395,16 @@ func npWarningProblems(in npInput, backends []string, warnings []string) []strin
 }
 
 // npBackends are the workloads of in that the flow table lets the ingress
-// controller reach through an Ingress of the build.
+// controller (or the OpenShift router) reach through an Ingress (Route)
+// of the build.
 func npBackends(t *testing.T, in npInput, e config.Environment, cs []*component.Component) []string {
 	t.Helper()
-	if !npHasKind(in, "Ingress") {
-		return nil // the analyser reads Ingresses, not Gateway API routes
+	if !npHasKind(in, "Ingress") && !npHasKind(in, "Route") {
+		return nil // the analyser reads Ingresses and Routes, not Gateway API routes
 	}
 	var out []string
 	for _, f := range npIntendedRoutes(t, e, cs) {
-		if f.From != network.IngressController {
+		if f.From != network.IngressController && f.From != RouterEdge {
 			continue
 		}
 		for k, n := range in.Names {
@@ -484,10 +498,10 @@ func npHasKind(in npInput, kind string) bool {
 	return false
 }
 
-// npGatewayRoutes resolves the HTTPRoutes of the build as the Gateway's
-// proxies follow them (backendRef → Service port → target port → the
-// container port of the Deployment the Service selects): netpol-analyzer
-// reads Ingresses only.
+// npGatewayRoutes resolves the HTTPRoutes (and OpenShift Routes) of the
+// build as the Gateway's proxies (the router) follow them (backendRef →
+// Service port → target port → the container port of the Deployment the
+// Service selects): netpol-analyzer reads Ingresses only.
 func npGatewayRoutes(t *testing.T, in npInput) []npFlow {
 	t.Helper()
 	byKind := map[string][]map[string]any{}
@@ -495,39 +509,54 @@ func npGatewayRoutes(t *testing.T, in npInput) []npFlow {
 		byKind[u.GetKind()] = append(byKind[u.GetKind()], u.Object)
 	}
 	var routes []npFlow
-	for _, r := range byKind["HTTPRoute"] {
-		var route gwapiv1.HTTPRoute
-		npFromUnstructured(t, r, &route)
-		for _, rule := range route.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				for _, so := range byKind["Service"] {
-					var svc corev1.Service
-					npFromUnstructured(t, so, &svc)
-					if svc.Name != string(b.Name) {
+	// resolve adds the container ports behind the ports of Service name
+	// that port picks, reached from edge.
+	resolve := func(edge, name string, port func(corev1.ServicePort) bool) {
+		for _, so := range byKind["Service"] {
+			var svc corev1.Service
+			npFromUnstructured(t, so, &svc)
+			if svc.Name != name {
+				continue
+			}
+			for _, sp := range svc.Spec.Ports {
+				if !port(sp) {
+					continue
+				}
+				for _, do := range byKind["Deployment"] {
+					var dep appsv1.Deployment
+					npFromUnstructured(t, do, &dep)
+					if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
 						continue
 					}
-					for _, sp := range svc.Spec.Ports {
-						if b.Port == nil || sp.Port != int32(*b.Port) {
-							continue
-						}
-						for _, do := range byKind["Deployment"] {
-							var dep appsv1.Deployment
-							npFromUnstructured(t, do, &dep)
-							if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(dep.Spec.Template.Labels)) {
-								continue
-							}
-							for _, c := range dep.Spec.Template.Spec.Containers {
-								for _, cp := range c.Ports {
-									if (sp.TargetPort.Type == intstr.String && cp.Name == sp.TargetPort.StrVal) || (sp.TargetPort.Type == intstr.Int && cp.ContainerPort == sp.TargetPort.IntVal) {
-										routes = append(routes, npFlow{GatewayEdge, dep.Name, fmt.Sprintf("%d/%s", cp.ContainerPort, cp.Protocol)})
-									}
-								}
+					for _, c := range dep.Spec.Template.Spec.Containers {
+						for _, cp := range c.Ports {
+							if (sp.TargetPort.Type == intstr.String && cp.Name == sp.TargetPort.StrVal) || (sp.TargetPort.Type == intstr.Int && cp.ContainerPort == sp.TargetPort.IntVal) {
+								routes = append(routes, npFlow{edge, dep.Name, fmt.Sprintf("%d/%s", cp.ContainerPort, cp.Protocol)})
 							}
 						}
 					}
 				}
 			}
 		}
+	}
+	for _, r := range byKind["HTTPRoute"] {
+		var route gwapiv1.HTTPRoute
+		npFromUnstructured(t, r, &route)
+		for _, rule := range route.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				resolve(GatewayEdge, string(b.Name), func(sp corev1.ServicePort) bool { return b.Port != nil && sp.Port == int32(*b.Port) })
+			}
+		}
+	}
+	for _, r := range byKind["Route"] {
+		var route routev1.Route
+		npFromUnstructured(t, r, &route)
+		// OpenShift: spec.port.targetPort names the Service's port (its
+		// endpoints' port name) or gives its target port number.
+		tp := route.Spec.Port.TargetPort
+		resolve(RouterEdge, route.Spec.To.Name, func(sp corev1.ServicePort) bool {
+			return (tp.Type == intstr.String && sp.Name == tp.StrVal) || (tp.Type == intstr.Int && sp.TargetPort.IntVal == tp.IntVal)
+		})
 	}
 	return npSort(routes)
 }
@@ -546,7 +575,7 @@ func npFromUnstructured(t *testing.T, obj map[string]any, into any) {
 func npRoutes(t *testing.T, in npInput) []npFlow {
 	t.Helper()
 	var gateway []npFlow
-	if npHasKind(in, "HTTPRoute") {
+	if npHasKind(in, "HTTPRoute") || npHasKind(in, "Route") {
 		gateway = npGatewayRoutes(t, in)
 		if !npHasKind(in, "Ingress") {
 			return gateway
@@ -580,7 +609,7 @@ func npRoutes(t *testing.T, in npInput) []npFlow {
 func npIntendedRoutes(t *testing.T, e config.Environment, cs []*component.Component) []npFlow {
 	var out []npFlow
 	for _, f := range npIntended(t, e, cs) {
-		if (f.From == network.IngressController || f.From == GatewayEdge) && f.To != network.ACMESolver {
+		if (f.From == network.IngressController || f.From == GatewayEdge || f.From == RouterEdge) && f.To != network.ACMESolver {
 			out = append(out, f)
 		}
 	}

@@ -47,6 +47,8 @@
 #                   ClientTrafficPolicy, as the gateway-crds-helm chart of
 #                   github.com/envoyproxy/gateway (version from go.mod)
 #                   installs them (charts/gateway-crds-helm/templates/).
+#   openshift/      Route (route.openshift.io/v1) from github.com/openshift/api
+#                   (version from go.mod), its Default feature set.
 #   cert-manager/   ClusterIssuer, Issuer, Certificate: deploy/crds/ of
 #                   github.com/cert-manager/cert-manager (not a dependency of
 #                   this module: pinned below). These are plain CRDs, not
@@ -245,8 +247,17 @@ for f in gateway.envoyproxy.io_clienttrafficpolicies.yaml; do
 	emit "$tmp/eg/$f" "$tmp/out/gateway-api/$f" "$eg@$egver charts/gateway-crds-helm/templates/generated/$f"
 done
 
+# --- openshift ------------------------------------------------------------------
+# The Route schema OpenShift validates with: route.openshift.io/v1 as
+# github.com/openshift/api (version from go.mod) generates it for the
+# Default feature set (spec.tls.externalCertificate included).
+os=github.com/openshift/api
+osver="$(version "$os")"
+mkdir -p "$tmp/out/openshift"
+emit "$(moddir "$os")/route/v1/zz_generated.crd-manifests/routes.crd.yaml" "$tmp/out/openshift/route.openshift.io_routes.yaml" "$os@$osver route/v1/zz_generated.crd-manifests/routes.crd.yaml"
+
 # --- install ------------------------------------------------------------------
-for d in flux sealed-secrets cert-manager prometheus-operator gateway-api; do
+for d in flux sealed-secrets cert-manager prometheus-operator gateway-api openshift; do
 	mkdir -p "$OUT/$d"
 	rm -f "$OUT/$d"/*.yaml
 	cp "$tmp/out/$d"/*.yaml "$OUT/$d/"

@@ -51,11 +51,15 @@ func Defaults() Environment {
 			},
 		},
 		Ingress: Ingress{
-			Exposure: ExposureIngress,
+			Exposure: ExposureGateway,
 			Gateway: Gateway{
 				ClassName:          EnvoyGatewayClass,
 				DataPlaneNamespace: "envoy-gateway-system",
 				DataPlaneLabels:    map[string]string{"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy"},
+			},
+			Route: Route{
+				RouterNamespace:       "openshift-ingress",
+				RouterNamespaceLabels: map[string]string{"policy-group.network.openshift.io/ingress": ""},
 			},
 			ClassName:           "nginx",
 			ClusterIssuer:       "letsencrypt-prod",
@@ -143,6 +147,11 @@ func Defaults() Environment {
 // DefaultSite is the bottom layer of the site section.
 func DefaultSite() Site {
 	return Site{Name: "inveniordm", PartOf: "inveniordm", ManagedBy: "invenio-gitops"}
+}
+
+// DefaultCluster is the bottom layer of an entry of clusters.
+func DefaultCluster() Cluster {
+	return Cluster{Distribution: DistributionKubernetes}
 }
 
 // DefaultGitOps is the bottom layer of the gitops section.

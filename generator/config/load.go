@@ -83,6 +83,7 @@ type topLevel struct {
 	Environments   []yaml.Node `yaml:"environments"`
 	GitOps         yaml.Node   `yaml:"gitops"`
 	Infrastructure yaml.Node   `yaml:"infrastructure"`
+	Clusters       []yaml.Node `yaml:"clusters"`
 }
 
 // Parse decodes and validates a description; file is used in messages only.
@@ -108,6 +109,12 @@ func Parse(file string, data []byte) (*Platform, error) {
 	defaults := &top.Defaults
 	if name := mappingValue(defaults, "name"); name != nil {
 		l.add(name.Line, "defaults.name", "defaults cannot name an environment: move name into an entry of environments")
+	}
+	for i := range top.Clusters {
+		c := DefaultCluster()
+		l.decode(&top.Clusters[i], &c)
+		c.Line = top.Clusters[i].Line
+		p.Clusters = append(p.Clusters, c)
 	}
 	p.Defaults = Defaults()
 	l.decode(defaults, &p.Defaults)

@@ -41,7 +41,7 @@ environments:
   name: x
 environment:
   - name: dev
-`, "platform.yaml:3: unknown field \"environment\": did you mean \"environments\"? (valid fields here are site, defaults, environments, gitops, infrastructure)"},
+`, "platform.yaml:3: unknown field \"environment\": did you mean \"environments\"? (valid fields here are site, defaults, environments, gitops, infrastructure, clusters)"},
 		{"unknown field in defaults, through an alias", `site:
   name: x
 defaults:
@@ -744,12 +744,51 @@ environments:
     namespace: invenio-dev
     host: dev.example.org
     ingress:
-      exposure: route
+      exposure: edge
       gateway:
         className: Envoy
+clusters:
+  - {name: dev, distribution: OpenShift}
 `,
-			"platform.yaml:10: environments[0].ingress.exposure: \"route\" is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller) or both (side by side, while migrating)\n" +
-				"platform.yaml:12: environments[0].ingress.gateway.className: \"Envoy\" is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. \"envoy\")"},
+			"platform.yaml:10: environments[0].ingress.exposure: \"edge\" is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller), both (side by side, while migrating) or route (an OpenShift Route)\n" +
+				"platform.yaml:12: environments[0].ingress.gateway.className: \"Envoy\" is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. \"envoy\")\n" +
+				"platform.yaml:14: clusters[0].distribution: \"OpenShift\" is not a distribution: write kubernetes or openshift"},
+		{"routes need OpenShift", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    ingress: {exposure: route}
+  - name: test
+    namespace: invenio-test
+    host: test.example.org
+    cluster: lab
+    ingress:
+      exposure: route
+      route: {routerNamespaceLabels: {}}
+  - name: prod
+    namespace: openshift-ingress
+    host: prod.example.org
+    cluster: ocp
+    ingress: {exposure: route}
+clusters:
+  - name: lab
+  - name: ocp
+    distribution: openshift
+  - name: labb
+  - name: ocp
+  - distribution: kubernetes
+`,
+			"platform.yaml:9: environments[0].ingress.exposure: route needs an OpenShift cluster, whose router serves Routes, and the description does not list cluster \"dev\" under clusters: add '- name: dev' with 'distribution: openshift' there if it is one; otherwise use gateway\n" +
+				"platform.yaml:15: environments[1].ingress.exposure: route needs an OpenShift cluster, whose router serves Routes, and cluster \"lab\" is described as kubernetes at line 23: set distribution: openshift there if it is OpenShift; otherwise use gateway\n" +
+				"platform.yaml:16: environments[1].ingress.route.routerNamespaceLabels: is empty: name the labels of the namespace the router's traffic comes from (OpenShift's is {policy-group.network.openshift.io/ingress: \"\"}), or the frontend's NetworkPolicy would admit every namespace\n" +
+				"platform.yaml:18: environments[2].namespace: \"openshift-ingress\" is the OpenShift router's namespace (ingress.route.routerNamespace): the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-prod\n" +
+				"platform.yaml:26: clusters[2].name: no environment runs in cluster \"labb\": environments[].cluster (default: the environment's name) names dev, lab, ocp; correct the name or drop the entry\n" +
+				"platform.yaml:27: clusters[3].name: cluster \"ocp\" is already described at line 24: describe each cluster once\n" +
+				"platform.yaml:28: clusters[4].name: is required: the cluster's name as environments[].cluster gives it, e.g. dev"},
 		{"gateways of a cluster", `site:
   name: x
 defaults:

@@ -37,6 +37,11 @@ func Reference() string {
 	b.WriteString("The controllers Flux installs in every cluster before the platform, as HelmReleases with pinned chart versions (see docs/flux.md).\n\n")
 	r.header()
 	r.fields(reflect.ValueOf(DefaultInfrastructure()), "infrastructure.")
+
+	b.WriteString("\n## clusters\n\n")
+	b.WriteString("`clusters` is an optional list of what is known of a cluster itself, each entry written `- name: …` with the name `environments[].cluster` gives it. A cluster left out is plain Kubernetes. Only an `openshift` cluster can serve `ingress.exposure: route`.\n\n")
+	r.header()
+	r.fields(reflect.ValueOf(DefaultCluster()), "clusters[].")
 	return b.String()
 }
 
@@ -45,9 +50,10 @@ const referenceIntro = `<!-- Generated from generator/config/types.go and defaul
 # Platform description reference
 
 ` + "`platform.yaml`" + ` describes the whole platform; ` + "`make generate`" + ` turns it into
-` + "`base/`" + ` and ` + "`overlays/<env>/`" + `. It has five sections: ` + "`site`" + ` (what every
+` + "`base/`" + ` and ` + "`overlays/<env>/`" + `. It has six sections: ` + "`site`" + ` (what every
 environment shares), ` + "`defaults`" + `, ` + "`environments`" + `, ` + "`gitops`" + ` (where Flux
-pulls from) and ` + "`infrastructure`" + ` (the cluster controllers).
+pulls from), ` + "`infrastructure`" + ` (the cluster controllers) and the optional
+` + "`clusters`" + ` (what is known of each cluster).
 
 **Layering.** Every field of an environment has three layers; a field a layer
 leaves out keeps the value of the layer below:
@@ -145,7 +151,8 @@ var kindNames = map[reflect.Type]string{
 	reflect.TypeOf(CIDR("")):            "network",
 	reflect.TypeOf(LogLevel("")):        "log level",
 	reflect.TypeOf(AuthMode("")):        "`password` or `saml`",
-	reflect.TypeOf(Exposure("")):        "`gateway`, `ingress` or `both`",
+	reflect.TypeOf(Exposure("")):        "`gateway`, `ingress`, `both` or `route`",
+	reflect.TypeOf(Distribution("")):    "`kubernetes` or `openshift`",
 	reflect.TypeOf(SealingScope("")):    "`strict`, `namespace-wide` or `cluster-wide`",
 	reflect.TypeOf(GitURL("")):          "repository URL",
 	reflect.TypeOf(GitRef("")):          "branch",
@@ -222,7 +229,11 @@ func defaultValue(v reflect.Value) string {
 		}
 		var items []string
 		for _, k := range v.MapKeys() {
-			items = append(items, fmt.Sprintf("%v: %v", k.Interface(), v.MapIndex(k).Interface()))
+			val := fmt.Sprint(v.MapIndex(k).Interface())
+			if val == "" {
+				val = `""` // YAML's empty string, as an operator writes it
+			}
+			items = append(items, fmt.Sprintf("%v: %v", k.Interface(), val))
 		}
 		sort.Strings(items)
 		return "{" + strings.Join(items, ", ") + "}"

@@ -289,11 +289,25 @@ func (x *Exposure) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	switch Exposure(v) {
-	case ExposureGateway, ExposureIngress, ExposureBoth:
+	case ExposureGateway, ExposureIngress, ExposureBoth, ExposureRoute:
 		*x = Exposure(v)
 		return nil
 	}
-	return bad(n.Line, "%q is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller) or both (side by side, while migrating)", v)
+	return bad(n.Line, "%q is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller), both (side by side, while migrating) or route (an OpenShift Route)", v)
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (x *Distribution) UnmarshalYAML(n *yaml.Node) error {
+	v, err := scalar(n, "a distribution")
+	if err != nil {
+		return err
+	}
+	switch Distribution(v) {
+	case DistributionKubernetes, DistributionOpenShift:
+		*x = Distribution(v)
+		return nil
+	}
+	return bad(n.Line, "%q is not a distribution: write kubernetes or openshift", v)
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler.

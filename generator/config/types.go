@@ -18,6 +18,10 @@ type Platform struct {
 	GitOps GitOps `yaml:"gitops" doc:"Where Flux pulls this repository from and how often it reconciles (clusters/<cluster>/)."`
 	// Infrastructure is what Flux installs in every cluster before the platform.
 	Infrastructure Infrastructure `yaml:"infrastructure" doc:"The cluster controllers the platform needs, installed by Flux in every cluster before the platform."`
+	// Clusters holds what the description says of a cluster itself; a
+	// cluster an environment names but this list leaves out is plain
+	// Kubernetes.
+	Clusters []Cluster `yaml:"clusters" doc:"What is known of each cluster the environments run in (environments[].cluster); a cluster not listed is plain Kubernetes."`
 
 	// File is the path the description was read from (for messages).
 	File string `yaml:"-"`
@@ -30,6 +34,38 @@ type Site struct {
 	Name      DNSLabel `yaml:"name" doc:"Instance name: the app.kubernetes.io/instance label of every object." example:"lbnl-data-repository"`
 	PartOf    DNSLabel `yaml:"partOf" doc:"The app.kubernetes.io/part-of label." default:"inveniordm"`
 	ManagedBy DNSLabel `yaml:"managedBy" doc:"The app.kubernetes.io/managed-by label." default:"invenio-gitops"`
+}
+
+// Distribution is the Kubernetes distribution a cluster runs.
+type Distribution string
+
+// The distributions: upstream Kubernetes (kubeadm, k3s, RKE2, Talos, …) and
+// Red Hat OpenShift, whose router serves Routes (route.openshift.io/v1).
+const (
+	DistributionKubernetes Distribution = "kubernetes"
+	DistributionOpenShift  Distribution = "openshift"
+)
+
+// Cluster is one cluster of the description.
+type Cluster struct {
+	Name         DNSLabel     `yaml:"name" doc:"The cluster, as environments[].cluster names it (clusters/<name>/)." example:"lab"`
+	Distribution Distribution `yaml:"distribution" doc:"kubernetes or openshift. Only an OpenShift cluster has a router for ingress.exposure: route; its Routes take their certificate from a Secret (spec.tls.externalCertificate, feature gate RouteExternalCertificate, on by default in current OpenShift)." default:"kubernetes"`
+
+	// Line is where the entry starts in the file (for messages).
+	Line int `yaml:"-"`
+}
+
+// Cluster returns what the description says of the cluster named name:
+// its entry under clusters, or plain Kubernetes (Line 0) when it has none.
+func (p *Platform) Cluster(name DNSLabel) Cluster {
+	for _, c := range p.Clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	c := DefaultCluster()
+	c.Name = name
+	return c
 }
 
 // Environment is one deployment of the platform (dev, test, prod).
@@ -115,12 +151,14 @@ type SAML struct {
 // Exposure is how the web UI is reached from outside the cluster.
 type Exposure string
 
-// The exposures: Gateway API (a Gateway and HTTPRoutes), an Ingress, or
-// both side by side while an environment migrates from one to the other.
+// The exposures: Gateway API (a Gateway and HTTPRoutes), an Ingress, both
+// side by side while an environment migrates from one to the other, or an
+// OpenShift Route.
 const (
 	ExposureGateway Exposure = "gateway"
 	ExposureIngress Exposure = "ingress"
 	ExposureBoth    Exposure = "both"
+	ExposureRoute   Exposure = "route"
 )
 
 // Ingress reports whether the environment has an Ingress.
@@ -129,12 +167,16 @@ func (x Exposure) Ingress() bool { return x == ExposureIngress || x == ExposureB
 // Gateway reports whether the environment has a Gateway.
 func (x Exposure) Gateway() bool { return x == ExposureGateway || x == ExposureBoth }
 
+// Route reports whether the environment has an OpenShift Route.
+func (x Exposure) Route() bool { return x == ExposureRoute }
+
 // Ingress describes how traffic from outside reaches the frontend: the
 // exposure, the controller or Gateway API implementation in front, and the
 // limits every hop on the way shares.
 type Ingress struct {
-	Exposure            Exposure          `yaml:"exposure" doc:"gateway (Gateway API: a Gateway with an HTTPS listener for host and an HTTP listener that redirects, and an HTTPRoute to the frontend, served by the implementation in gateway.*), ingress (an Ingress for the controller in className and controller*; ingress-nginx, retired upstream in March 2026, is what the generator installs for it) or both (the two side by side, for a migration without downtime). docs/exposure.md." default:"ingress"`
+	Exposure            Exposure          `yaml:"exposure" doc:"gateway (Gateway API: a Gateway with an HTTPS listener for host and an HTTP listener that redirects, and an HTTPRoute to the frontend, served by the implementation in gateway.*), ingress (an Ingress for the controller in className and controller*; ingress-nginx, retired upstream in March 2026, is what the generator installs for it), both (the two side by side, for a migration without downtime) or route (an OpenShift Route with edge TLS that redirects HTTP, served by the cluster's router; only on a cluster described with distribution: openshift). docs/exposure.md." default:"gateway"`
 	Gateway             Gateway           `yaml:"gateway" doc:"The Gateway API implementation, with exposure: gateway."`
+	Route               Route             `yaml:"route" doc:"The OpenShift router, with exposure: route."`
 	ClassName           DNSLabel          `yaml:"className" doc:"IngressClass of the controller." default:"nginx"`
 	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
@@ -150,6 +192,15 @@ type Gateway struct {
 	ClassName          DNSLabel          `yaml:"className" doc:"GatewayClass of the Gateway. The generator makes the class eg for the Envoy Gateway it installs." default:"eg"`
 	DataPlaneNamespace DNSLabel          `yaml:"dataPlaneNamespace" doc:"Namespace the implementation's proxy pods run in (the only source allowed to reach the frontend). Envoy Gateway runs them in its own namespace." default:"envoy-gateway-system"`
 	DataPlaneLabels    map[string]string `yaml:"dataPlaneLabels" doc:"Labels of the proxy pods (empty admits every pod of dataPlaneNamespace). With the Envoy Gateway the generator installs (className eg), the NetworkPolicies also require the labels Envoy Gateway gives the proxies of this environment's Gateway (gateway.envoyproxy.io/owning-gateway-namespace and -name), so another environment's Gateway cannot reach this frontend." default:"{app.kubernetes.io/component: proxy, app.kubernetes.io/name: envoy}"`
+}
+
+// Route is the OpenShift router that serves an environment's Route. Its
+// defaults are those of OpenShift 4's default IngressController (OpenShift
+// docs: "About network policy", allow-from-router; "Creating a route with
+// externally managed certificate").
+type Route struct {
+	RouterNamespace       DNSLabel          `yaml:"routerNamespace" doc:"Namespace of the router pods; its service account router is granted read access to the certificate Secret (spec.tls.externalCertificate)." default:"openshift-ingress"`
+	RouterNamespaceLabels map[string]string `yaml:"routerNamespaceLabels" doc:"Labels of the namespace the router's traffic comes from (the only source allowed to reach the frontend). OpenShift gives them to the host-network namespace the default router's traffic appears to come from." default:"{policy-group.network.openshift.io/ingress: \"\"}"`
 }
 
 // Storage sets storage classes and sizes. RWO and RWX come from different

@@ -54,6 +54,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			l.add(topLine("infrastructure.acme.servers."+name), "infrastructure.acme.servers", fmt.Sprintf("%q is not a valid ClusterIssuer name: use lower-case letters, digits, '-' and '.'", name))
 		}
 	}
+	l.clusters(p, top)
 	// What a cluster runs once must agree between the environments in it.
 	type shared struct {
 		env  string
@@ -114,6 +115,19 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		v.wholeBytes(reflect.ValueOf(*e), "")
 		v.labels("ingress.controllerLabels", e.Ingress.ControllerLabels)
 		v.labels("ingress.gateway.dataPlaneLabels", e.Ingress.Gateway.DataPlaneLabels)
+		v.labels("ingress.route.routerNamespaceLabels", e.Ingress.Route.RouterNamespaceLabels)
+		if e.Ingress.Exposure.Route() {
+			if c := p.Cluster(e.Cluster); c.Distribution != DistributionOpenShift {
+				where := fmt.Sprintf("the description does not list cluster %q under clusters: add '- name: %s' with 'distribution: openshift' there if it is one", e.Cluster, e.Cluster)
+				if c.Line > 0 {
+					where = fmt.Sprintf("cluster %q is described as %s at line %d: set distribution: openshift there if it is OpenShift", e.Cluster, c.Distribution, c.Line)
+				}
+				v.problem("ingress.exposure", fmt.Sprintf("route needs an OpenShift cluster, whose router serves Routes, and %s; otherwise use gateway", where))
+			}
+			if len(e.Ingress.Route.RouterNamespaceLabels) == 0 {
+				v.problem("ingress.route.routerNamespaceLabels", "is empty: name the labels of the namespace the router's traffic comes from (OpenShift's is {policy-group.network.openshift.io/ingress: \"\"}), or the frontend's NetworkPolicy would admit every namespace")
+			}
+		}
 		v.labels("monitoring.prometheusLabels", e.Monitoring.PrometheusLabels)
 		v.labels("monitoring.selectorLabels", e.Monitoring.SelectorLabels)
 		if e.Namespace != "" {
@@ -150,6 +164,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			"ingress.gateway.className":          string(e.Ingress.Gateway.ClassName),
 			"ingress.gateway.dataPlaneNamespace": string(e.Ingress.Gateway.DataPlaneNamespace),
 			"ingress.gateway.dataPlaneLabels":    labelsString(e.Ingress.Gateway.DataPlaneLabels),
+			// And one default router.
+			"ingress.route.routerNamespace":       string(e.Ingress.Route.RouterNamespace),
+			"ingress.route.routerNamespaceLabels": labelsString(e.Ingress.Route.RouterNamespaceLabels),
 		}
 		for _, field := range slices.Sorted(maps.Keys(facts)) {
 			key := string(e.Cluster) + "\x00" + field
@@ -186,6 +203,38 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		half = *resource.NewQuantity(half.Value()/2, resource.BinarySI)
 		if heap.Cmp(half) > 0 {
 			v.problem("search.heapSize", fmt.Sprintf("heap %s is more than half of the OpenSearch memory limit %s: OpenSearch needs the other half for the file-system cache; lower heapSize to %s or raise workloads.opensearch.resources.limits.memory", heap.String(), e.Workloads.OpenSearch.Resources.Limits.Memory.String(), half.String()))
+		}
+	}
+}
+
+// clusters checks the clusters section: each entry named once, and named
+// by an environment (an entry nobody runs in is a typo of a name).
+func (l *loader) clusters(p *Platform, top *topLevel) {
+	used := map[DNSLabel]bool{}
+	var names []string
+	for _, e := range p.Environments {
+		if !used[e.Cluster] {
+			names = append(names, string(e.Cluster))
+		}
+		used[e.Cluster] = true
+	}
+	seen := map[DNSLabel]int{}
+	for i, c := range p.Clusters {
+		path := fmt.Sprintf("clusters[%d]", i)
+		line := c.Line
+		if n := mappingValue(&top.Clusters[i], "name"); n != nil {
+			line = n.Line
+		}
+		switch {
+		case c.Name == "":
+			l.add(line, path+".name", "is required: the cluster's name as environments[].cluster gives it, e.g. "+names[0])
+		case seen[c.Name] > 0:
+			l.add(line, path+".name", fmt.Sprintf("cluster %q is already described at line %d: describe each cluster once", c.Name, seen[c.Name]))
+		case !used[c.Name]:
+			l.add(line, path+".name", fmt.Sprintf("no environment runs in cluster %q: environments[].cluster (default: the environment's name) names %s; correct the name or drop the entry", c.Name, strings.Join(names, ", ")))
+		}
+		if c.Name != "" && seen[c.Name] == 0 {
+			seen[c.Name] = line
 		}
 	}
 }
@@ -523,6 +572,8 @@ func namespaceOwner(p *Platform, e *Environment) string {
 		return "the ingress controller's namespace (ingress.controllerNamespace)"
 	case string(e.Ingress.Gateway.DataPlaneNamespace):
 		return "the Gateway API implementation's namespace (ingress.gateway.dataPlaneNamespace)"
+	case string(e.Ingress.Route.RouterNamespace):
+		return "the OpenShift router's namespace (ingress.route.routerNamespace)"
 	case string(e.Monitoring.PrometheusNamespace):
 		return "Prometheus' namespace (monitoring.prometheusNamespace)"
 	}

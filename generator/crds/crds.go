@@ -3,13 +3,14 @@
 // helm-controller), sealed-secrets, cert-manager, the Prometheus Operator
 // (ServiceMonitor, PodMonitor, PrometheusRule) and Envoy Gateway (the
 // standard-channel Gateway API CRDs its chart installs, and its
-// ClientTrafficPolicy), at the versions pinned
+// ClientTrafficPolicy) and OpenShift's Route, at the versions pinned
 // in go.mod and scripts/crds.sh — and validates objects against them the way
 // the Kubernetes API server does when the object is created with
 // fieldValidation=Strict.
 //
 // The CRDs are committed YAML files under flux/, sealed-secrets/,
-// cert-manager/, prometheus-operator/ and gateway-api/, embedded into the package so that tests need no network.
+// cert-manager/, prometheus-operator/, gateway-api/ and openshift/, embedded
+// into the package so that tests need no network.
 // `bash scripts/crds.sh` regenerates them; the first line of each file names
 // its source module@version.
 //
@@ -71,7 +72,7 @@ import (
 
 // files holds the CRDs written by scripts/crds.sh.
 //
-//go:embed flux/*.yaml sealed-secrets/*.yaml cert-manager/*.yaml prometheus-operator/*.yaml gateway-api/*.yaml
+//go:embed flux/*.yaml sealed-secrets/*.yaml cert-manager/*.yaml prometheus-operator/*.yaml gateway-api/*.yaml openshift/*.yaml
 var files embed.FS
 
 // Set is the parsed CRDs, ready to validate objects. It is immutable and

@@ -485,6 +485,7 @@ func TestKinds(t *testing.T) {
 		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"},
 		{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"},
 		{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"},
+		{Group: "route.openshift.io", Version: "v1", Kind: "Route"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "Bucket"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "ExternalArtifact"},
 		{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepository"},

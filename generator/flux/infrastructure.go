@@ -53,12 +53,16 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 	idle := fmt.Sprint(longestIdleTimeout(envs))
 	// Certificates are issued through the Ingress while an environment
 	// has one (during a migration, until the Ingress goes), else through
-	// the environment's Gateway.
-	var ingressEnvs, gatewayEnvs []config.Environment
+	// the environment's Gateway or, on OpenShift, through an Ingress of
+	// the router's class (OpenShift makes it a Route).
+	var ingressEnvs, gatewayEnvs, routeEnvs []config.Environment
 	for _, e := range envs {
-		if e.Ingress.Exposure.Ingress() {
+		switch {
+		case e.Ingress.Exposure.Ingress():
 			ingressEnvs = append(ingressEnvs, e)
-		} else {
+		case e.Ingress.Exposure.Route():
+			routeEnvs = append(routeEnvs, e)
+		default:
 			gatewayEnvs = append(gatewayEnvs, e)
 		}
 	}
@@ -195,6 +199,16 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 			}}}},
 		})
 	}
+	if len(routeEnvs) > 0 {
+		var hosts []string
+		for _, r := range routeEnvs {
+			hosts = append(hosts, string(r.Host))
+		}
+		solvers = append(solvers, ACMESolverV1{
+			Selector: &CertificateDNSNameSelector{DNSNames: hosts},
+			HTTP01:   HTTP01Solver{Ingress: &HTTP01Ingress{IngressClassName: OpenShiftIngressClass}},
+		})
+	}
 	if len(ingressEnvs) > 0 {
 		solvers = append(solvers, ACMESolverV1{HTTP01: HTTP01Solver{Ingress: &HTTP01Ingress{IngressClassName: string(ingressEnvs[0].Ingress.ClassName)}}})
 	}
@@ -280,6 +294,11 @@ func (c chart) objects(p *config.Platform) ([]any, error) {
 	}
 	return []any{repo, rel}, nil
 }
+
+// OpenShiftIngressClass is the IngressClass of OpenShift's default router
+// (made by its ingress operator, OpenShift 4.8 and later): an Ingress of
+// it becomes a Route the router serves.
+const OpenShiftIngressClass = "openshift-default"
 
 // ClusterIssuer is cert-manager's cert-manager.io/v1 ClusterIssuer, reduced
 // to the ACME fields the platform sets (the tests validate it against

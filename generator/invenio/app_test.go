@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	routev1 "github.com/openshift/api/route/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -115,14 +117,19 @@ func TestUWSGIIni(t *testing.T) {
 // TestIdleTimeoutEveryHop: no hop limits a transfer's total duration, and
 // every hop gives up after the same ingress.idleTimeout without a byte:
 // uWSGI (socket-timeout, no harakiri), the frontend towards the client and
-// towards uWSGI in every location, and the Ingress's proxy timeouts.
+// towards uWSGI in every location, the Ingress's proxy timeouts, the
+// Envoy Gateway ClientTrafficPolicy's stream idle timeout and the Route's
+// HAProxy server timeout.
 func TestIdleTimeoutEveryHop(t *testing.T) {
 	for _, c := range []struct {
 		timeout config.Timeout
 		seconds string
 	}{{"180s", "180"}, {"1s", "1"}, {"45m", "2700"}, {"1h", "3600"}} {
 		t.Run(string(c.timeout), func(t *testing.T) {
-			objs := objects(t, testEnv(func(e *config.Environment) { e.Ingress.IdleTimeout = c.timeout }))
+			objs := objects(t, testEnv(func(e *config.Environment) {
+				e.Ingress.IdleTimeout = c.timeout
+				e.Ingress.Exposure = config.ExposureIngress
+			}))
 			for _, ini := range []string{"ui.ini", "api.ini"} {
 				s := iniSettings(configMapData(t, objs, "uwsgi-config", ini))
 				if got := s["socket-timeout"]; len(got) != 1 || got[0] != c.seconds {
@@ -176,6 +183,18 @@ func TestIdleTimeoutEveryHop(t *testing.T) {
 				if got := ing.Annotations["nginx.ingress.kubernetes.io/"+a]; got != c.seconds {
 					t.Errorf("Ingress %s = %q, want %s", a, got, c.seconds)
 				}
+			}
+			gw := objects(t, testEnv(func(e *config.Environment) { e.Ingress.IdleTimeout = c.timeout }))
+			ctp := gw["ClientTrafficPolicy/invenio"].(*egv1a1.ClientTrafficPolicy)
+			if got := string(*ctp.Spec.Timeout.HTTP.StreamIdleTimeout); got != c.seconds+"s" {
+				t.Errorf("ClientTrafficPolicy streamIdleTimeout = %q, want %ss", got, c.seconds)
+			}
+			rt := objects(t, testEnv(func(e *config.Environment) {
+				e.Ingress.IdleTimeout = c.timeout
+				e.Ingress.Exposure = config.ExposureRoute
+			}))["Route/invenio"].(*routev1.Route)
+			if got := rt.Annotations["haproxy.router.openshift.io/timeout"]; got != c.seconds+"s" {
+				t.Errorf("Route timeout = %q, want %ss", got, c.seconds)
 			}
 		})
 	}
@@ -276,7 +295,10 @@ func TestUploadLimitEveryHop(t *testing.T) {
 		{"1Ti", "1024g", "1099511627776", "1099511627776"},
 	} {
 		t.Run(c.size, func(t *testing.T) {
-			objs := objects(t, testEnv(func(e *config.Environment) { e.Ingress.MaxUploadSize = config.Q(c.size) }))
+			objs := objects(t, testEnv(func(e *config.Environment) {
+				e.Ingress.MaxUploadSize = config.Q(c.size)
+				e.Ingress.Exposure = config.ExposureIngress
+			}))
 			ing := objs["Ingress/invenio"].(*networkingv1.Ingress)
 			if got := ing.Annotations["nginx.ingress.kubernetes.io/proxy-body-size"]; got != c.nginx {
 				t.Errorf("Ingress proxy-body-size = %q, want %s", got, c.nginx)

@@ -2,10 +2,15 @@ package invenio
 
 import (
 	"fmt"
+	"slices"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	routev1 "github.com/openshift/api/route/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"lbl.gov/invenio-gitops/generator/component"
@@ -18,6 +23,7 @@ import (
 const (
 	Ingress = "ingress"
 	Gateway = "gateway"
+	Route   = "route"
 )
 
 // ExposureName is the name of the Ingress, the Gateway and its main
@@ -159,4 +165,106 @@ func (x env) gateway() *component.Component {
 		c.Objects = append(c.Objects, ctp)
 	}
 	return c
+}
+
+// route exposes the frontend through the OpenShift router: a Route with
+// edge TLS (the router terminates it with the certificate in tlsSecret,
+// read through spec.tls.externalCertificate, and redirects plain HTTP to
+// HTTPS), the cert-manager Certificate that fills tlsSecret (no shim
+// issues one for a Route), and the Role that lets the router read that
+// one Secret (OpenShift: "Creating a route with externally managed
+// certificate").
+//
+// The upload promise through HAProxy: the router streams bodies and sets
+// no body limit (the frontend's client_max_body_size enforces
+// ingress.maxUploadSize); its server-side timeout, 30 s by default, is the
+// silence it waits for the frontend, so the Route's timeout annotation
+// sets it to ingress.idleTimeout. The client-side timeout is the
+// IngressController's (tuningOptions.clientTimeout), a cluster setting
+// (docs/exposure.md).
+func (x env) route() *component.Component {
+	c := &component.Component{Name: Route, Role: "exposure", Layer: component.LayerApp, Optional: true}
+	rt := &routev1.Route{
+		TypeMeta:   metav1.TypeMeta{APIVersion: routev1.GroupVersion.String(), Kind: "Route"},
+		ObjectMeta: x.meta.ObjectMeta(c, ExposureName),
+		Spec: routev1.RouteSpec{
+			Host: string(x.e.Host),
+			To:   routev1.RouteTargetReference{Kind: "Service", Name: Frontend, Weight: ptr(int32(100))},
+			Port: &routev1.RoutePort{TargetPort: intstr.FromString("http")},
+			TLS: &routev1.TLSConfig{
+				Termination:                   routev1.TLSTerminationEdge,
+				InsecureEdgeTerminationPolicy: routev1.InsecureEdgeTerminationPolicyRedirect,
+				ExternalCertificate:           &routev1.LocalObjectReference{Name: tlsSecret},
+			},
+			WildcardPolicy: routev1.WildcardPolicyNone,
+		},
+	}
+	rt.Annotations = map[string]string{"haproxy.router.openshift.io/timeout": fmt.Sprintf("%ds", x.e.Ingress.IdleTimeout.Seconds())}
+	cert := &Certificate{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "cert-manager.io/v1", Kind: "Certificate"},
+		ObjectMeta: x.meta.ObjectMeta(c, tlsSecret),
+		Spec: CertificateSpec{
+			SecretName: tlsSecret,
+			DNSNames:   []string{string(x.e.Host)},
+			IssuerRef:  IssuerReference{Group: "cert-manager.io", Kind: "ClusterIssuer", Name: string(x.e.Ingress.ClusterIssuer)},
+		},
+	}
+	role := &rbacv1.Role{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
+		ObjectMeta: x.meta.ObjectMeta(c, routerSecretReader),
+		Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{tlsSecret},
+			Verbs: []string{"get", "list", "watch"},
+		}},
+	}
+	binding := &rbacv1.RoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "RoleBinding"},
+		ObjectMeta: x.meta.ObjectMeta(c, routerSecretReader),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: routerSecretReader},
+		Subjects: []rbacv1.Subject{{
+			Kind: rbacv1.ServiceAccountKind, Name: routerServiceAccount, Namespace: string(x.e.Ingress.Route.RouterNamespace),
+		}},
+	}
+	c.Objects = []component.Object{rt, cert, role, binding}
+	return c
+}
+
+// routerServiceAccount is the service account of OpenShift's default
+// router, and routerSecretReader the Role and RoleBinding that let it read
+// the Route's certificate.
+const (
+	routerServiceAccount = "router"
+	routerSecretReader   = "router-reads-invenio-tls"
+)
+
+// Certificate is cert-manager's cert-manager.io/v1 Certificate, reduced to
+// the fields the platform sets (TestExposures validates it against
+// cert-manager's CRD).
+type Certificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              CertificateSpec `json:"spec"`
+}
+
+// CertificateSpec is the Secret the certificate is written to, its names
+// and the issuer that signs it.
+type CertificateSpec struct {
+	SecretName string          `json:"secretName"`
+	DNSNames   []string        `json:"dnsNames"`
+	IssuerRef  IssuerReference `json:"issuerRef"`
+}
+
+// IssuerReference names an Issuer or ClusterIssuer.
+type IssuerReference struct {
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+}
+
+// DeepCopyObject implements runtime.Object.
+func (c *Certificate) DeepCopyObject() runtime.Object {
+	out := *c
+	c.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Spec.DNSNames = slices.Clone(c.Spec.DNSNames)
+	return &out
 }

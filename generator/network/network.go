@@ -21,17 +21,22 @@ import (
 type Options struct {
 	// Edges receive the traffic from outside and pass it to the frontend
 	// (and, during an HTTP-01 challenge, to cert-manager's solver): the
-	// ingress controller or a Gateway's proxies; both during a migration.
+	// ingress controller, a Gateway's proxies or the OpenShift router;
+	// the first two side by side during a migration.
 	Edges []Peer
 	// Prometheus scrapes the components' metrics ports; nil when the
 	// environment is not monitored.
 	Prometheus *Peer
 }
 
-// Peer is a set of pods in another namespace.
+// Peer is a set of pods in another namespace: the pods with Labels (all
+// when empty) in the namespace named Namespace, or, when NamespaceLabels
+// is set, in every namespace with those labels (OpenShift's router runs in
+// the host network: its traffic comes from a namespace labelled so).
 type Peer struct {
-	Namespace string
-	Labels    map[string]string
+	Namespace       string
+	NamespaceLabels map[string]string
+	Labels          map[string]string
 }
 
 // Flow is one allowed connection.
@@ -205,6 +210,13 @@ func namespacePolicies(meta component.Meta, opt Options, ns *component.Component
 }
 
 func (p *Peer) peer() networkingv1.NetworkPolicyPeer {
+	if p.NamespaceLabels != nil {
+		out := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchLabels: p.NamespaceLabels}}
+		if len(p.Labels) > 0 {
+			out.PodSelector = &metav1.LabelSelector{MatchLabels: p.Labels}
+		}
+		return out
+	}
 	return networkingv1.NetworkPolicyPeer{
 		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace}},
 		PodSelector:       &metav1.LabelSelector{MatchLabels: p.Labels},

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	routev1 "github.com/openshift/api/route/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -15,11 +16,14 @@ import (
 const ExposureRunbook = "docs/exposure.md#from-ingress-nginx-to-gateway-api"
 
 // gatewayRule: what an Ingress change would be flagged for, in Gateway
-// API terms. A Gateway's listeners opened or closed (protocol, port, host,
+// API and OpenShift Route terms. A Gateway's listeners opened or closed (protocol, port, host,
 // certificate Secret) and its class and certificate issuer; an HTTPRoute's
 // hosts exposed or no longer, the listeners it attaches to, the Services
 // it sends traffic to, and a request timeout set.
 func gatewayRule(p pair) []Flag {
+	if p.id.Group == routev1.GroupName && p.id.Kind == "Route" {
+		return routeFlags(p)
+	}
 	if p.id.Group != gwapiv1.GroupName {
 		return nil
 	}
@@ -122,6 +126,49 @@ func httpRouteFlags(p pair) []Flag {
 		}
 		for _, c := range setDiff(o.timeouts, n.timeouts) {
 			out = append(out, newFlag(Ingress, "%s %s", c.item, c.verb("set", "removed")))
+		}
+	}
+	return out
+}
+
+// routeFlags: an OpenShift Route's host exposed or no longer, its TLS
+// (termination, what plain HTTP gets, the certificate Secret) and the
+// Service and port it sends traffic to, and its router timeout.
+func routeFlags(p pair) []Flag {
+	type facts struct{ host, tls, backend, timeout string }
+	read := func(d map[string]any) facts {
+		if d == nil {
+			return facts{}
+		}
+		r := typed[routev1.Route](d)
+		f := facts{host: r.Spec.Host, backend: string(r.Spec.To.Kind) + " " + r.Spec.To.Name, timeout: r.Annotations["haproxy.router.openshift.io/timeout"]}
+		if r.Spec.Port != nil {
+			f.backend += " port " + r.Spec.Port.TargetPort.String()
+		}
+		f.tls = "none (plain HTTP)"
+		if t := r.Spec.TLS; t != nil {
+			f.tls = fmt.Sprintf("%s, HTTP %s", t.Termination, orNone(string(t.InsecureEdgeTerminationPolicy)))
+			if t.ExternalCertificate != nil {
+				f.tls += ", certificate in Secret " + t.ExternalCertificate.Name
+			}
+		}
+		return f
+	}
+	o, n := read(p.old), read(p.new)
+	var out []Flag
+	if o.host != n.host {
+		if o.host != "" {
+			out = append(out, newFlag(Ingress, "host %s no longer exposed", o.host))
+		}
+		if n.host != "" {
+			out = append(out, newFlag(Ingress, "host %s exposed", n.host))
+		}
+	}
+	if p.old != nil && p.new != nil {
+		for _, c := range []struct{ what, o, n string }{{"TLS", o.tls, n.tls}, {"traffic sent to", o.backend, n.backend}, {"router timeout", o.timeout, n.timeout}} {
+			if c.o != c.n {
+				out = append(out, newFlag(Ingress, "%s %s → %s", c.what, orNone(c.o), orNone(c.n)))
+			}
 		}
 	}
 	return out

@@ -30,6 +30,18 @@ spec:
 `
 	}
 	const toFrontend = `{backendRefs: [{name: frontend, port: 8080}], timeouts: {request: 0s}}`
+	osRoute := func(host, tls, timeout string) string {
+		return `apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: invenio, namespace: ns, annotations: {haproxy.router.openshift.io/timeout: ` + timeout + `}}
+spec:
+  host: ` + host + `
+  to: {kind: Service, name: frontend}
+  port: {targetPort: http}
+  tls: ` + tls + `
+`
+	}
+	const edgeTLS = `{termination: edge, insecureEdgeTerminationPolicy: Redirect, externalCertificate: {name: invenio-tls}}`
 	cases := []struct {
 		name, old, new string
 		want           []string
@@ -64,6 +76,21 @@ spec:
 		{name: "route removed", old: route("a.example", "https", toFrontend), want: []string{
 			"ingress: host a.example no longer exposed",
 			"ingress: route detached from Gateway invenio listener https",
+		}},
+		{name: "openshift route added", new: osRoute("a.example", edgeTLS, "180s"), want: []string{
+			"ingress: host a.example exposed",
+		}},
+		{name: "openshift route host, TLS, backend and timeout changed", old: osRoute("a.example", edgeTLS, "180s"),
+			new: replaceOnce(osRoute("b.example", `{termination: edge, insecureEdgeTerminationPolicy: Allow}`, "30s"), "name: frontend", "name: web-ui"), want: []string{
+				"ingress: host a.example no longer exposed",
+				"ingress: host b.example exposed",
+				"ingress: TLS edge, HTTP Redirect, certificate in Secret invenio-tls → edge, HTTP Allow",
+				"ingress: traffic sent to Service frontend port http → Service web-ui port http",
+				"ingress: router timeout 180s → 30s",
+			}},
+		{name: "openshift route unchanged", old: osRoute("a.example", edgeTLS, "180s"), new: osRoute("a.example", edgeTLS, "180s")},
+		{name: "openshift route removed", old: osRoute("a.example", edgeTLS, "180s"), want: []string{
+			"ingress: host a.example no longer exposed",
 		}},
 	}
 	for _, c := range cases {

@@ -263,9 +263,9 @@ func scenarios(t *testing.T, repo tree.Tree) []struct {
 			{"base/app/web-ui.yaml", "storageClassName: cephfs", "storageClassName: nfs"},
 			// a flow closed: one of the SSO address blocks
 			{"overlays/prod/app/patches/networkpolicy-web-ui.yaml", "- ipBlock:\n        cidr: 131.243.0.0/16\n", ""},
-			// ingress host and TLS
-			{"overlays/prod/app/patches/ingress-invenio.yaml", "  tls:\n  - hosts:\n    - invenio.lbl.gov\n", "  tls:\n  - hosts:\n    - invenio.lbl.gov\n    - data.lbl.gov\n"},
-			{"overlays/prod/app/patches/ingress-invenio.yaml", "  rules:\n", "  rules:\n  - host: data.lbl.gov\n    http:\n      paths:\n      - backend:\n          service:\n            name: frontend\n            port:\n              name: http\n        path: /\n        pathType: Prefix\n"},
+			// a Gateway listener (host and TLS) and a route's host
+			{"overlays/prod/app/patches/gateway-invenio.yaml", "  listeners:\n", "  listeners:\n  - allowedRoutes:\n      namespaces:\n        from: Same\n    hostname: data.lbl.gov\n    name: https-data\n    port: 443\n    protocol: HTTPS\n    tls:\n      certificateRefs:\n      - name: data-tls\n      mode: Terminate\n"},
+			{"overlays/prod/app/patches/httproute-invenio.yaml", "  hostnames:\n  - invenio.lbl.gov\n", "  hostnames:\n  - invenio.lbl.gov\n  - data.lbl.gov\n"},
 			// security context loosened
 			{"overlays/prod/app/patches/deployment-worker.yaml", "      - name: worker\n", "      - name: worker\n        securityContext:\n          allowPrivilegeEscalation: true\n          capabilities:\n            add: [NET_ADMIN]\n"},
 			// a line of a configuration file (shown as a line diff, not flagged)
