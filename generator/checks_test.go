@@ -9,19 +9,45 @@ import (
 	"testing"
 
 	"lbl.gov/invenio-gitops/generator/check"
+	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/tree"
 )
 
 // TestCheckManifests runs every manifest check (package check, as
 // `platformctl check` does) on the kustomize build of every environment
-// of the fixture, which switches every optional part on somewhere. The
-// fixture must pass, and every deviation of check.Deviations must accept
-// a finding in some environment: one that accepts nothing is stale.
+// of the fixture, which switches every optional part on somewhere, and of
+// the fixture with test exposed by an OpenShift Route (the one exposure
+// the fixture's clusters cannot have). The builds must pass, and every
+// deviation of check.Deviations must accept a finding in some
+// environment: one that accepts nothing is stale.
 func TestCheckManifests(t *testing.T) {
 	p, tr := generate(t)
-	used := map[int]bool{}
+	openshift, sealed := loadRepo(t)
+	openshift.Clusters = []config.Cluster{{Name: "test", Distribution: config.DistributionOpenShift}}
+	for i := range openshift.Environments {
+		if openshift.Environments[i].Name == "test" {
+			openshift.Environments[i].Ingress.Exposure = config.ExposureRoute
+		}
+	}
+	otr, err := Generate(openshift, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type build struct {
+		name string
+		p    *config.Platform
+		tr   tree.Tree
+		env  string
+	}
+	var builds []build
 	for _, e := range p.Environments {
-		env := string(e.Name)
-		t.Run(env, func(t *testing.T) {
+		builds = append(builds, build{string(e.Name), p, tr, string(e.Name)})
+	}
+	builds = append(builds, build{"test-route", openshift, otr.With(sealed), "test"})
+	used := map[int]bool{}
+	for _, b := range builds {
+		p, tr, env := b.p, b.tr, b.env
+		t.Run(b.name, func(t *testing.T) {
 			r, err := CheckEnvironment(p, tr, env)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"lbl.gov/invenio-gitops/generator/config"
 	"lbl.gov/invenio-gitops/generator/crds"
@@ -35,7 +36,7 @@ func has(x, y config.Exposure) bool {
 // flows of the table, the edge's included (netpol-analyzer), and the
 // routes lead where the table says; every Gateway API and Envoy Gateway
 // object, OpenShift Route and cert-manager Certificate validates against
-// the pinned CRDs; the infrastructure installs
+// the pinned CRDs; every manifest check passes; the infrastructure installs
 // the controller of the exposures in use and not the other.
 func TestExposures(t *testing.T) {
 	set, err := crds.Load()
@@ -69,6 +70,10 @@ func TestExposures(t *testing.T) {
 				}
 			}
 			builds[x][string(e.Name)] = objs
+			// Every manifest check decodes and passes it (platformctl check).
+			for _, f := range switchFindings(t, built, objs, e) {
+				t.Errorf("exposure %s, %s: %s", x, e.Name, f)
+			}
 			for y, want := range exposureObjects {
 				for _, k := range want {
 					if _, ok := objs[k]; ok != has(x, y) {
@@ -140,5 +145,53 @@ func TestExposures(t *testing.T) {
 				t.Errorf("%s: %s → %s changes other objects than the exposure's and the edge's policies (-want +got):\n%s", env, sw[0], sw[1], d)
 			}
 		}
+	}
+}
+
+// TestClusterControllers: each cluster runs the edge controllers its own
+// environments need and no other (the shared directories hold every
+// controller some cluster needs; the others delete theirs by patch):
+// ingress-nginx for an Ingress, Envoy Gateway and its class for a Gateway
+// of class eg, neither for an OpenShift cluster with Routes only.
+func TestClusterControllers(t *testing.T) {
+	set, err := crds.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct{ nginx, envoy, gatewayAPI, certManagerAfterCRDs bool }
+	p, sealed := loadRepo(t)
+	exposure := map[string]config.Exposure{"dev": config.ExposureIngress, "test": config.ExposureGateway, "prod": config.ExposureRoute}
+	for i := range p.Environments {
+		e := &p.Environments[i]
+		e.Ingress.Exposure = exposure[string(e.Name)]
+	}
+	p.Clusters = []config.Cluster{{Name: "prod", Distribution: config.DistributionOpenShift}}
+	wants := map[string]want{"dev": {nginx: true}, "test": {envoy: true, gatewayAPI: true, certManagerAfterCRDs: true}, "prod": {}}
+	tr, err := Generate(p, sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]want{}
+	for _, d := range infrastructureDocs(t, p, tr.With(sealed)) {
+		w := got[d.Cluster]
+		u := unstructured.Unstructured{Object: d.Doc}
+		switch {
+		case u.GetKind() == "HelmRelease" && u.GetName() == "ingress-nginx":
+			w.nginx = true
+		case u.GetKind() == "HelmRelease" && u.GetName() == "gateway-helm":
+			w.envoy = true
+		case u.GetKind() == "HelmRelease" && u.GetName() == "cert-manager":
+			on, _, _ := unstructured.NestedBool(d.Doc, "spec", "values", "config", "enableGatewayAPI")
+			w.gatewayAPI = on
+			after, _, _ := unstructured.NestedSlice(d.Doc, "spec", "dependsOn")
+			w.certManagerAfterCRDs = len(after) > 0
+		}
+		got[d.Cluster] = w
+		for _, err := range set.Validate(d.Doc) {
+			t.Errorf("cluster %s: %s: %v", d.Cluster, key(d.Doc), err)
+		}
+	}
+	if d := cmp.Diff(wants, got, cmp.AllowUnexported(want{})); d != "" {
+		t.Errorf("controllers per cluster (-want +got):\n%s", d)
 	}
 }

@@ -87,7 +87,7 @@ func Edges(e config.Environment) []network.Peer {
 	}
 	if e.Ingress.Exposure.Route() {
 		r := e.Ingress.Route
-		out = append(out, network.Peer{Namespace: string(r.RouterNamespace), NamespaceLabels: r.RouterNamespaceLabels})
+		out = append(out, network.Peer{Namespace: config.OpenShiftRouterNamespace, NamespaceLabels: r.RouterNamespaceLabels})
 	}
 	return out
 }

@@ -363,6 +363,7 @@ func TestIngressControllerIdleTimeout(t *testing.T) {
 	p := loadPlatform(t)
 	for i := range p.Environments {
 		e := &p.Environments[i]
+		e.Ingress.Exposure = config.ExposureIngress // every cluster runs ingress-nginx
 		switch e.Name {
 		case "dev":
 			e.Cluster, e.Ingress.IdleTimeout = "lab", "10m"

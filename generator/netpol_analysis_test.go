@@ -177,7 +177,7 @@ func npClusterPeers(e config.Environment) (objs []runtime.Object, names map[stri
 		// OpenShift's default router (Deployment router-default of the
 		// ingress operator) in the namespace labelled as the description
 		// says.
-		edges = append(edges, edge{string(e.Ingress.Route.RouterNamespace), "router-default", RouterEdge, map[string]string{
+		edges = append(edges, edge{config.OpenShiftRouterNamespace, "router-default", RouterEdge, map[string]string{
 			"ingresscontroller.operator.openshift.io/deployment-ingresscontroller": "default",
 		}})
 	}

@@ -3,6 +3,13 @@ package check
 // Deviations are the deliberate deviations; each is documented in
 // docs/manifest-checks.md.
 var Deviations = []Deviation{
+	// OpenShift's API server admits a Route with an external certificate
+	// only when its router may read that Secret (exposure route): a Role
+	// for that one Secret, get/list/watch, bound to the router.
+	{Check: "rbac", Object: "Role/router-reads-invenio-tls", Contains: "an RBAC role",
+		Why: "OpenShift's router must read the Route's certificate Secret (spec.tls.externalCertificate); the Role names that Secret only"},
+	{Check: "rbac", Object: "RoleBinding/router-reads-invenio-tls", Contains: "binds Role/router-reads-invenio-tls",
+		Why: "binds that Role to OpenShift's router service account (openshift-ingress/router) only"},
 	{Check: "dangling-network-policy", Object: "NetworkPolicy/allow-acme-http01-solver",
 		Why: "cert-manager starts the HTTP-01 solver pods it selects during a challenge; they are not in the build"},
 	// cert-manager labels its HTTP-01 solver pods itself; the policy that

@@ -58,7 +58,6 @@ func Defaults() Environment {
 				DataPlaneLabels:    map[string]string{"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy"},
 			},
 			Route: Route{
-				RouterNamespace:       "openshift-ingress",
 				RouterNamespaceLabels: map[string]string{"policy-group.network.openshift.io/ingress": ""},
 			},
 			ClassName:           "nginx",

@@ -774,6 +774,10 @@ environments:
     host: prod.example.org
     cluster: ocp
     ingress: {exposure: route}
+  - name: stage
+    namespace: invenio-stage
+    host: stage.example.org
+    cluster: ocp
 clusters:
   - name: lab
   - name: ocp
@@ -783,12 +787,13 @@ clusters:
   - distribution: kubernetes
 `,
 			"platform.yaml:9: environments[0].ingress.exposure: route needs an OpenShift cluster, whose router serves Routes, and the description does not list cluster \"dev\" under clusters: add '- name: dev' with 'distribution: openshift' there if it is one; otherwise use gateway\n" +
-				"platform.yaml:15: environments[1].ingress.exposure: route needs an OpenShift cluster, whose router serves Routes, and cluster \"lab\" is described as kubernetes at line 23: set distribution: openshift there if it is OpenShift; otherwise use gateway\n" +
+				"platform.yaml:15: environments[1].ingress.exposure: route needs an OpenShift cluster, whose router serves Routes, and cluster \"lab\" is described as kubernetes at line 27: set distribution: openshift there if it is OpenShift; otherwise use gateway\n" +
 				"platform.yaml:16: environments[1].ingress.route.routerNamespaceLabels: is empty: name the labels of the namespace the router's traffic comes from (OpenShift's is {policy-group.network.openshift.io/ingress: \"\"}), or the frontend's NetworkPolicy would admit every namespace\n" +
-				"platform.yaml:18: environments[2].namespace: \"openshift-ingress\" is the OpenShift router's namespace (ingress.route.routerNamespace): the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-prod\n" +
-				"platform.yaml:26: clusters[2].name: no environment runs in cluster \"labb\": environments[].cluster (default: the environment's name) names dev, lab, ocp; correct the name or drop the entry\n" +
-				"platform.yaml:27: clusters[3].name: cluster \"ocp\" is already described at line 24: describe each cluster once\n" +
-				"platform.yaml:28: clusters[4].name: is required: the cluster's name as environments[].cluster gives it, e.g. dev"},
+				"platform.yaml:18: environments[2].namespace: \"openshift-ingress\" is the OpenShift routers' namespace: the environment's namespace gets a default-deny NetworkPolicy and Pod Security \"restricted\", which would break what runs there; give the environment a namespace of its own, e.g. invenio-prod\n" +
+				"platform.yaml:22: environments[3].ingress.exposure: gateway with the Envoy Gateway the generator installs (class eg) on cluster \"ocp\", which is OpenShift: OpenShift manages the Gateway API CRDs itself and refuses another installer's; use route, or OpenShift's own Gateway API implementation (ingress.gateway.className, dataPlaneNamespace and dataPlaneLabels of it)\n" +
+				"platform.yaml:30: clusters[2].name: no environment runs in cluster \"labb\": environments[].cluster (default: the environment's name) names dev, lab, ocp; correct the name or drop the entry\n" +
+				"platform.yaml:31: clusters[3].name: cluster \"ocp\" is already described at line 28: describe each cluster once\n" +
+				"platform.yaml:32: clusters[4].name: is required: the cluster's name as environments[].cluster gives it, e.g. dev"},
 		{"gateways of a cluster", `site:
   name: x
 defaults:

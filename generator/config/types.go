@@ -55,6 +55,13 @@ type Cluster struct {
 	Line int `yaml:"-"`
 }
 
+// OpenShiftRouterNamespace is where OpenShift runs its routers; its
+// service account router is the one OpenShift's API server and router
+// check for read access to a Route's external certificate (OpenShift:
+// "Creating a route with externally managed certificate"), so it is not
+// a setting.
+const OpenShiftRouterNamespace = "openshift-ingress"
+
 // Cluster returns what the description says of the cluster named name:
 // its entry under clusters, or plain Kubernetes (Line 0) when it has none.
 func (p *Platform) Cluster(name DNSLabel) Cluster {
@@ -182,7 +189,7 @@ type Ingress struct {
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
 	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`
 	MaxUploadSize       Quantity          `yaml:"maxUploadSize" doc:"Largest file an upload may carry, at least 1Mi. One value decides every hop: the Ingress (proxy-body-size), the frontend's file routes (client_max_body_size) and InvenioRDM (FILES_REST_DEFAULT_MAX_FILE_SIZE; the quota of a record's files, FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's, is the larger of this and InvenioRDM's 10 GB)." default:"50Gi"`
-	IdleTimeout         Timeout           `yaml:"idleTimeout" doc:"How long any hop (ingress controller, nginx frontend, uWSGI) waits with no byte moving before it gives up on a request or response. No hop limits how long a whole transfer takes, only this silence. Whole seconds from 1s to 1h, e.g. 180s or 3m." default:"180s"`
+	IdleTimeout         Timeout           `yaml:"idleTimeout" doc:"How long any hop (the edge — ingress controller, Gateway proxy or OpenShift router —, nginx frontend, uWSGI) waits with no byte moving before it gives up on a request or response. No hop limits how long a whole transfer takes, only this silence. Whole seconds from 1s to 1h, e.g. 180s or 3m." default:"180s"`
 }
 
 // Gateway is the Gateway API implementation an environment's Gateway is
@@ -196,10 +203,8 @@ type Gateway struct {
 
 // Route is the OpenShift router that serves an environment's Route. Its
 // defaults are those of OpenShift 4's default IngressController (OpenShift
-// docs: "About network policy", allow-from-router; "Creating a route with
-// externally managed certificate").
+// docs: "About network policy", allow-from-router).
 type Route struct {
-	RouterNamespace       DNSLabel          `yaml:"routerNamespace" doc:"Namespace of the router pods; its service account router is granted read access to the certificate Secret (spec.tls.externalCertificate)." default:"openshift-ingress"`
 	RouterNamespaceLabels map[string]string `yaml:"routerNamespaceLabels" doc:"Labels of the namespace the router's traffic comes from (the only source allowed to reach the frontend). OpenShift gives them to the host-network namespace the default router's traffic appears to come from." default:"{policy-group.network.openshift.io/ingress: \"\"}"`
 }
 
@@ -231,7 +236,7 @@ type Search struct {
 // App holds InvenioRDM settings that are not secrets.
 type App struct {
 	SiteName          string   `yaml:"siteName" doc:"THEME_SITENAME shown in the UI." default:"InvenioRDM"`
-	ProxyCount        Replicas `yaml:"proxyCount" doc:"Number of proxies in front of uWSGI (WSGI_PROXIES): ingress controller + nginx frontend." default:"2"`
+	ProxyCount        Replicas `yaml:"proxyCount" doc:"Number of proxies in front of uWSGI (WSGI_PROXIES): the edge (ingress controller, Gateway proxy or OpenShift router) + nginx frontend." default:"2"`
 	UWSGIProcesses    Replicas `yaml:"uwsgiProcesses" doc:"uWSGI processes per web pod." default:"2"`
 	UWSGIThreads      Replicas `yaml:"uwsgiThreads" doc:"uWSGI threads per process." default:"4"`
 	WorkerConcurrency Replicas `yaml:"workerConcurrency" doc:"Celery worker processes per pod." default:"2"`

@@ -116,6 +116,9 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		v.labels("ingress.controllerLabels", e.Ingress.ControllerLabels)
 		v.labels("ingress.gateway.dataPlaneLabels", e.Ingress.Gateway.DataPlaneLabels)
 		v.labels("ingress.route.routerNamespaceLabels", e.Ingress.Route.RouterNamespaceLabels)
+		if c := p.Cluster(e.Cluster); c.Distribution == DistributionOpenShift && e.Ingress.Exposure.Gateway() && e.Ingress.Gateway.ClassName == EnvoyGatewayClass && p.Infrastructure.EnvoyGateway.On() {
+			v.problem("ingress.exposure", fmt.Sprintf("%s with the Envoy Gateway the generator installs (class %s) on cluster %q, which is OpenShift: OpenShift manages the Gateway API CRDs itself and refuses another installer's; use route, or OpenShift's own Gateway API implementation (ingress.gateway.className, dataPlaneNamespace and dataPlaneLabels of it)", e.Ingress.Exposure, EnvoyGatewayClass, e.Cluster))
+		}
 		if e.Ingress.Exposure.Route() {
 			if c := p.Cluster(e.Cluster); c.Distribution != DistributionOpenShift {
 				where := fmt.Sprintf("the description does not list cluster %q under clusters: add '- name: %s' with 'distribution: openshift' there if it is one", e.Cluster, e.Cluster)
@@ -165,7 +168,6 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 			"ingress.gateway.dataPlaneNamespace": string(e.Ingress.Gateway.DataPlaneNamespace),
 			"ingress.gateway.dataPlaneLabels":    labelsString(e.Ingress.Gateway.DataPlaneLabels),
 			// And one default router.
-			"ingress.route.routerNamespace":       string(e.Ingress.Route.RouterNamespace),
 			"ingress.route.routerNamespaceLabels": labelsString(e.Ingress.Route.RouterNamespaceLabels),
 		}
 		for _, field := range slices.Sorted(maps.Keys(facts)) {
@@ -572,8 +574,8 @@ func namespaceOwner(p *Platform, e *Environment) string {
 		return "the ingress controller's namespace (ingress.controllerNamespace)"
 	case string(e.Ingress.Gateway.DataPlaneNamespace):
 		return "the Gateway API implementation's namespace (ingress.gateway.dataPlaneNamespace)"
-	case string(e.Ingress.Route.RouterNamespace):
-		return "the OpenShift router's namespace (ingress.route.routerNamespace)"
+	case OpenShiftRouterNamespace:
+		return "the OpenShift routers' namespace"
 	case string(e.Monitoring.PrometheusNamespace):
 		return "Prometheus' namespace (monitoring.prometheusNamespace)"
 	}

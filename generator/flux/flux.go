@@ -267,7 +267,7 @@ func infrastructurePatches(p *config.Platform, c Cluster) (patches, error) {
 	if err != nil {
 		return out, err
 	}
-	mine, err := Infrastructure(p, c.Envs...)
+	mine, err := ClusterInfrastructure(p, c)
 	if err != nil {
 		return out, err
 	}
@@ -306,13 +306,29 @@ func diffFiles(base, mine []File) ([]kustomize.Patch, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fmt.Sprint(bkeys) != fmt.Sprint(mkeys) {
-		// Only field values vary between clusters; a different set of
-		// objects would need its own directory.
-		return nil, fmt.Errorf("flux: a cluster's infrastructure has objects %v, the shared one %v", mkeys, bkeys)
+	for _, key := range mkeys {
+		if _, ok := b[key]; !ok {
+			// The shared directories hold every controller some cluster
+			// needs; a cluster only leaves some out.
+			return nil, fmt.Errorf("flux: a cluster's infrastructure has %s, which the shared one lacks", key)
+		}
 	}
 	var out []kustomize.Patch
 	for _, key := range bkeys {
+		if _, ok := m[key]; !ok {
+			// A controller (or its class) the cluster does not need.
+			u := unstructured.Unstructured{Object: b[key]}
+			del := map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(), "metadata": map[string]any{"name": u.GetName()}, "$patch": "delete"}
+			if ns := u.GetNamespace(); ns != "" {
+				del["metadata"].(map[string]any)["namespace"] = ns
+			}
+			y, err := yaml.Marshal(del)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, kustomize.Patch{Patch: string(y), Target: &kustomize.Selector{Kind: u.GetKind(), Name: u.GetName()}})
+			continue
+		}
 		patch, changed := overlay.Diff(b[key], m[key])
 		if !changed {
 			continue

@@ -40,14 +40,30 @@ type chart struct {
 	keep                           bool     // Flux never uninstalls it (CRDs other objects may use)
 }
 
-// Infrastructure renders the controllers the platform needs in a cluster
-// that runs the environments envs, and the ACME ClusterIssuers they name.
-// The settings a cluster runs once (the sealed-secrets controller's name
-// and namespace, the ingress controller's namespace and class) are the
-// same in all of them (config validates it), so the first speaks for the
-// cluster; the ingress controller's idle timeouts are the longest
-// ingress.idleTimeout among them.
+// Infrastructure renders the shared infrastructure directories: the
+// controllers any environment of p needs and the ACME ClusterIssuers,
+// with the settings of envs (p.Defaults). A cluster's own infrastructure
+// (ClusterInfrastructure) is a subset of it with other field values,
+// which the cluster's Kustomizations patch in.
 func Infrastructure(p *config.Platform, envs ...config.Environment) (InfrastructureFiles, error) {
+	return infrastructure(p, p.Environments, envs)
+}
+
+// ClusterInfrastructure renders the infrastructure of cluster c: the
+// controllers its environments need (an OpenShift cluster that only has
+// Routes runs neither ingress-nginx nor Envoy Gateway) with their
+// settings. The settings a cluster runs once (the sealed-secrets
+// controller's name and namespace, the ingress controller's namespace and
+// class) are the same in all of them (config validates it), so the first
+// speaks for the cluster; the ingress controller's idle timeouts are the
+// longest ingress.idleTimeout among them.
+func ClusterInfrastructure(p *config.Platform, c Cluster) (InfrastructureFiles, error) {
+	return infrastructure(p, c.Envs, c.Envs)
+}
+
+// infrastructure installs the controllers the environments users need,
+// with the settings of envs.
+func infrastructure(p *config.Platform, users, envs []config.Environment) (InfrastructureFiles, error) {
 	in := p.Infrastructure
 	e := envs[0]
 	idle := fmt.Sprint(longestIdleTimeout(envs))
@@ -66,16 +82,16 @@ func Infrastructure(p *config.Platform, envs ...config.Environment) (Infrastruct
 			gatewayEnvs = append(gatewayEnvs, e)
 		}
 	}
-	// Which controllers are installed is decided for the whole platform:
-	// every cluster applies the same infrastructure directories (with
-	// patches of its own), so a cluster runs both where the description
-	// uses both exposures somewhere.
-	anyIngress, anyGateway := false, false
-	for _, e := range p.Environments {
+	// The controllers users need: ingress-nginx for an Ingress, Envoy
+	// Gateway for a Gateway of its class eg; cert-manager's Gateway API
+	// support for a Gateway of any class.
+	anyIngress, anyGateway, anyEnvoy := false, false, false
+	for _, e := range users {
 		anyIngress = anyIngress || e.Ingress.Exposure.Ingress()
 		anyGateway = anyGateway || e.Ingress.Exposure.Gateway()
+		anyEnvoy = anyEnvoy || (e.Ingress.Exposure.Gateway() && e.Ingress.Gateway.ClassName == config.EnvoyGatewayClass)
 	}
-	gateway := anyGateway && in.EnvoyGateway.On()
+	gateway := anyEnvoy && in.EnvoyGateway.On()
 	certManager := map[string]any{"crds": map[string]any{"enabled": true, "keep": true}}
 	var certManagerAfter []string
 	if anyGateway {

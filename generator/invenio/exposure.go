@@ -24,6 +24,9 @@ const (
 	Ingress = "ingress"
 	Gateway = "gateway"
 	Route   = "route"
+	// RouteTLS is the certificate of a Route and the router's access to
+	// it, one layer before the Route (see route).
+	RouteTLS = "route-tls"
 )
 
 // ExposureName is the name of the Ingress, the Gateway and its main
@@ -170,10 +173,11 @@ func (x env) gateway() *component.Component {
 // route exposes the frontend through the OpenShift router: a Route with
 // edge TLS (the router terminates it with the certificate in tlsSecret,
 // read through spec.tls.externalCertificate, and redirects plain HTTP to
-// HTTPS), the cert-manager Certificate that fills tlsSecret (no shim
-// issues one for a Route), and the Role that lets the router read that
-// one Secret (OpenShift: "Creating a route with externally managed
-// certificate").
+// HTTPS). Its certificate and the router's access to it are routeTLS's,
+// in the data layer: OpenShift's API server refuses a Route (and Flux's
+// dry run of it) whose external certificate Secret does not exist or that
+// the router cannot read, so they must be Ready before the app layer is
+// applied.
 //
 // The upload promise through HAProxy: the router streams bodies and sets
 // no body limit (the frontend's client_max_body_size enforces
@@ -200,6 +204,16 @@ func (x env) route() *component.Component {
 		},
 	}
 	rt.Annotations = map[string]string{"haproxy.router.openshift.io/timeout": fmt.Sprintf("%ds", x.e.Ingress.IdleTimeout.Seconds())}
+	c.Objects = []component.Object{rt}
+	return c
+}
+
+// routeTLS is the cert-manager Certificate that fills tlsSecret (no shim
+// issues one for a Route) and the Role that lets the router read that one
+// Secret (OpenShift: "Creating a route with externally managed
+// certificate"). The data layer waits for the Certificate to be Ready.
+func (x env) routeTLS() *component.Component {
+	c := &component.Component{Name: RouteTLS, Role: "exposure", Layer: component.LayerData, Optional: true}
 	cert := &Certificate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "cert-manager.io/v1", Kind: "Certificate"},
 		ObjectMeta: x.meta.ObjectMeta(c, tlsSecret),
@@ -222,16 +236,17 @@ func (x env) route() *component.Component {
 		ObjectMeta: x.meta.ObjectMeta(c, routerSecretReader),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: routerSecretReader},
 		Subjects: []rbacv1.Subject{{
-			Kind: rbacv1.ServiceAccountKind, Name: routerServiceAccount, Namespace: string(x.e.Ingress.Route.RouterNamespace),
+			Kind: rbacv1.ServiceAccountKind, Name: routerServiceAccount, Namespace: config.OpenShiftRouterNamespace,
 		}},
 	}
-	c.Objects = []component.Object{rt, cert, role, binding}
+	c.Objects = []component.Object{cert, role, binding}
 	return c
 }
 
-// routerServiceAccount is the service account of OpenShift's default
-// router, and routerSecretReader the Role and RoleBinding that let it read
-// the Route's certificate.
+// routerServiceAccount is the service account of OpenShift's router (in
+// config.OpenShiftRouterNamespace; OpenShift's API server checks that
+// this account may read a Route's external certificate), and
+// routerSecretReader the Role and RoleBinding that let it.
 const (
 	routerServiceAccount = "router"
 	routerSecretReader   = "router-reads-invenio-tls"

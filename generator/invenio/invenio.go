@@ -100,6 +100,9 @@ func Components(site config.Site, e config.Environment, o Options) []*component.
 	if x.on(Gateway) {
 		cs = append(cs, x.gateway())
 	}
+	if x.on(RouteTLS) {
+		cs = append(cs, x.routeTLS())
+	}
 	if x.on(Route) {
 		cs = append(cs, x.route())
 	}
@@ -149,7 +152,7 @@ func (x env) on(name string) bool {
 }
 
 // OptionalNames lists every optional component, whether or not on.
-var OptionalNames = []string{Ingress, Gateway, Route, Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
+var OptionalNames = []string{Ingress, Gateway, Route, RouteTLS, Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
 
 // backupNames are the optional components that make up the backups.
 var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
@@ -182,7 +185,7 @@ func SetOptional(e config.Environment, on map[string]bool) (config.Environment, 
 	// (an S3 placeholder unless defaults: has a bucket) and the same
 	// switches, whichever others are on (see env.on).
 	o := Options{Optional: map[string]bool{}}
-	for _, n := range append([]string{Ingress, Gateway, Route}, backupNames...) {
+	for _, n := range append([]string{Ingress, Gateway, Route, RouteTLS}, backupNames...) {
 		o.Optional[n] = on[n]
 	}
 	if t := &e.Backup.Target; !t.IsS3() {
@@ -198,6 +201,7 @@ func Enabled(e config.Environment) map[string]bool {
 		Ingress:          e.Ingress.Exposure.Ingress(),
 		Gateway:          e.Ingress.Exposure.Gateway(),
 		Route:            e.Ingress.Exposure.Route(),
+		RouteTLS:         e.Ingress.Exposure.Route(),
 		Dashboards:       e.Workloads.Dashboards.On(),
 		PgAdmin:          e.Workloads.PgAdmin.On(),
 		SAML:             e.Auth.Mode == config.AuthSAML,

@@ -12,8 +12,13 @@ import (
 )
 
 // ExposureRunbook is the migration runbook between an Ingress and Gateway
-// API, linked from the flag of a host that moves between them.
-const ExposureRunbook = "docs/exposure.md#from-ingress-nginx-to-gateway-api"
+// API, linked from the flag of a host that moves between them, and
+// RouteRunbook the one for a host that moves to or from an OpenShift
+// Route.
+const (
+	ExposureRunbook = "docs/exposure.md#from-ingress-nginx-to-gateway-api"
+	RouteRunbook    = "docs/exposure.md#to-or-from-an-openshift-route"
+)
 
 // gatewayRule: what an Ingress change would be flagged for, in Gateway
 // API and OpenShift Route terms. A Gateway's listeners opened or closed (protocol, port, host,
@@ -178,10 +183,14 @@ func routeFlags(p pair) []Flag {
 // serves in new (or the other way round) is a migration of the edge, not
 // two unrelated changes: one flag says so and links the runbook.
 func exposureFlags(old, new Objects) []Flag {
-	hosts := func(objs Objects) (ingress, gateway map[string]string) {
-		ingress, gateway = map[string]string{}, map[string]string{}
+	hosts := func(objs Objects) (ingress, gateway, route map[string]string) {
+		ingress, gateway, route = map[string]string{}, map[string]string{}, map[string]string{}
 		for id, o := range objs {
 			switch {
+			case id.Kind == "Route" && id.Group == routev1.GroupName:
+				if h := typed[routev1.Route](o.Doc).Spec.Host; h != "" {
+					route[h] = id.Namespace + "/" + id.Name
+				}
 			case id.Kind == "Ingress" && id.Group == networkingv1.GroupName:
 				for _, r := range typed[networkingv1.Ingress](o.Doc).Spec.Rules {
 					ingress[r.Host] = id.Namespace + "/" + id.Name
@@ -197,25 +206,42 @@ func exposureFlags(old, new Objects) []Flag {
 				}
 			}
 		}
-		return ingress, gateway
+		return ingress, gateway, route
 	}
-	oi, og := hosts(old)
-	ni, ng := hosts(new)
+	oi, og, or := hosts(old)
+	ni, ng, nr := hosts(new)
 	// moved lists the hosts served by from (and not by to) in old and by
 	// to (and not by from) in new.
-	moved := func(oFrom, oTo, nFrom, nTo map[string]string, format string) []Flag {
+	moved := func(oFrom, oTo, nFrom, nTo map[string]string, format string, runbook string) []Flag {
 		var out []Flag
 		for _, h := range slices.Sorted(maps.Keys(oFrom)) {
 			_, still := nFrom[h]
 			_, before := oTo[h]
 			if r, now := nTo[h]; now && !still && !before {
-				f := newFlag(Ingress, format, h, oFrom[h], r, ExposureRunbook)
-				f.Runbook = ExposureRunbook
+				f := newFlag(Ingress, format, h, oFrom[h], r, runbook)
+				f.Runbook = runbook
 				out = append(out, f)
 			}
 		}
 		return out
 	}
-	out := moved(oi, og, ni, ng, "host %s moves from Ingress %s to Gateway API (HTTPRoute %s): a migration of the edge; follow %s (both side by side, DNS switched, then the Ingress removed)")
-	return append(out, moved(og, oi, ng, ni, "host %s moves from Gateway API (HTTPRoute %s) back to Ingress %s: a migration of the edge; follow %s")...)
+	out := moved(oi, og, ni, ng, "host %s moves from Ingress %s to Gateway API (HTTPRoute %s): a migration of the edge; follow %s (both side by side, DNS switched, then the Ingress removed)", ExposureRunbook)
+	out = append(out, moved(og, oi, ng, ni, "host %s moves from Gateway API (HTTPRoute %s) back to Ingress %s: a migration of the edge; follow %s", ExposureRunbook)...)
+	// A Route has no side by side: the host moves to another edge (the
+	// OpenShift router, usually another cluster) in one step.
+	const toRoute = "host %s moves from %s to OpenShift Route %s: the edge changes in one step, with no side-by-side exposure; follow %s (DNS TTL lowered first, the new edge checked before DNS moves)"
+	const fromRoute = "host %s moves from OpenShift Route %s to %s: the edge changes in one step, with no side-by-side exposure; follow %s"
+	label := func(m map[string]string, what string) map[string]string {
+		out := map[string]string{}
+		for h, n := range m {
+			out[h] = what + " " + n
+		}
+		return out
+	}
+	oIn, oGw := label(oi, "Ingress"), label(og, "HTTPRoute")
+	nIn, nGw := label(ni, "Ingress"), label(ng, "HTTPRoute")
+	out = append(out, moved(oIn, or, nIn, nr, toRoute, RouteRunbook)...)
+	out = append(out, moved(oGw, or, nGw, nr, toRoute, RouteRunbook)...)
+	out = append(out, moved(or, oIn, nr, nIn, fromRoute, RouteRunbook)...)
+	return append(out, moved(or, oGw, nr, nGw, fromRoute, RouteRunbook)...)
 }

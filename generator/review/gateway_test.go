@@ -102,11 +102,13 @@ spec:
 	}
 }
 
-// TestExposureMigration: a host that moves between an Ingress and an
-// HTTPRoute reads as one migration, linked to the runbook, either way.
+// TestExposureMigration: a host that moves between an Ingress, an
+// HTTPRoute and an OpenShift Route reads as one migration, linked to its
+// runbook, either way.
 func TestExposureMigration(t *testing.T) {
 	ing := `{apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: invenio, namespace: ns}, spec: {rules: [{host: a.example}]}}`
 	rt := `{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: invenio, namespace: ns}, spec: {hostnames: [a.example]}}`
+	osr := `{apiVersion: route.openshift.io/v1, kind: Route, metadata: {name: invenio, namespace: ns}, spec: {host: a.example, to: {kind: Service, name: frontend}}}`
 	objects := func(docs ...string) Objects {
 		m := Objects{}
 		for _, s := range docs {
@@ -131,6 +133,8 @@ func TestExposureMigration(t *testing.T) {
 		{"gateway to ingress", objects(rt), objects(ing), []string{"ingress: host a.example moves from Gateway API (HTTPRoute ns/invenio) back to Ingress ns/invenio: a migration of the edge; follow " + ExposureRunbook + " [" + ExposureRunbook + "]"}},
 		{"the first route by name speaks for the host", objects(ing), objects(strings.Replace(rt, "name: invenio,", "name: invenio-redirect,", 1), rt),
 			[]string{"ingress: host a.example moves from Ingress ns/invenio to Gateway API (HTTPRoute ns/invenio): a migration of the edge; follow " + ExposureRunbook + " (both side by side, DNS switched, then the Ingress removed) [" + ExposureRunbook + "]"}},
+		{"gateway to openshift route", objects(rt), objects(osr), []string{"ingress: host a.example moves from HTTPRoute ns/invenio to OpenShift Route ns/invenio: the edge changes in one step, with no side-by-side exposure; follow " + RouteRunbook + " (DNS TTL lowered first, the new edge checked before DNS moves) [" + RouteRunbook + "]"}},
+		{"openshift route to ingress", objects(osr), objects(ing), []string{"ingress: host a.example moves from OpenShift Route ns/invenio to Ingress ns/invenio: the edge changes in one step, with no side-by-side exposure; follow " + RouteRunbook + " [" + RouteRunbook + "]"}},
 		{"both side by side is no move", objects(ing), objects(ing, rt), nil},
 		{"ingress removed from side by side is no move", objects(ing, rt), objects(rt), nil},
 		{"unchanged", objects(ing), objects(ing), nil},

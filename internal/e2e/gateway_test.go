@@ -628,6 +628,12 @@ func TestGatewayXDSTranslation(t *testing.T) {
 				t.Errorf("listener %s: stream_idle_timeout %q, want ingress.idleTimeout %s", l, str(h["streamIdleTimeout"]), idle)
 			}
 			t.Logf("listener %s/%s: HTTP connection manager stream_idle_timeout %s (ingress.idleTimeout %s)", key, l, str(h["streamIdleTimeout"]), g.env.Ingress.IdleTimeout)
+			// The proxy appends the client's address to X-Forwarded-For
+			// (use_remote_address), so the frontend's WSGI_PROXIES count
+			// (app.proxyCount 2: the edge and the frontend) holds.
+			if h["useRemoteAddress"] != true {
+				t.Errorf("listener %s: use_remote_address %v: the proxy would not add the client to X-Forwarded-For, and app.proxyCount 2 would pick the wrong client address", l, h["useRemoteAddress"])
+			}
 		}
 	}
 	frontend := 0
