@@ -753,6 +753,23 @@ clusters:
 			"platform.yaml:10: environments[0].ingress.exposure: \"edge\" is not an exposure: write gateway (Gateway API), ingress (an Ingress for an ingress controller), both (side by side, while migrating) or route (an OpenShift Route)\n" +
 				"platform.yaml:12: environments[0].ingress.gateway.className: \"Envoy\" is not a valid name: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (e.g. \"envoy\")\n" +
 				"platform.yaml:14: clusters[0].distribution: \"OpenShift\" is not a distribution: write kubernetes or openshift"},
+		{"ingress annotations", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    ingress:
+      exposure: ingress
+      annotations:
+        "nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers X: y;"
+        "bad key/": x
+        traefik.ingress.kubernetes.io/router.entrypoints: websecure
+`,
+			"platform.yaml:12: environments[0].ingress.annotations: the key \"bad key/\" is not an annotation key: prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'); name part must be non-empty; name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')\n" +
+				"platform.yaml:12: environments[0].ingress.annotations: \"nginx.ingress.kubernetes.io/configuration-snippet\": ingress-nginx snippets run arbitrary nginx configuration (CVE-2025-1974); the generated controller refuses them (allowSnippetAnnotations: false): remove it"},
 		{"routes need OpenShift", `site:
   name: x
 defaults:

@@ -185,6 +185,7 @@ type Ingress struct {
 	Gateway             Gateway           `yaml:"gateway" doc:"The Gateway API implementation, with exposure: gateway."`
 	Route               Route             `yaml:"route" doc:"The OpenShift router, with exposure: route."`
 	ClassName           DNSLabel          `yaml:"className" doc:"IngressClass of the controller." default:"nginx"`
+	Annotations         map[string]string `yaml:"annotations" doc:"Annotations of the Ingress (exposure ingress or both) for the controller of className, over those the generator writes for ingress-nginx (body size, request buffering, timeouts, HTTPS redirect, cert-manager's issuer): a key set here replaces the generated value. ingress-nginx's *-snippet annotations are refused (the generated controller forbids them)."`
 	ClusterIssuer       DNSName           `yaml:"clusterIssuer" doc:"cert-manager ClusterIssuer that signs the TLS certificate." default:"letsencrypt-prod"`
 	ControllerNamespace DNSLabel          `yaml:"controllerNamespace" doc:"Namespace the ingress controller pods run in (the only source allowed to reach the frontend)." default:"ingress-nginx"`
 	ControllerLabels    map[string]string `yaml:"controllerLabels" doc:"Labels of the ingress controller pods." default:"{app.kubernetes.io/component: controller, app.kubernetes.io/name: ingress-nginx}"`

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -115,6 +116,7 @@ func (l *loader) validate(p *Platform, root *yaml.Node, top *topLevel) {
 		v.wholeBytes(reflect.ValueOf(*e), "")
 		v.labels("ingress.controllerLabels", e.Ingress.ControllerLabels)
 		v.labels("ingress.gateway.dataPlaneLabels", e.Ingress.Gateway.DataPlaneLabels)
+		v.annotations("ingress.annotations", e.Ingress.Annotations)
 		v.labels("ingress.route.routerNamespaceLabels", e.Ingress.Route.RouterNamespaceLabels)
 		if c := p.Cluster(e.Cluster); c.Distribution == DistributionOpenShift && e.Ingress.Exposure.Gateway() && e.Ingress.Gateway.ClassName == EnvoyGatewayClass && p.Infrastructure.EnvoyGateway.On() {
 			v.problem("ingress.exposure", fmt.Sprintf("%s with the Envoy Gateway the generator installs (class %s) on cluster %q, which is OpenShift: OpenShift manages the Gateway API CRDs itself and refuses another installer's; use route, or OpenShift's own Gateway API implementation (ingress.gateway.className, dataPlaneNamespace and dataPlaneLabels of it)", e.Ingress.Exposure, EnvoyGatewayClass, e.Cluster))
@@ -628,6 +630,25 @@ func (v envValidator) wholeBytes(rv reflect.Value, path string) {
 
 // labels checks a label map of the description as the API server checks
 // labels and label selectors: keys qualified names, values label values.
+// annotations checks annotation keys and the total size as the API
+// server does, and refuses ingress-nginx's snippets, which the controller
+// the generator installs rejects (allowSnippetAnnotations: false).
+func (v envValidator) annotations(field string, m map[string]string) {
+	size := 0
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		size += len(k) + len(m[k])
+		if errs := validation.IsQualifiedName(strings.ToLower(k)); len(errs) > 0 {
+			v.problem(field, fmt.Sprintf("the key %q is not an annotation key: %s", k, strings.Join(errs, "; ")))
+		}
+		if strings.HasPrefix(k, "nginx.ingress.kubernetes.io/") && strings.HasSuffix(k, "-snippet") {
+			v.problem(field, fmt.Sprintf("%q: ingress-nginx snippets run arbitrary nginx configuration (CVE-2025-1974); the generated controller refuses them (allowSnippetAnnotations: false): remove it", k))
+		}
+	}
+	if size > apivalidation.TotalAnnotationSizeLimitB {
+		v.problem(field, fmt.Sprintf("%d bytes of annotations: the API server accepts at most %d (keys and values together); shorten them", size, apivalidation.TotalAnnotationSizeLimitB))
+	}
+}
+
 func (v envValidator) labels(field string, m map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {

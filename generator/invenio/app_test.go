@@ -514,3 +514,34 @@ func TestSiteNameIsReadAsWritten(t *testing.T) {
 		})
 	}
 }
+
+// TestIngressAnnotations: the description's Ingress annotations are added
+// to the generated ones, and one it sets replaces the generated value.
+func TestIngressAnnotations(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		extra map[string]string
+		want  map[string]string // keys checked
+	}{
+		{"none", nil, map[string]string{"nginx.ingress.kubernetes.io/proxy-request-buffering": "off", "traefik.ingress.kubernetes.io/router.entrypoints": ""}},
+		{"added", map[string]string{"traefik.ingress.kubernetes.io/router.entrypoints": "websecure"},
+			map[string]string{"nginx.ingress.kubernetes.io/proxy-request-buffering": "off", "traefik.ingress.kubernetes.io/router.entrypoints": "websecure"}},
+		{"replaced", map[string]string{"nginx.ingress.kubernetes.io/proxy-request-buffering": "on"},
+			map[string]string{"nginx.ingress.kubernetes.io/proxy-request-buffering": "on"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ing := objects(t, testEnv(func(e *config.Environment) {
+				e.Ingress.Exposure = config.ExposureIngress
+				e.Ingress.Annotations = c.extra
+			}))["Ingress/invenio"].(*networkingv1.Ingress)
+			for k, v := range c.want {
+				if got := ing.Annotations[k]; got != v {
+					t.Errorf("annotation %s = %q, want %q", k, got, v)
+				}
+			}
+			if ing.Annotations["cert-manager.io/cluster-issuer"] == "" {
+				t.Error("the generated annotations are gone")
+			}
+		})
+	}
+}

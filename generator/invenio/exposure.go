@@ -2,6 +2,7 @@ package invenio
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -73,6 +74,9 @@ func (x env) ingress() *component.Component {
 		"nginx.ingress.kubernetes.io/proxy-read-timeout":      idle,
 		"nginx.ingress.kubernetes.io/proxy-send-timeout":      idle,
 	}
+	// The description's own (for another controller, or to change one of
+	// the above) win.
+	maps.Copy(ing.Annotations, x.e.Ingress.Annotations)
 	c.Objects = []component.Object{ing}
 	return c
 }
