@@ -8,7 +8,10 @@
 #               uwsgi-tools, Celery, invenio-saml), and a minimal instance
 #               (scripts/runtime-tools/invenio/invenio.cfg) with its static
 #               files collected and its JavaScript built by webpack from the
-#               npm lock scripts/runtime-tools/invenio/package-lock.json
+#               npm lock scripts/runtime-tools/invenio/package-lock.json;
+#               and the same of InvenioRDM 12.0.0, the first v12 release,
+#               which the upgrade proof installs first (locks in
+#               scripts/runtime-tools/invenio-12.0.0/)
 #   pgadmin     pgAdmin 8.14 and gunicorn in a virtualenv (hash-locked
 #               scripts/runtime-tools/pgadmin/requirements.txt)
 #   opensearch  OpenSearch 2.17.1 from Maven Central (runtime-tools/opensearch.sh)
@@ -26,8 +29,9 @@
 # Usage: scripts/runtime-tools.sh [--print-env] [PART...]
 #   PART         debs, invenio, pgadmin, opensearch, go; default all
 #   --print-env  only print the paths (shell assignments) of what is built
-#   --lock       regenerate invenio/ and pgadmin/requirements.txt (pip, as
-#                of INVENIO_LOCK_DATE and PGADMIN_LOCK_DATE) and exit
+#   --lock       regenerate invenio/, invenio-12.0.0/ and pgadmin/requirements.txt
+#                (pip, as of INVENIO_LOCK_DATE, INVENIO_PREVIOUS_LOCK_DATE and
+#                PGADMIN_LOCK_DATE) and exit
 # Environment: RUNTIME_CACHE overrides <repo>/.cache/runtime.
 set -euo pipefail
 
@@ -42,6 +46,10 @@ INVENIO_VERSION=12.0.10
 # on 2024-11-28): the lock resolves every dependency as pip did that day,
 # as an image of 12.0.10 built then would have it.
 INVENIO_LOCK_DATE=2024-11-27T00:00:00Z
+# The release an upgrade starts from: the first v12 (2024-08-01), locked as
+# of the day 12.0.1 came (2024-08-13), as an image of 12.0.0 built then.
+INVENIO_PREVIOUS_VERSION=12.0.0
+INVENIO_PREVIOUS_LOCK_DATE=2024-08-13T00:00:00Z
 PGADMIN_VERSION=8.14
 # pgAdmin 8.14's release day (2024-12-12): its image was built then.
 PGADMIN_LOCK_DATE=2024-12-13T00:00:00Z
@@ -50,9 +58,18 @@ log() { printf 'runtime-tools: %s\n' "$*" >&2; }
 die() { printf 'runtime-tools: error: %s\n' "$*" >&2; exit 1; }
 hash_of() { cat "$@" | sha256sum | cut -c1-12; }
 
+# invenio_src VERSION: the directory of its locks (requirements.txt,
+# package-lock.json).
+invenio_src() {
+  if [ "$1" = "$INVENIO_VERSION" ]; then echo "$HERE/invenio"; else echo "$HERE/invenio-$1"; fi
+}
+
+# invenio_dir VERSION: where that release is built.
 invenio_dir() {
-  echo "$CACHE/invenio-$INVENIO_VERSION-$(hash_of "$HERE/invenio/requirements.txt" "$HERE/invenio/invenio.cfg" \
-    "$HERE/invenio/package-lock.json" "$HERE/invenio/instance.sh" <(/usr/bin/python3 --version 2>&1))"
+  local src
+  src=$(invenio_src "$1")
+  echo "$CACHE/invenio-$1-$(hash_of "$src/requirements.txt" "$HERE/invenio/invenio.cfg" \
+    "$src/package-lock.json" "$HERE/invenio/instance.sh" <(/usr/bin/python3 --version 2>&1))"
 }
 
 pgadmin_dir() {
@@ -63,8 +80,8 @@ pgadmin_dir() {
 print_env() {
   local os
   os=$(bash "$HERE/opensearch.sh" --print-path "$CACHE" 2>/dev/null || true)
-  printf 'RUNTIME_CACHE=%q\nRUNTIME_INVENIO=%q\nRUNTIME_OPENSEARCH_HOME=%q\nRUNTIME_BIN=%q\nRUNTIME_PGADMIN=%q\n' \
-    "$CACHE" "$(invenio_dir)" "$os" "$CACHE/bin" "$(pgadmin_dir)"
+  printf 'RUNTIME_CACHE=%q\nRUNTIME_INVENIO=%q\nRUNTIME_INVENIO_PREVIOUS=%q\nRUNTIME_OPENSEARCH_HOME=%q\nRUNTIME_BIN=%q\nRUNTIME_PGADMIN=%q\n' \
+    "$CACHE" "$(invenio_dir "$INVENIO_VERSION")" "$(invenio_dir "$INVENIO_PREVIOUS_VERSION")" "$os" "$CACHE/bin" "$(pgadmin_dir)"
 }
 
 # --- debs ---------------------------------------------------------------------
@@ -124,9 +141,10 @@ EOF
   log "wrote $HERE/$name/requirements.txt"
 }
 
+# invenio VERSION: builds that release (once; reused while its locks hold).
 invenio() {
-  local dir t0
-  dir=$(invenio_dir)
+  local version=$1 dir t0
+  dir=$(invenio_dir "$version")
   if [ -f "$dir/.done" ]; then
     log "reusing $dir"
     return
@@ -135,13 +153,13 @@ invenio() {
   # Built in place: a virtualenv's scripts name its path. .done marks a
   # finished build; an unfinished one is started again.
   rm -rf "$dir" && mkdir -p "$dir"
-  log "building InvenioRDM $INVENIO_VERSION into $dir (log: $dir/build.log)"
-  if ! bash "$HERE/invenio/instance.sh" "$HERE/invenio" "$dir" >"$dir/build.log" 2>&1; then
+  log "building InvenioRDM $version into $dir (log: $dir/build.log)"
+  if ! bash "$HERE/invenio/instance.sh" "$(invenio_src "$version")" "$dir" >"$dir/build.log" 2>&1; then
     tail -40 "$dir/build.log" >&2
-    die "building InvenioRDM failed (log: $dir/build.log)"
+    die "building InvenioRDM $version failed (log: $dir/build.log)"
   fi
   touch "$dir/.done"
-  log "built InvenioRDM in $(( $(date +%s) - t0 )) s"
+  log "built InvenioRDM $version in $(( $(date +%s) - t0 )) s"
 }
 
 # --- pgadmin --------------------------------------------------------------------
@@ -207,6 +225,7 @@ for arg in "$@"; do
     --print-env) print_env; exit 0 ;;
     --lock)
       lock invenio "$INVENIO_LOCK_DATE" --no-binary lxml,xmlsec
+      lock "invenio-$INVENIO_PREVIOUS_VERSION" "$INVENIO_PREVIOUS_LOCK_DATE" --no-binary lxml,xmlsec
       lock pgadmin "$PGADMIN_LOCK_DATE"
       exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -218,7 +237,7 @@ done
 for p in "${parts[@]}"; do
   case "$p" in
     debs) debs ;;
-    invenio) invenio ;;
+    invenio) invenio "$INVENIO_VERSION" && invenio "$INVENIO_PREVIOUS_VERSION" ;;
     pgadmin) pgadmin ;;
     opensearch) opensearch ;;
     go) go_tools ;;

@@ -85,14 +85,20 @@ func (img *Image) stopSignal() (syscall.Signal, error) {
 	return n, nil
 }
 
-// Images finds the stand-in for an image reference.
+// Images finds the stand-in for an image reference: keyed by repository,
+// or by "repository:tag" where one tag of a repository holds another
+// program than the others (two releases of the site's image).
 type Images map[string]*Image
 
-// Resolve returns the stand-in for ref ("repo:tag"). An image without a
-// stand-in, or with a tag the stand-in does not answer for, is an error
+// Resolve returns the stand-in for ref ("repo:tag"): the one keyed by the
+// whole reference if there is one, else the repository's. An image without
+// a stand-in, or with a tag the stand-in does not answer for, is an error
 // naming it: the harness never skips a container it cannot run.
 func (is Images) Resolve(ref string) (*Image, error) {
 	repo, tag := splitRef(ref)
+	if img, ok := is[repo+":"+tag]; ok {
+		return img, nil
+	}
 	img, ok := is[repo]
 	if !ok {
 		names := make([]string, 0, len(is))

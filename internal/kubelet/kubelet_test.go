@@ -283,15 +283,24 @@ func TestJob(t *testing.T) {
 }
 
 func TestImagesResolve(t *testing.T) {
-	is := Images{"debian": debian}
-	for _, tc := range []struct{ ref, err string }{
-		{"debian:12", ""},
-		{"debian:11", `answers for tags [12], not "11"`},
-		{"opensearchproject/opensearch-dashboards:2.17.1", `no stand-in for "opensearchproject/opensearch-dashboards"`},
+	bookworm := &Image{Repository: "debian", Tags: []string{"bookworm"}, Runs: "Debian 12 under another tag"}
+	is := Images{"debian": debian, "debian:bookworm": bookworm}
+	for _, tc := range []struct {
+		ref  string
+		want *Image
+		err  string
+	}{
+		{"debian:12", debian, ""},
+		{"debian:bookworm", bookworm, ""},
+		{"debian:11", nil, `answers for tags [12], not "11"`},
+		{"opensearchproject/opensearch-dashboards:2.17.1", nil, `no stand-in for "opensearchproject/opensearch-dashboards"`},
 	} {
-		_, err := is.Resolve(tc.ref)
+		got, err := is.Resolve(tc.ref)
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: %v, want %q", tc.ref, err, tc.err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: resolved to %+v, want %+v", tc.ref, got, tc.want)
 		}
 	}
 }

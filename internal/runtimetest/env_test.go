@@ -56,6 +56,10 @@ type platformEnv struct {
 	// interrupt: the first install is killed once in every step of
 	// setup.sh and resumed by the next attempt (interruptedInstall).
 	interrupt bool
+	// upgradeTo: the environment starts from InvenioRDM's first v12 and
+	// its release step upgrades to this tag; empty: the release step rolls
+	// a new tag of the same release (upgradeTag).
+	upgradeTo string
 	lastSetup kubelet.JobRun // the setup Job's run of the last rollout
 
 	record, recordTitle, recordSum string // a published record the later checks expect to survive
@@ -188,6 +192,9 @@ func (pe *platformEnv) start(ctx context.Context) {
 	// The tag the release step rolls out is known to the node from the start.
 	for _, tag := range tags {
 		tags = append(tags, upgradeTag(tag))
+	}
+	if pe.upgradeTo != "" {
+		tags = append(tags, pe.upgradeTo)
 	}
 	imgs, err := installed.images(site, tags)
 	if err != nil {

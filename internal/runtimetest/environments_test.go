@@ -41,9 +41,20 @@ func TestEnvironments(t *testing.T) {
 				t.Parallel()
 			}
 			ctx := context.Background()
-			pe := newPlatformEnv(t, name, withoutUnrunnable(t, name))
-			// Once: the first environment's install dies in every step.
+			// The first environment installs the platform's release, its
+			// install killed once in every step, and its release step
+			// rolls a new tag of the same release; the others install the
+			// first v12 and their release step upgrades it to the
+			// platform's (docs/lifecycle.md).
+			var upgradeTo string
+			pe := newPlatformEnv(t, name, func(r *workcopy.Repo) {
+				withoutUnrunnable(t, name)(r)
+				if name != envs[0] {
+					upgradeTo = startFromPrevious(t, name, r)
+				}
+			})
 			pe.interrupt = name == envs[0]
+			pe.upgradeTo = upgradeTo
 			t.Run("install", func(t *testing.T) { pe.t = t; pe.start(ctx) })
 			if t.Failed() {
 				return
@@ -75,6 +86,27 @@ func TestEnvironments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startFromPrevious makes environment env of the working copy install
+// InvenioRDM's first v12 release (its image tag with the release replaced)
+// and returns the tag it had, which its release step upgrades to.
+func startFromPrevious(t *testing.T, env string, r *workcopy.Repo) string {
+	for _, e := range r.Platform(t).Environments {
+		if string(e.Name) != env {
+			continue
+		}
+		tag := string(e.Image.Tag)
+		if releaseOf(tag) != invenioRelease {
+			t.Fatalf("%s: image tag %s names InvenioRDM %s; the upgrade proof goes from %s to %s", env, tag, releaseOf(tag), invenioPrevious, invenioRelease)
+		}
+		t.Logf("%s: image tag %s replaced by %s in the working copy: it installs InvenioRDM %s, and its release step upgrades it to %s",
+			env, tag, previousTag(tag), invenioPrevious, tag)
+		r.Edit(t, env, []string{"image"}, "tag", previousTag(tag), "")
+		return tag
+	}
+	t.Fatalf("no environment %s", env)
+	return ""
 }
 
 // unrunnable are optional workloads whose image cannot run here, and why.

@@ -20,16 +20,44 @@ const stdPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // tools are the paths scripts/runtime-tools.sh --print-env gives.
 type tools struct {
-	Invenio        string // the built InvenioRDM: venv/ and instance/
-	OpenSearchHome string
-	Bin            string // restic and the exporters built from the Go module proxy
-	PgAdmin        string // pgAdmin's virtualenv (venv/) and its /pgadmin4 (pgadmin4 → the wheel's package)
+	Invenio         string // the built InvenioRDM 12.0.10: venv/ and instance/
+	InvenioPrevious string // the same of 12.0.0, the release an upgrade starts from
+	OpenSearchHome  string
+	Bin             string // restic and the exporters built from the Go module proxy
+	PgAdmin         string // pgAdmin's virtualenv (venv/) and its /pgadmin4 (pgadmin4 → the wheel's package)
+}
+
+// The InvenioRDM releases the harness installs: the one the site's image
+// tags name (v12.0.10-…), and the first v12, which the upgrade proof
+// installs first (its tag: the same with v12.0.0).
+const (
+	invenioRelease  = "12.0.10"
+	invenioPrevious = "12.0.0"
+)
+
+// previousTag is the site's tag of the release an upgrade starts from:
+// tag with its release replaced by invenioPrevious.
+func previousTag(tag string) string {
+	return strings.Replace(tag, "v"+invenioRelease, "v"+invenioPrevious, 1)
+}
+
+// releaseOf is the InvenioRDM release a site tag names ("v12.0.10-lbnl.1").
+func releaseOf(tag string) string {
+	v, _, _ := strings.Cut(strings.TrimPrefix(tag, "v"), "-")
+	return v
 }
 
 func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images, error) {
+	var current, previous []string
 	for _, tag := range siteTags {
-		if !strings.HasPrefix(tag, "v12.0.10") {
-			return nil, fmt.Errorf("image %s:%s: the harness installs InvenioRDM 12.0.10; the tag names another release", siteRepository, tag)
+		switch releaseOf(tag) {
+		case invenioRelease:
+			current = append(current, tag)
+		case invenioPrevious:
+			previous = append(previous, tag)
+		default:
+			return nil, fmt.Errorf("image %s:%s: the harness installs InvenioRDM %s and %s; the tag names another release",
+				siteRepository, tag, invenioRelease, invenioPrevious)
 		}
 	}
 	pgBin, err := filepath.Glob("/usr/lib/postgresql/*/bin")
@@ -49,26 +77,12 @@ func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images,
 	if err != nil {
 		return nil, err
 	}
-	venv := filepath.Join(t.Invenio, "venv")
 	pgVenv := filepath.Join(t.PgAdmin, "venv")
 	pgWeb, err := filepath.EvalSymlinks(filepath.Join(t.PgAdmin, "pgadmin4"))
 	if err != nil {
 		return nil, fmt.Errorf("pgAdmin is not installed: %w", err)
 	}
 	is := kubelet.Images{
-		siteRepository: {
-			Repository: siteRepository, Tags: siteTags,
-			Runs: "InvenioRDM 12.0.10 (invenio-app-rdm, uWSGI, Celery from PyPI) on Debian's Python 3.11, a minimal v12 instance",
-			// cookiecutter-invenio-rdm v12's Dockerfile on
-			// inveniosoftware/almalinux:1 (docker-invenio).
-			Entrypoint: []string{"bash", "-c"},
-			WorkingDir: "/opt/invenio/src",
-			Env: []string{"PATH=" + venv + "/bin:" + stdPath, "LANG=en_US.UTF-8", "LANGUAGE=en_US:en", "LC_ALL=en_US.UTF-8",
-				"WORKING_DIR=/opt/invenio", "INVENIO_INSTANCE_PATH=/opt/invenio/var/instance"},
-			Users:  []kubelet.User{{Name: "invenio", UID: 1000, GID: 0, Home: "/opt/invenio", Shell: "/bin/bash"}},
-			Layers: []kubelet.Layer{{Target: venv, Source: venv}, {Target: "/opt/invenio/var/instance", Source: filepath.Join(t.Invenio, "instance")}},
-			Files:  []kubelet.File{{Path: "/opt/invenio/src", Dir: true}},
-		},
 		"postgres": {
 			Repository: "postgres", Tags: []string{"14.13"},
 			Runs:       "PostgreSQL " + pgVersion + " from Debian 12 (the image has 14.13; its docker-entrypoint.sh stood in)",
@@ -185,7 +199,35 @@ func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images,
 			Files:  []kubelet.File{{Path: "/usr/bin/nginx-prometheus-exporter", Symlink: "/opt/runtime-tools/nginx-prometheus-exporter"}},
 		},
 	}
+	if len(current) > 0 {
+		is[siteRepository] = siteImage(siteRepository, current, invenioRelease, t.Invenio)
+	}
+	for _, tag := range previous {
+		if t.InvenioPrevious == "" {
+			return nil, fmt.Errorf("image %s:%s: InvenioRDM %s is not installed (scripts/runtime-tools.sh)", siteRepository, tag, invenioPrevious)
+		}
+		is[siteRepository+":"+tag] = siteImage(siteRepository, []string{tag}, invenioPrevious, t.InvenioPrevious)
+	}
 	return is, nil
+}
+
+// siteImage stands in for the site's image of an InvenioRDM release built
+// into dir (venv/ and instance/ by scripts/runtime-tools.sh).
+func siteImage(repository string, tags []string, release, dir string) *kubelet.Image {
+	venv := filepath.Join(dir, "venv")
+	return &kubelet.Image{
+		Repository: repository, Tags: tags,
+		Runs: "InvenioRDM " + release + " (invenio-app-rdm, uWSGI, Celery from PyPI) on Debian's Python 3.11, a minimal v12 instance",
+		// cookiecutter-invenio-rdm v12's Dockerfile on
+		// inveniosoftware/almalinux:1 (docker-invenio).
+		Entrypoint: []string{"bash", "-c"},
+		WorkingDir: "/opt/invenio/src",
+		Env: []string{"PATH=" + venv + "/bin:" + stdPath, "LANG=en_US.UTF-8", "LANGUAGE=en_US:en", "LC_ALL=en_US.UTF-8",
+			"WORKING_DIR=/opt/invenio", "INVENIO_INSTANCE_PATH=/opt/invenio/var/instance"},
+		Users:  []kubelet.User{{Name: "invenio", UID: 1000, GID: 0, Home: "/opt/invenio", Shell: "/bin/bash"}},
+		Layers: []kubelet.Layer{{Target: venv, Source: venv}, {Target: "/opt/invenio/var/instance", Source: filepath.Join(dir, "instance")}},
+		Files:  []kubelet.File{{Path: "/opt/invenio/src", Dir: true}},
+	}
 }
 
 // The images' entrypoints, as far as a pod of this platform meets them

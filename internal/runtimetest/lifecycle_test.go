@@ -410,15 +410,36 @@ func readLog(p *kubelet.Pod) string {
 // what changes the pods' templates and the setup Job's on a release.
 func upgradeTag(tag string) string { return tag + "-next" }
 
-// release: a new image tag rolled out as Flux brings it. The setup Job runs
-// the upgrade branch; no pod of the new release starts its application
-// before the Job has put the release in place (its init container waits
-// for the record), while the old pods serve; the published record is read
-// and found after; the Job run again changes nothing.
+// release: a new image tag rolled out as Flux brings it — InvenioRDM's
+// first v12 upgraded to the platform's release where the environment
+// started from it (pe.upgradeTo), else a new tag of the same release. The
+// setup Job runs the upgrade branch; no pod of the new release starts its
+// application before the Job has put the release in place (its init
+// container waits for the record), while the old pods serve; the
+// published record is read and found after; the Job run again changes
+// nothing.
 func (pe *platformEnv) release(ctx context.Context, a *api) {
 	t := pe.t
 	oldRef := pe.env.Image.Ref()
-	pe.repo.Edit(t, pe.name, []string{"image"}, "tag", upgradeTag(string(pe.env.Image.Tag)), "")
+	newTag := upgradeTag(string(pe.env.Image.Tag))
+	if pe.upgradeTo != "" {
+		newTag = pe.upgradeTo
+	}
+	db := fmt.Sprintf("psql -U %s -d %s -Atc", pe.env.Database.User, pe.env.Database.Name)
+	alembic := db + ` "SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version"`
+	revisionsBefore := strings.TrimSpace(pe.exec(ctx, "StatefulSet/postgresql", "postgresql", alembic))
+	// What the serving pods run, as their image installed it.
+	appVersion := `python -c 'import invenio_app_rdm, invenio_rdm_records; print(invenio_app_rdm.__version__, invenio_rdm_records.__version__)'`
+	versionsBefore := strings.TrimSpace(pe.exec(ctx, "Deployment/web-api", "web-api", appVersion))
+	// invenio-communities 13.0.9 (in 12.0.10, not in 12.0.0) added dynamic
+	// templates for user profiles to the member index's mapping: the
+	// upgrade must bring them to the live index.
+	memberMapping := "curl -fsS localhost:9200/" + string(pe.env.Search.IndexPrefix) + "-communitymembers-members-member-v1.0.0/_mapping"
+	hasProfileTemplate := func() bool {
+		return strings.Contains(pe.exec(ctx, "StatefulSet/opensearch", "opensearch", memberMapping), `"user_profile"`)
+	}
+	templateBefore := hasProfileTemplate()
+	pe.repo.Edit(t, pe.name, []string{"image"}, "tag", newTag, "")
 	pe.repo.CLI(t, "generate", "-q")
 	t0 := time.Now()
 	changed := pe.rollout(ctx)
@@ -432,7 +453,6 @@ func (pe *platformEnv) release(ctx context.Context, a *api) {
 			t.Errorf("the setup Job of %s did not say %q:\n%s", newRef, want, log)
 		}
 	}
-	db := fmt.Sprintf("psql -U %s -d %s -Atc", pe.env.Database.User, pe.env.Database.Name)
 	epoch := strings.TrimSpace(pe.exec(ctx, "StatefulSet/postgresql", "postgresql",
 		db+` "SELECT extract(epoch FROM ended) FROM invenio_setup_step WHERE step = 'release `+newRef+`'"`))
 	sec, err := strconv.ParseFloat(epoch, 64)
@@ -460,13 +480,29 @@ func (pe *platformEnv) release(ctx context.Context, a *api) {
 	}
 	figures.add(t, "release %s → %s rolled out in %s (%s); each new pod's application started after the upgrade was recorded: %s",
 		oldRef, newRef, time.Since(t0).Round(time.Second), strings.Join(changed, ", "), strings.Join(lines, ", "))
+	versionsAfter := strings.TrimSpace(pe.exec(ctx, "Deployment/web-api", "web-api", appVersion))
+	revisionsAfter := strings.TrimSpace(pe.exec(ctx, "StatefulSet/postgresql", "postgresql", alembic))
+	if pe.upgradeTo != "" {
+		// A real upgrade: the pods run the new release's code, and the
+		// schema is the new release's (its migrations applied).
+		if !strings.HasPrefix(versionsBefore, invenioPrevious+" ") || !strings.HasPrefix(versionsAfter, invenioRelease+" ") {
+			t.Errorf("invenio-app-rdm, invenio-rdm-records in web-api: %q before, %q after; want %s before and %s after",
+				versionsBefore, versionsAfter, invenioPrevious, invenioRelease)
+		}
+		if templateAfter := hasProfileTemplate(); templateBefore || !templateAfter {
+			t.Errorf("the member index's dynamic template user_profile: before the upgrade %v, after %v; want false, then true", templateBefore, templateAfter)
+		}
+		figures.add(t, "upgrade InvenioRDM %s → %s (invenio-app-rdm, invenio-rdm-records: %s → %s): alembic revisions %s → %s",
+			invenioPrevious, invenioRelease, versionsBefore, versionsAfter, revisionDiff(revisionsBefore, revisionsAfter), revisionDiff(revisionsAfter, revisionsBefore))
+	} else if versionsAfter != versionsBefore || revisionsAfter != revisionsBefore {
+		t.Errorf("a new tag of the same release changed what runs: %q → %q, alembic %s → %s", versionsBefore, versionsAfter, revisionsBefore, revisionsAfter)
+	}
 	a.do(ctx, "GET", "/api/records/"+pe.record, nil, 200, nil)
 	if ids := a.search(ctx, "\""+pe.recordTitle+"\""); len(ids) != 1 {
 		t.Errorf("search after the release: %v", ids)
 	}
 	// The same Job again (kubectl delete job, Flux recreates it): the
 	// upgrade branch again, the schema as it was.
-	alembic := db + ` "SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version"`
 	before := pe.exec(ctx, "StatefulSet/postgresql", "postgresql", alembic)
 	run, err := pe.node.RunJob(ctx, "invenio-setup")
 	if err != nil || !run.Succeeded || len(run.Pods) != 1 {
@@ -478,4 +514,23 @@ func (pe *platformEnv) release(ctx context.Context, a *api) {
 	if !strings.Contains(readLog(run.Pods[0]), "existing installation: upgrading") {
 		t.Errorf("the setup Job run again did not take the upgrade branch:\n%s", readLog(run.Pods[0]))
 	}
+}
+
+// revisionDiff lists the alembic revisions of a (comma-separated) that b
+// does not have, or "none".
+func revisionDiff(a, b string) string {
+	have := map[string]bool{}
+	for _, r := range strings.Split(b, ",") {
+		have[r] = true
+	}
+	var out []string
+	for _, r := range strings.Split(a, ",") {
+		if r != "" && !have[r] {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return "[" + strings.Join(out, " ") + "]"
 }

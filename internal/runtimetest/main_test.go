@@ -47,11 +47,18 @@ func setup(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "runtime:", err)
 		return 1
 	}
-	installed = tools{Invenio: env["RUNTIME_INVENIO"], OpenSearchHome: env["RUNTIME_OPENSEARCH_HOME"], Bin: env["RUNTIME_BIN"], PgAdmin: env["RUNTIME_PGADMIN"]}
-	if v := os.Getenv("RUNTIME_INVENIO"); v != "" {
-		installed.Invenio = v // another build of the stand-in, e.g. one being worked on
+	installed = tools{Invenio: env["RUNTIME_INVENIO"], InvenioPrevious: env["RUNTIME_INVENIO_PREVIOUS"], OpenSearchHome: env["RUNTIME_OPENSEARCH_HOME"],
+		Bin: env["RUNTIME_BIN"], PgAdmin: env["RUNTIME_PGADMIN"]}
+	for _, v := range []struct {
+		name string
+		dir  *string
+	}{{"RUNTIME_INVENIO", &installed.Invenio}, {"RUNTIME_INVENIO_PREVIOUS", &installed.InvenioPrevious}} {
+		if d := os.Getenv(v.name); d != "" {
+			*v.dir = d // another build of the stand-in, e.g. one being worked on
+		}
 	}
-	for name, p := range map[string]string{"InvenioRDM": filepath.Join(installed.Invenio, ".done"), "OpenSearch": installed.OpenSearchHome, "restic": filepath.Join(installed.Bin, "restic"), "pgAdmin": filepath.Join(installed.PgAdmin, ".done")} {
+	for name, p := range map[string]string{"InvenioRDM " + invenioRelease: filepath.Join(installed.Invenio, ".done"),
+		"InvenioRDM " + invenioPrevious: filepath.Join(installed.InvenioPrevious, ".done"), "OpenSearch": installed.OpenSearchHome, "restic": filepath.Join(installed.Bin, "restic"), "pgAdmin": filepath.Join(installed.PgAdmin, ".done")} {
 		if _, err := os.Stat(p); err != nil {
 			fmt.Fprintf(os.Stderr, "runtime: %s is not installed (%v): run scripts/runtime-tools.sh (make runtime does)\n", name, err)
 			return 1

@@ -28,20 +28,6 @@ with app.app_context():
 
 status=$(state status)
 
-if [ "$status" = installed ]; then
-  log "existing installation: upgrading"
-  invenio alembic upgrade
-  invenio queues declare
-  # A new release may bring custom fields of its own: adding a field's
-  # mapping is idempotent.
-  invenio rdm-records custom-fields init
-  invenio communities custom-fields init
-  # The release's pods wait for this record (their init container).
-  state released "$PLATFORM_RELEASE"
-  log "upgrade done: $PLATFORM_RELEASE"
-  exit 0
-fi
-
 step_database() { invenio db init create; }
 
 step_files_location() {
@@ -174,6 +160,64 @@ while quiet < 3:
     time.sleep(5)
 PY
 }
+
+# An upgrade: what a new release of v12 may need, each step safe to run
+# again, so none is recorded: the schema migrated; the queues declared; the
+# search templates put again, an index new in the release made, and every
+# existing index given the release's mapping (v12 releases only add to a
+# mapping: invenio-communities 13.0.9, in 12.0.10, added dynamic templates
+# for user profiles to the member indices, which indexing then needs);
+# custom fields a release adds.
+upgrade_migrations() { invenio alembic upgrade; }
+upgrade_queues() { invenio queues declare; }
+upgrade_search() {
+  app <<'PY'
+import sys
+from invenio_search import current_search
+from invenio_search.utils import build_alias_name
+client = current_search.client
+# As `invenio index init` puts them; a put replaces the template of that name.
+for put in (current_search.put_templates, current_search.put_component_templates, current_search.put_index_templates):
+    for _ in put():
+        pass
+# Indices the release adds (a mapping of an alias the instance does not
+# use is skipped by create, as by index init).
+new = [i for i in sorted(current_search.mappings) if not client.indices.exists(index=build_alias_name(i))]
+if new:
+    for name, _ in current_search.create(ignore_existing=True, index_list=new):
+        print("invenio-setup: made %s, new in this release" % name)
+updated = 0
+for i in sorted(current_search.mappings):
+    if i in new:
+        continue
+    # OpenSearch refuses what cannot change in place (a field's type).
+    try:
+        current_search.update_mapping(i, check=False)
+    except Exception as e:
+        sys.exit("invenio-setup: the mapping of index %s cannot be updated in place (%s): "
+                 "this release needs the index made again and filled (docs/lifecycle.md)" % (build_alias_name(i), e))
+    updated += 1
+print("invenio-setup: the mappings of %d indices updated" % updated)
+PY
+}
+
+if [ "$status" = installed ]; then
+  log "existing installation: upgrading"
+  for s in migrations queues search custom-fields; do
+    log "upgrade step $s"
+    case $s in
+      custom-fields) step_custom_fields ;;
+      *) "upgrade_$s" ;;
+    esac || {
+      log "upgrade step $s failed (output above): the release's pods keep waiting, the old ones serve; the Job's next attempt runs the upgrade again"
+      exit 1
+    }
+  done
+  # The release's pods wait for this record (their init container).
+  state released "$PLATFORM_RELEASE"
+  log "upgrade done: $PLATFORM_RELEASE"
+  exit 0
+fi
 
 # The order of invenio-cli 1.5's install for RDM 12, with "release" before
 # the wait for the worker, which needs the release's pods.

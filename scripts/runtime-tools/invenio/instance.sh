@@ -13,7 +13,8 @@
 # registry) is written here; theme.config is taken from the example the
 # installed invenio-theme ships. npm installs exactly package-lock.json.
 #
-# Usage: instance.sh SRC DIR   (SRC: scripts/runtime-tools/invenio)
+# Usage: instance.sh SRC DIR   (SRC: the release's locks, scripts/runtime-tools/invenio
+# or invenio-<version>; invenio.cfg is the one beside this script)
 set -euo pipefail
 src=$1 dir=$2
 set -x
@@ -28,7 +29,7 @@ set -x
 
 export INVENIO_INSTANCE_PATH="$dir/instance" PATH="$dir/venv/bin:$PATH"
 mkdir -p "$dir/instance/data"
-cp "$src/invenio.cfg" "$dir/instance/invenio.cfg"
+cp "$(dirname "$0")/invenio.cfg" "$dir/instance/invenio.cfg"
 invenio collect >/dev/null
 
 assets=$dir/instance/assets
