@@ -10,8 +10,8 @@
 #               files collected and its JavaScript built by webpack from the
 #               npm lock scripts/runtime-tools/invenio/package-lock.json;
 #               and the same of InvenioRDM 12.0.0, the first v12 release,
-#               which the upgrade proof installs first (locks in
-#               scripts/runtime-tools/invenio-12.0.0/)
+#               which the upgrade proof installs first (its pip lock in
+#               scripts/runtime-tools/invenio-12.0.0/, the same npm lock)
 #   pgadmin     pgAdmin 8.14 and gunicorn in a virtualenv (hash-locked
 #               scripts/runtime-tools/pgadmin/requirements.txt)
 #   opensearch  OpenSearch 2.17.1 from Maven Central (runtime-tools/opensearch.sh)
@@ -58,18 +58,20 @@ log() { printf 'runtime-tools: %s\n' "$*" >&2; }
 die() { printf 'runtime-tools: error: %s\n' "$*" >&2; exit 1; }
 hash_of() { cat "$@" | sha256sum | cut -c1-12; }
 
-# invenio_src VERSION: the directory of its locks (requirements.txt,
-# package-lock.json).
+# invenio_src VERSION: the directory of its locks (requirements.txt, and
+# package-lock.json where it differs from invenio/'s).
 invenio_src() {
   if [ "$1" = "$INVENIO_VERSION" ]; then echo "$HERE/invenio"; else echo "$HERE/invenio-$1"; fi
 }
 
 # invenio_dir VERSION: where that release is built.
 invenio_dir() {
-  local src
+  local src npm
   src=$(invenio_src "$1")
+  npm=$src/package-lock.json
+  [ -f "$npm" ] || npm=$HERE/invenio/package-lock.json
   echo "$CACHE/invenio-$1-$(hash_of "$src/requirements.txt" "$HERE/invenio/invenio.cfg" \
-    "$src/package-lock.json" "$HERE/invenio/instance.sh" <(/usr/bin/python3 --version 2>&1))"
+    "$npm" "$HERE/invenio/instance.sh" <(/usr/bin/python3 --version 2>&1))"
 }
 
 pgadmin_dir() {

@@ -203,9 +203,6 @@ func (t tools) images(siteRepository string, siteTags []string) (kubelet.Images,
 		is[siteRepository] = siteImage(siteRepository, current, invenioRelease, t.Invenio)
 	}
 	for _, tag := range previous {
-		if t.InvenioPrevious == "" {
-			return nil, fmt.Errorf("image %s:%s: InvenioRDM %s is not installed (scripts/runtime-tools.sh)", siteRepository, tag, invenioPrevious)
-		}
 		is[siteRepository+":"+tag] = siteImage(siteRepository, []string{tag}, invenioPrevious, t.InvenioPrevious)
 	}
 	return is, nil

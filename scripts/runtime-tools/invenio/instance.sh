@@ -14,7 +14,8 @@
 # installed invenio-theme ships. npm installs exactly package-lock.json.
 #
 # Usage: instance.sh SRC DIR   (SRC: the release's locks, scripts/runtime-tools/invenio
-# or invenio-<version>; invenio.cfg is the one beside this script)
+# or invenio-<version>; invenio.cfg, and package-lock.json unless SRC has
+# one, are the ones beside this script)
 set -euo pipefail
 src=$1 dir=$2
 set -x
@@ -42,7 +43,11 @@ sed "s|^@siteFolder *:.*|@siteFolder  : '../../less/site';|" \
 touch "$assets/less/site/globals/site.variables" "$assets/less/site/globals/site.overrides" \
   "$assets/templates/custom_fields/.keep" "$assets/templates/search/.keep"
 echo 'export const overriddenComponents = {};' >"$assets/js/invenio_app_rdm/overridableRegistry/mapping.js"
-cp "$src/package-lock.json" "$assets/package-lock.json"
+# A release whose `invenio webpack create` writes another package.json has
+# its own lock beside its requirements; v12.0.0 and v12.0.10 share this one.
+lock=$src/package-lock.json
+[ -f "$lock" ] || lock=$(dirname "$0")/package-lock.json
+cp "$lock" "$assets/package-lock.json"
 # The npm registry served here lacks many of the versions a 2024 build
 # resolved; package-lock.json pins what does resolve here, and
 # --legacy-peer-deps accepts peer ranges newer packages declare.
