@@ -143,3 +143,85 @@ func TestBackupSwitches(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreJob: backup.restore adds the restore Job, whose steps follow
+// what is backed up (the database last: the setup Job waits for it), and
+// makes the setup Job wait for it within a deadline that covers it.
+func TestRestoreJob(t *testing.T) {
+	p := loadPlatform(t)
+	prod, err := Environment(p, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, off := true, false
+	for _, tc := range []struct {
+		name     string
+		change   func(b *config.Backup)
+		steps    string // the Job's init containers, in order; "" no Job
+		expected string // EXPECTED of its report
+		deadline int64  // of the setup Job
+	}{
+		{"everything", func(b *config.Backup) { b.Restore.Enabled = &on },
+			"guard files fetch-opensearch opensearch fetch-postgresql database",
+			"guard files fetch-opensearch opensearch fetch-postgresql database", 3600 + 6*3600},
+		{"no files backup", func(b *config.Backup) { b.Restore.Enabled = &on; b.Files = &off },
+			"guard fetch-opensearch opensearch fetch-postgresql database",
+			"guard fetch-opensearch opensearch fetch-postgresql database", 3600 + 6*3600},
+		{"no opensearch backup", func(b *config.Backup) { b.Restore.Enabled = &on; b.OpenSearch = &off },
+			"guard files fetch-postgresql database", "guard files fetch-postgresql database", 3600 + 6*3600},
+		{"off", func(b *config.Backup) {}, "", "", 3600},
+		{"backups off", func(b *config.Backup) { b.Restore.Enabled = &on; b.Enabled = &off }, "", "", 3600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := prod
+			e.Backup.Files, e.Backup.OpenSearch = nil, nil
+			tc.change(&e.Backup)
+			cs, err := Components(p.Site, e, invenio.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []string
+			expected, restoreEnv := "", ""
+			var deadline int64
+			for _, c := range cs {
+				for _, o := range c.Objects {
+					job, ok := o.(*batchv1.Job)
+					if !ok {
+						continue
+					}
+					spec := job.Spec.Template.Spec
+					switch job.Name {
+					case "restore":
+						for _, ctr := range spec.InitContainers {
+							steps = append(steps, ctr.Name)
+						}
+						for _, v := range spec.Containers[0].Env {
+							if v.Name == "EXPECTED" {
+								expected = v.Value
+							}
+						}
+					case "invenio-setup":
+						deadline = *job.Spec.ActiveDeadlineSeconds
+						for _, v := range spec.Containers[0].Env {
+							if v.Name == "PLATFORM_RESTORE" {
+								restoreEnv = v.Value
+							}
+						}
+					}
+				}
+			}
+			if got := strings.Join(steps, " "); got != tc.steps {
+				t.Errorf("restore steps %q, want %q", got, tc.steps)
+			}
+			if expected != tc.expected {
+				t.Errorf("the report expects %q, want %q", expected, tc.expected)
+			}
+			if want := map[bool]string{true: "1"}[tc.steps != ""]; restoreEnv != want {
+				t.Errorf("setup Job PLATFORM_RESTORE=%q, want %q", restoreEnv, want)
+			}
+			if deadline != tc.deadline {
+				t.Errorf("setup Job deadline %d s, want %d", deadline, tc.deadline)
+			}
+		})
+	}
+}

@@ -17,7 +17,8 @@ import (
 // `platformctl check` does) on the kustomize build of every environment
 // of the fixture, which switches every optional part on somewhere, and of
 // the fixture with test exposed by an OpenShift Route (the one exposure
-// the fixture's clusters cannot have). The builds must pass, and every
+// the fixture's clusters cannot have) and restoring from its backups
+// (backup.restore, which no shipped environment keeps on). The builds must pass, and every
 // deviation of check.Deviations must accept a finding in some
 // environment: one that accepts nothing is stale.
 func TestCheckManifests(t *testing.T) {
@@ -27,6 +28,9 @@ func TestCheckManifests(t *testing.T) {
 	for i := range openshift.Environments {
 		if openshift.Environments[i].Name == "test" {
 			openshift.Environments[i].Ingress.Exposure = config.ExposureRoute
+			// and restores from its backups (the restore Job).
+			on := true
+			openshift.Environments[i].Backup.Restore.Enabled = &on
 		}
 	}
 	otr, err := Generate(openshift, sealed)

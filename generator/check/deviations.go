@@ -48,6 +48,8 @@ var Deviations = []Deviation{
 		Why: "Flux re-applies a Job deleted by its TTL, which would re-run setup on every reconcile"},
 	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/opensearch-snapshot-repository",
 		Why: "Flux re-applies a Job deleted by its TTL, which would re-register the repository on every reconcile"},
+	{Check: "kube-linter/job-ttl-seconds-after-finished", Object: "Job/restore",
+		Why: "Flux re-applies a Job deleted by its TTL; the restore's report stays readable (kubectl logs job/restore -c report)"},
 	// pgAdmin's python carries the NET_BIND_SERVICE file capability and
 	// cannot start without it in the bounding set (pgadmin4 #5653). PSA
 	// restricted allows exactly this one added capability.
@@ -79,6 +81,8 @@ var Deviations = []Deviation{
 		Why: "nothing calls a backup job: ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/restore-check", Contains: "no ingress rule",
 		Why: "nothing calls the restore check: ingress stays denied"},
+	{Check: "polaris/missingNetworkPolicy", Object: "Job/restore", Contains: "no ingress rule",
+		Why: "nothing calls the restore Job: ingress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "CronJob/backup-files", Contains: "no egress rule",
 		Why: "with a volume target the files backup reaches nothing but DNS: egress stays denied"},
 	{Check: "polaris/missingNetworkPolicy", Object: "StatefulSet/postgresql", Contains: "no egress rule",

@@ -21,7 +21,7 @@ func Defaults() Environment {
 	}
 	// A fresh pointer each: decoding `enabled: true` writes through it.
 	optional := func(x Workload) Workload { off := false; x.Enabled = &off; return x }
-	off, on, on2, on3, on4 := false, true, true, true, true
+	off, off2, on, on2, on3, on4 := false, false, true, true, true, true
 	return Environment{
 		Images: Images{
 			// postgres:14.13 is what seed 000 runs today; the others are the
@@ -135,6 +135,7 @@ func Defaults() Environment {
 				Schedule:    "0 4 1 * *",
 				SampleFiles: 20,
 			},
+			Restore: Restore{Enabled: &off2},
 			Resources: Resources{
 				Requests: CPUMemory{CPU: Q("100m"), Memory: Q("256Mi")},
 				Limits:   CPUMemory{CPU: Q("1"), Memory: Q("1Gi")},

@@ -1027,6 +1027,29 @@ environments:
 				"platform.yaml:19: environments[1].backup.target.s3.bucket: is required: name the bucket, e.g. invenio-backups\n" +
 				"platform.yaml:19: environments[1].backup.target.s3.egressCIDRs: is required: list the networks the object store answers from, e.g. [198.51.100.0/24]: the backup pods may reach nothing else outside\n" +
 				"platform.yaml:23: environments[2].backup.target: is required when backup.enabled is true: give exactly one of s3 (endpoint, bucket, prefix, egressCIDRs) or volume (storageClass, size)"},
+		{"restore without the backups it reads", `site:
+  name: x
+defaults:
+  image: {repository: ghcr.io/lbnl/invenio, tag: v1}
+environments:
+  - name: dev
+    namespace: invenio-dev
+    host: dev.example.org
+    backup:
+      restore: {enabled: true}
+  - name: prod
+    namespace: invenio-prod
+    host: prod.example.org
+    backup:
+      enabled: true
+      database: false
+      target:
+        volume: {storageClass: nfs, size: 10Gi}
+      restore:
+        enabled: true
+`,
+			"platform.yaml:10: environments[0].backup.restore.enabled: needs backup.enabled: true: the restore reads the backups at backup.target\n" +
+				"platform.yaml:20: environments[1].backup.restore.enabled: needs backup.database: true: an environment is restored from its database dump (files and indices follow it)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := parseTest(c.yaml)

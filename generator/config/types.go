@@ -416,6 +416,7 @@ type Backup struct {
 	Files        *bool        `yaml:"files" doc:"Back up the uploaded-files volume (incremental)." default:"true"`
 	OpenSearch   *bool        `yaml:"opensearch" doc:"Snapshot every OpenSearch index (the statistics indices exist nowhere else)." default:"true"`
 	RestoreCheck RestoreCheck `yaml:"restoreCheck" doc:"The automated restore test."`
+	Restore      Restore      `yaml:"restore" doc:"Restore this environment from the backups at its target when its database is empty (a new environment, or one rebuilt after a loss), before InvenioRDM is installed (docs/backup.md#restore-into-a-new-environment)."`
 	Resources    Resources    `yaml:"resources" doc:"CPU and memory of each backup container."`
 }
 
@@ -435,6 +436,10 @@ func (b Backup) OpenSearchOn() bool { return b.On() && (b.OpenSearch == nil || *
 func (b Backup) RestoreCheckOn() bool {
 	return b.On() && (b.RestoreCheck.Enabled == nil || *b.RestoreCheck.Enabled)
 }
+
+// RestoreOn reports whether an empty environment is restored from its
+// backups instead of installed.
+func (b Backup) RestoreOn() bool { return b.On() && b.Restore.Enabled != nil && *b.Restore.Enabled }
 
 // BackupTarget is an S3-compatible bucket or a volume: exactly one is
 // set. (Targets belong in the environments: one inherited from defaults:
@@ -465,6 +470,14 @@ type S3Target struct {
 type VolumeTarget struct {
 	StorageClass DNSName  `yaml:"storageClass" doc:"StorageClass of the backup volume (ReadWriteMany: every backup pod mounts it); point it outside the cluster, e.g. the NFS CSI driver's class for a NAS export." example:"nfs-backup"`
 	Size         Quantity `yaml:"size" doc:"Size of the backup volume." example:"200Gi"`
+}
+
+// Restore restores an empty environment from its backups: the latest
+// database dump, uploaded files and OpenSearch snapshot at backup.target
+// (invenio/restore.go). An environment whose database holds anything is
+// never touched.
+type Restore struct {
+	Enabled *bool `yaml:"enabled" doc:"Restore the latest backups into this environment while its database is empty; the setup Job then upgrades the restored instance instead of installing a new one. Needs backup.enabled and backup.database, and the restic password of the backups (backup Secret)." default:"false"`
 }
 
 // RestoreCheck is the monthly restore test.

@@ -433,6 +433,14 @@ func (v envValidator) isSet(field string) bool {
 // backup checks what the backup CronJobs need: exactly one target, and
 // everything that target needs.
 func (v envValidator) backup(b *Backup) {
+	if b.Restore.Enabled != nil && *b.Restore.Enabled {
+		switch {
+		case !b.On():
+			v.problem("backup.restore.enabled", "needs backup.enabled: true: the restore reads the backups at backup.target")
+		case !b.DatabaseOn():
+			v.problem("backup.restore.enabled", "needs backup.database: true: an environment is restored from its database dump (files and indices follow it)")
+		}
+	}
 	if !b.On() {
 		return
 	}

@@ -488,6 +488,10 @@ func (x env) beat() *component.Component {
 // would read it as a setting.
 const releaseEnv = "PLATFORM_RELEASE"
 
+// restoreEnv tells the setup Job that an empty database is restored from
+// the backups by the restore Job: it waits for it instead of installing.
+const restoreEnv = "PLATFORM_RESTORE"
+
 // afterSetup makes an application pod start only once the setup Job has
 // put its release's database and indices in place (the install's step
 // "release", or the end of an upgrade): an init container waits for the
@@ -524,6 +528,12 @@ func (x env) setup() *component.Component {
 	ctr := x.appContainer(Setup, w.Resources)
 	ctr.Command = []string{"sh", setupDir + "/setup.sh"}
 	ctr.Env = append(ctr.Env, component.Env(releaseEnv, x.e.Image.Ref()))
+	deadline := int64(3600)
+	if x.e.Backup.RestoreOn() {
+		// An empty database is being restored (restore.go), not installed.
+		ctr.Env = append(ctr.Env, component.Env(restoreEnv, "1"))
+		deadline += restoreDeadline
+	}
 	ctr.VolumeMounts = append(ctr.VolumeMounts, component.Mount("files", filesPath), component.ReadOnlyMount("script", setupDir))
 	spec := component.PodSpec(c, appUser, []corev1.Container{ctr}, []corev1.Volume{
 		component.Scratch("tmp", "2Gi"), filesVolume(), component.ConfigMapVolume("script", "invenio-setup", 0o555)})
@@ -533,7 +543,7 @@ func (x env) setup() *component.Component {
 		ObjectMeta: x.workloadMeta(c, "invenio-setup"),
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr(int32(3)),
-			ActiveDeadlineSeconds: ptr(int64(3600)),
+			ActiveDeadlineSeconds: &deadline,
 			Template:              x.template(c, spec, x.appChecksum(c)),
 		},
 	}

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type fakeSnapshot struct {
@@ -145,7 +147,15 @@ func (f *fakeOpenSearch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					if f.lose {
 						c--
 					}
-					target := strings.ReplaceAll(req.RenameReplacement, "$1", n)
+					target := n
+					if req.RenameReplacement != "" {
+						target = strings.ReplaceAll(req.RenameReplacement, "$1", n)
+					}
+					if _, ok := f.indices[target]; ok {
+						// As OpenSearch refuses it (snapshot_restore_exception).
+						http.Error(w, `{"error":"cannot restore index [`+target+`] because an open index with same name already exists in the cluster"}`, http.StatusInternalServerError)
+						return
+					}
 					f.indices[target] = c
 					restored = append(restored, target)
 				}
@@ -296,5 +306,82 @@ func TestOpenSearchSnapshotAndRestoreCheck(t *testing.T) {
 	got, _ = check(t, filepath.Join(t.TempDir(), "never-fetched"))
 	if !strings.HasPrefix(got, "FAIL opensearch: nothing fetched") {
 		t.Errorf("restore check without a fetched repository: %q", got)
+	}
+}
+
+// TestOpenSearchRestore: the restore Job's OpenSearch step, in a new
+// environment whose OpenSearch is empty, restores every index of the
+// prefix from the newest snapshot of the fetched repository (deleting what
+// an earlier attempt left), and fails when a statistics index comes back
+// with fewer documents than recorded; without the guard's mark it touches
+// nothing.
+func TestOpenSearchRestore(t *testing.T) {
+	t.Parallel()
+	live := map[string]int{
+		"lbnl-events-stats-record-view-2026-11": 40, "lbnl-stats-record-view-2026-11": 7,
+		"lbnl-rdmrecords-records-record-v7.0.0": 500,
+	}
+	for _, tc := range []struct {
+		name   string
+		mark   bool
+		before map[string]int // the new environment's indices
+		lose   bool
+		want   string // the step's line
+		after  map[string]int
+	}{
+		{"empty OpenSearch: every index of the prefix restored", true, map[string]int{"other-index": 1}, false,
+			"PASS opensearch: 3 indices of daily-", map[string]int{"other-index": 1,
+				"lbnl-events-stats-record-view-2026-11": 40, "lbnl-stats-record-view-2026-11": 7, "lbnl-rdmrecords-records-record-v7.0.0": 500}},
+		{"an earlier attempt's index deleted first", true, map[string]int{"lbnl-rdmrecords-records-record-v7.0.0": 12}, false,
+			"PASS opensearch: 3 indices of daily-", live},
+		{"statistics lost in the restore: failed", true, map[string]int{}, true,
+			"FAIL opensearch: restored statistics indices have fewer documents than recorded", nil},
+		{"nothing to restore: untouched", false, map[string]int{"lbnl-rdmrecords-records-record-v7.0.0": 12}, false,
+			"PASS opensearch: skipped (nothing to restore)", map[string]int{"lbnl-rdmrecords-records-record-v7.0.0": 12}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeOpenSearch{indices: map[string]int{}, repos: map[string]string{}, snapshots: map[string][]*fakeSnapshot{}}
+			for n, c := range live {
+				f.indices[n] = c
+			}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			common := []string{"OPENSEARCH_URL=" + srv.URL, "STATS_INDICES=lbnl-events-stats-*,lbnl-stats-*"}
+			if out, err := runOpenSearchScript(t, "opensearch-snapshot.sh", append(common, "SNAPSHOT_REPOSITORY=backup", "SNAPSHOT_DIR=/snapshots/repository", "KEEP_DAILY=2")...); err != nil {
+				t.Fatalf("snapshot: %v\n%s", err, out)
+			}
+			// The new environment: its own OpenSearch, the repository
+			// fetched back from the target.
+			f.indices, f.repos, f.lose = tc.before, map[string]string{}, tc.lose
+			dir := t.TempDir()
+			fetched := filepath.Join(dir, "fetched")
+			if err := os.MkdirAll(fetched, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f.snapshots[fetched] = f.snapshots["/snapshots/repository"]
+			mark := filepath.Join(dir, "restore-this")
+			if tc.mark {
+				if err := os.WriteFile(mark, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			results := filepath.Join(dir, "results")
+			out, err := runOpenSearchScript(t, "restore-opensearch.sh", append(common, "RESTORED_DIR="+fetched, "INDEX_PREFIX=lbnl", "RESTORE_MARK="+mark, "RESULTS="+results)...)
+			if err != nil {
+				t.Fatalf("the step must always exit 0 and report: %v\n%s", err, out)
+			}
+			b, _ := os.ReadFile(filepath.Join(results, "opensearch"))
+			if !strings.HasPrefix(string(b), tc.want) {
+				t.Errorf("step reported %q, want %q…\n%s", b, tc.want, out)
+			}
+			if tc.after != nil {
+				if diff := cmp.Diff(tc.after, f.indices); diff != "" {
+					t.Errorf("indices after (-want +got):\n%s", diff)
+				}
+			}
+			if _, ok := f.repos["restore"]; ok {
+				t.Error("the restore repository is still registered")
+			}
+		})
 	}
 }

@@ -136,6 +136,9 @@ func Components(site config.Site, e config.Environment, o Options) []*component.
 	if x.on(BackupVolume) {
 		cs = append(cs, x.backupVolume())
 	}
+	if x.on(Restore) {
+		cs = append(cs, x.restore())
+	}
 	return cs
 }
 
@@ -152,10 +155,10 @@ func (x env) on(name string) bool {
 }
 
 // OptionalNames lists every optional component, whether or not on.
-var OptionalNames = []string{Ingress, Gateway, Route, RouteTLS, Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
+var OptionalNames = []string{Ingress, Gateway, Route, RouteTLS, Dashboards, PgAdmin, SAML, BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume, Restore}
 
 // backupNames are the optional components that make up the backups.
-var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume}
+var backupNames = []string{BackupPostgreSQL, BackupFiles, BackupOpenSearch, RestoreCheck, BackupVolume, Restore}
 
 // SetOptional returns e with the optional components in on switched on and
 // all others off, and the options that render it so: the generator renders
@@ -210,6 +213,7 @@ func Enabled(e config.Environment) map[string]bool {
 		BackupOpenSearch: e.Backup.OpenSearchOn(),
 		RestoreCheck:     e.Backup.RestoreCheckOn(),
 		BackupVolume:     e.Backup.On() && e.Backup.Target.IsVolume(),
+		Restore:          e.Backup.RestoreOn(),
 	}
 }
 

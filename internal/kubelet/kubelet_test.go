@@ -315,3 +315,42 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimAttachedToAnotherNode: a claim's volume a closed node left (its
+// image, or its directory without loop devices), put into another node's
+// claims directory before that node's first pod, is the volume that node's
+// pods see, with its data — a PersistentVolume bound again (the run-time
+// harness's restore into a new instance).
+func TestClaimAttachedToAnotherNode(t *testing.T) {
+	job := func() *batchv1.Job {
+		spec := podSpec(mounts(container("main", "test -s /srv/data/count && echo second >> /srv/data/count || echo first > /srv/data/count")))
+		spec.RestartPolicy = corev1.RestartPolicyNever
+		return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "count"}, Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(0)),
+			Template: corev1.PodTemplateSpec{Spec: spec}}}
+	}
+	ctx := context.Background()
+	old := newTestNode(t, job())
+	if run, err := old.RunJob(ctx, "count"); err != nil || !run.Succeeded {
+		t.Fatalf("first node: %+v %v", run, err)
+	}
+	from := old.ClaimDir("data")
+	old.Close()
+	n := newTestNode(t, job())
+	to := n.ClaimDir("data")
+	if _, err := os.Stat(from + ".img"); err == nil {
+		from, to = from+".img", to+".img"
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := n.RunJob(ctx, "count"); err != nil || !run.Succeeded {
+		t.Fatalf("second node: %+v %v", run, err)
+	}
+	b, err := os.ReadFile(filepath.Join(n.ClaimDir("data"), "count"))
+	if err != nil || string(b) != "first\nsecond\n" {
+		t.Errorf("the claim on the second node holds %q (%v), want the first node's line and its own", b, err)
+	}
+}

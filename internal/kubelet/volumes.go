@@ -267,12 +267,16 @@ func (n *Node) provision(p *Pod, claim, d string) error {
 	}
 	img := d + ".img"
 	err := func() error {
-		var st unix.Statfs_t
-		if err := unix.Statfs(d, &st); err == nil && st.Type == unix.EXT4_SUPER_MAGIC {
+		// Mounted by an earlier node in this directory: d is a mount point
+		// (another device than its parent's; the parent may be ext4 too).
+		var st, parent unix.Stat_t
+		if unix.Stat(d, &st) == nil && unix.Stat(filepath.Dir(d), &parent) == nil && st.Dev != parent.Dev {
 			if _, err := os.Stat(img); err == nil {
-				return nil // mounted by an earlier node in this directory
+				return nil
 			}
 		}
+		// An image that is there and not mounted (a volume another node
+		// left, attached again) is mounted as it is.
 		if _, err := os.Stat(img); errors.Is(err, fs.ErrNotExist) {
 			f, err := os.OpenFile(img, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +35,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lbl.gov/invenio-gitops/generator/config"
+	"lbl.gov/invenio-gitops/generator/invenio"
 	"lbl.gov/invenio-gitops/generator/sealing"
 	"lbl.gov/invenio-gitops/internal/e2e/cluster"
 	"lbl.gov/invenio-gitops/internal/kubelet"
@@ -61,6 +64,13 @@ type platformEnv struct {
 	// a new tag of the same release (upgradeTag).
 	upgradeTo string
 	lastSetup kubelet.JobRun // the setup Job's run of the last rollout
+	// adopt: claims whose volume another node left (claim → its image or
+	// directory there), attached to this node before its first pod.
+	adopt map[string]string
+	// restoreRun: the restore Job's run, when the environment restores.
+	restoreRun  kubelet.JobRun
+	restoreTook time.Duration
+	installRun  kubelet.JobRun // the setup Job's run when the node started
 
 	record, recordTitle, recordSum string // a published record the later checks expect to survive
 }
@@ -202,6 +212,9 @@ func (pe *platformEnv) start(ctx context.Context) {
 	}
 	imgs[ingressImage.Repository] = ingressImage
 	dir := filepath.Join(runDir, strings.ReplaceAll(t.Name(), "/", "_"))
+	for claim, from := range pe.adopt {
+		pe.adoptClaim(dir, claim, from)
+	}
 	pe.node, err = kubelet.New(kubelet.Options{Dir: dir, Namespace: pe.namespace, Objects: pe.objects, Secrets: pe.secrets, Images: imgs})
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +229,19 @@ func (pe *platformEnv) start(ctx context.Context) {
 	apps := pe.slots(nil, "Deployment")
 	var wg sync.WaitGroup
 	var install kubelet.JobRun
-	var installErr error
+	var installErr, restoreErr error
+	restoring := slices.Contains(pe.jobNames(), invenio.Restore)
+	if restoring {
+		// Flux applies it with the setup Job (both in the app layer); the
+		// setup Job waits for the database it restores.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			pe.restoreRun, restoreErr = pe.node.RunJob(ctx, invenio.Restore)
+			pe.restoreTook = time.Since(t0)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -235,11 +260,23 @@ func (pe *platformEnv) start(ctx context.Context) {
 	if installErr != nil {
 		t.Fatal(installErr)
 	}
+	if restoreErr != nil {
+		t.Fatal(restoreErr)
+	}
+	if r := pe.restoreRun; restoring && !r.Succeeded {
+		last := r.Pods[len(r.Pods)-1]
+		t.Fatalf("the restore Job failed (%s):\n%s", r.Reason, pe.logsOf(last))
+	}
 	if !install.Succeeded {
 		last := install.Pods[len(install.Pods)-1]
 		t.Fatalf("the setup Job did not complete (%s); its log: %s\n%s", install.Reason, last.LogPath("setup"), cluster.Tail(last.LogPath("setup"), 40))
 	}
-	figures.add(t, "setup Job (first install) completed in %s, %d attempt(s)", time.Since(t1).Round(time.Second), len(install.Pods))
+	what := "first install"
+	if restoring {
+		what = "after the restore Job, the upgrade of the restored install"
+	}
+	pe.installRun = install
+	figures.add(t, "setup Job (%s) completed in %s, %d attempt(s)", what, time.Since(t1).Round(time.Second), len(install.Pods))
 	pe.waitReady(ctx, apps, 10*time.Minute)
 	figures.add(t, "application ready (%s) %s after the data services", strings.Join(apps, ", "), time.Since(t1).Round(time.Second))
 	// `invenio rdm-records fixtures` queues the vocabularies (languages,
@@ -248,7 +285,7 @@ func (pe *platformEnv) start(ctx context.Context) {
 	// must be empty now, not minutes later.
 	pe.waitQueuesDrained(ctx, time.Minute)
 	for _, j := range pe.jobNames() {
-		if j == "invenio-setup" {
+		if j == "invenio-setup" || j == invenio.Restore {
 			continue
 		}
 		run, err := pe.node.RunJob(ctx, j)
@@ -257,6 +294,25 @@ func (pe *platformEnv) start(ctx context.Context) {
 		}
 	}
 	pe.ingress = pe.startIngress(ctx)
+}
+
+// adoptClaim attaches to the node in dir the volume of claim another node
+// left at from (its ext4 image, or a directory where loop devices cannot be
+// mounted): the provisioner then finds it there, as a PersistentVolume
+// bound again.
+func (pe *platformEnv) adoptClaim(dir, claim, from string) {
+	t := pe.t
+	t.Helper()
+	to := filepath.Join(dir, "claims", claim)
+	if _, err := os.Stat(from + ".img"); err == nil {
+		from, to = from+".img", to+".img"
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "claims"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(from, to); err != nil {
+		t.Fatalf("claim %s: %v", claim, err)
+	}
 }
 
 // waitQueuesDrained waits until RabbitMQ holds no message in any queue of

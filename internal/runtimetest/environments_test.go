@@ -78,6 +78,14 @@ func TestEnvironments(t *testing.T) {
 				{"limits", func() { pe.limits(ctx, a) }},
 				{"backups", func() { pe.backups(ctx) }},
 				{"logs", func() { pe.cleanLogs() }},
+				// Last: the instance is replaced by one restored from its
+				// backups. Once (the first environment's install is the
+				// killed one, and takes longer).
+				{"restore", func() {
+					if name != envs[0] {
+						pe.restoreInto(ctx, a)
+					}
+				}},
 			}
 			for _, s := range steps {
 				if !t.Run(s.name, func(t *testing.T) { pe.t = t; s.f() }) && s.name == "serve" {

@@ -6,11 +6,16 @@
 #   BACKUP_TAG BACKUP_HOST  which series
 #   FETCH_TARGET            where to restore (paths keep their full name below it)
 #   RESULTS                 the directory each step writes its PASS/FAIL line to
+#   ONLY_IF                 (restore) fetch only if this file exists
 set -u
 : "${BACKUP_TAG:?}" "${BACKUP_HOST:?}" "${FETCH_TARGET:?}" "${RESULTS:?}"
 # The steps run as different users: the results directory is shared.
 mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 step="fetch-$BACKUP_TAG"
+if [ -n "${ONLY_IF:-}" ] && [ ! -e "$ONLY_IF" ]; then
+  echo "PASS $step: skipped (nothing to restore)" >>"$RESULTS/$step"
+  exit 0
+fi
 # A previous run's copy would mix with this one.
 rm -rf "$FETCH_TARGET"
 if out=$(restic restore latest --host "$BACKUP_HOST" --tag "$BACKUP_TAG" --target "$FETCH_TARGET" 2>&1); then

@@ -7,6 +7,7 @@
 # Environment: RESULTS  the directory of the steps' PASS/FAIL lines (one
 #   file per step: the steps run as different users)
 #   EXPECTED  the steps that must have reported, e.g. "fetch-postgresql database"
+#   REPORT    the name the summary starts with (default restore-check)
 set -u
 : "${RESULTS:?}" "${EXPECTED:?}"
 all=$(cat "$RESULTS"/* 2>/dev/null)
@@ -18,10 +19,10 @@ done
 failed=$(echo "$all" | grep -c '^FAIL' || true)
 passed=$(echo "$all" | grep -c '^PASS' || true)
 if [ "${failed:-0}" -eq 0 ] && [ -z "$missing" ]; then
-  summary="restore-check: OK: ${passed} checks passed"
+  summary="${REPORT:-restore-check}: OK: ${passed} checks passed"
   code=0
 else
-  summary="restore-check: FAILED: ${failed:-0} failed, ${passed:-0} passed${missing:+, no report from:$missing}"
+  summary="${REPORT:-restore-check}: FAILED: ${failed:-0} failed, ${passed:-0} passed${missing:+, no report from:$missing}"
   code=1
 fi
 echo "$summary"

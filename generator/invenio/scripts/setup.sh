@@ -26,6 +26,21 @@ with app.app_context():
 '
 }
 
+# backup.restore: an empty database is the restore Job's to fill (it
+# restores the database last, in one transaction); the restored install is
+# then upgraded below like any other. Nothing is written to the database
+# before the restore has ended: it restores only into an empty one.
+if [ "${PLATFORM_RESTORE:-0}" = 1 ] && state empty; then
+  log "the database is empty and this environment is restored from its backups (backup.restore): waiting for the restore Job (its log: kubectl logs job/restore -c report)"
+  waited=0
+  while state empty; do
+    sleep 10
+    waited=$((waited + 10))
+    if [ $((waited % 300)) -eq 0 ]; then log "still waiting for the restore Job after $waited s"; fi
+  done
+  log "the database was restored after $waited s"
+fi
+
 status=$(state status)
 
 step_database() { invenio db init create; }

@@ -8,6 +8,8 @@
 #
 #   status              prints new | resume | installed; exit 1 when the
 #                       database cannot be reached (never a new install)
+#   empty               exit 0 if the database holds no table (read only:
+#                       the restore Job restores only into an empty one)
 #   ended <step>        exit 0 if the step has ended
 #   interrupted <step>  exit 0 if the step started and never ended
 #   started <step>      records the step's start
@@ -108,6 +110,9 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "status":
         print(status())
+    elif cmd == "empty":
+        with engine().connect() as conn:
+            sys.exit(0 if not sa.inspect(conn).get_table_names() else 1)
     elif cmd == "ended":
         sys.exit(0 if query(f"SELECT 1 FROM {TABLE} WHERE step = :step AND ended IS NOT NULL", args[0]) else 1)
     elif cmd == "interrupted":
