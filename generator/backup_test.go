@@ -145,8 +145,10 @@ func TestBackupSwitches(t *testing.T) {
 }
 
 // TestRestoreJob: backup.restore adds the restore Job, whose steps follow
-// what is backed up (the database last: the setup Job waits for it), and
-// makes the setup Job wait for it within a deadline that covers it.
+// what is backed up (the database last: the setup Job waits for it), makes
+// the setup Job wait for it within a deadline that covers it, and suspends
+// the backups meanwhile (a backup of the half-restored instance would
+// become the latest); the other CronJobs run.
 func TestRestoreJob(t *testing.T) {
 	p := loadPlatform(t)
 	prod, err := Environment(p, "prod")
@@ -155,22 +157,26 @@ func TestRestoreJob(t *testing.T) {
 	}
 	on, off := true, false
 	for _, tc := range []struct {
-		name     string
-		change   func(b *config.Backup)
-		steps    string // the Job's init containers, in order; "" no Job
-		expected string // EXPECTED of its report
-		deadline int64  // of the setup Job
+		name      string
+		change    func(b *config.Backup)
+		steps     string // the Job's init containers, in order; "" no Job
+		expected  string // EXPECTED of its report
+		deadline  int64  // of the setup Job
+		suspended []string
 	}{
 		{"everything", func(b *config.Backup) { b.Restore.Enabled = &on },
 			"guard files fetch-opensearch opensearch fetch-postgresql database",
-			"guard files fetch-opensearch opensearch fetch-postgresql database", 3600 + 6*3600},
+			"guard files fetch-opensearch opensearch fetch-postgresql database", 3600 + 24*3600,
+			[]string{"backup-files", "backup-opensearch", "backup-postgresql", "restore-check"}},
 		{"no files backup", func(b *config.Backup) { b.Restore.Enabled = &on; b.Files = &off },
 			"guard fetch-opensearch opensearch fetch-postgresql database",
-			"guard fetch-opensearch opensearch fetch-postgresql database", 3600 + 6*3600},
+			"guard fetch-opensearch opensearch fetch-postgresql database", 3600 + 24*3600,
+			[]string{"backup-opensearch", "backup-postgresql", "restore-check"}},
 		{"no opensearch backup", func(b *config.Backup) { b.Restore.Enabled = &on; b.OpenSearch = &off },
-			"guard files fetch-postgresql database", "guard files fetch-postgresql database", 3600 + 6*3600},
-		{"off", func(b *config.Backup) {}, "", "", 3600},
-		{"backups off", func(b *config.Backup) { b.Restore.Enabled = &on; b.Enabled = &off }, "", "", 3600},
+			"guard files fetch-postgresql database", "guard files fetch-postgresql database", 3600 + 24*3600,
+			[]string{"backup-files", "backup-postgresql", "restore-check"}},
+		{"off", func(b *config.Backup) {}, "", "", 3600, nil},
+		{"backups off", func(b *config.Backup) { b.Restore.Enabled = &on; b.Enabled = &off }, "", "", 3600, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := prod
@@ -180,11 +186,14 @@ func TestRestoreJob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var steps []string
+			var steps, suspended []string
 			expected, restoreEnv := "", ""
 			var deadline int64
 			for _, c := range cs {
 				for _, o := range c.Objects {
+					if cj, ok := o.(*batchv1.CronJob); ok && cj.Spec.Suspend != nil && *cj.Spec.Suspend {
+						suspended = append(suspended, cj.Name)
+					}
 					job, ok := o.(*batchv1.Job)
 					if !ok {
 						continue
@@ -221,6 +230,10 @@ func TestRestoreJob(t *testing.T) {
 			}
 			if deadline != tc.deadline {
 				t.Errorf("setup Job deadline %d s, want %d", deadline, tc.deadline)
+			}
+			sort.Strings(suspended)
+			if diff := cmp.Diff(tc.suspended, suspended); diff != "" {
+				t.Errorf("suspended CronJobs (-want +got):\n%s", diff)
 			}
 		})
 	}

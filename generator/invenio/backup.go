@@ -163,11 +163,21 @@ func backupVolumes(scriptsConfigMap string) []corev1.Volume {
 func (x env) cronJob(c *component.Component, schedule config.Cron, deadline int64, spec corev1.PodSpec, annotations map[string]string) *batchv1.CronJob {
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	tz := "Etc/UTC"
+	// While the environment restores from its backups, none is taken: a
+	// backup of the empty or half-restored instance would become the
+	// "latest" a retry of the restore reads (restore.go). The operator
+	// switches backup.restore off once it has ended; InvenioBackupMissing
+	// fires after 26 hours if not.
+	var suspend *bool
+	if x.e.Backup.RestoreOn() && c.Role == "backup" {
+		suspend = ptr(true)
+	}
 	return &batchv1.CronJob{
 		TypeMeta:   x.typeMeta("CronJob"),
 		ObjectMeta: x.workloadMeta(c, c.Name),
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   string(schedule),
+			Suspend:                    suspend,
 			TimeZone:                   &tz,
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
 			StartingDeadlineSeconds:    ptr(int64(3600)),

@@ -336,6 +336,8 @@ func TestOpenSearchRestore(t *testing.T) {
 			"PASS opensearch: 3 indices of daily-", live},
 		{"statistics lost in the restore: failed", true, map[string]int{}, true,
 			"FAIL opensearch: restored statistics indices have fewer documents than recorded", nil},
+		{"another prefix than the backups': failed, nothing restored", true, map[string]int{}, false,
+			"FAIL opensearch: snapshot daily-", map[string]int{}},
 		{"nothing to restore: untouched", false, map[string]int{"lbnl-rdmrecords-records-record-v7.0.0": 12}, false,
 			"PASS opensearch: skipped (nothing to restore)", map[string]int{"lbnl-rdmrecords-records-record-v7.0.0": 12}},
 	} {
@@ -366,7 +368,11 @@ func TestOpenSearchRestore(t *testing.T) {
 				}
 			}
 			results := filepath.Join(dir, "results")
-			out, err := runOpenSearchScript(t, "restore-opensearch.sh", append(common, "RESTORED_DIR="+fetched, "INDEX_PREFIX=lbnl", "RESTORE_MARK="+mark, "RESULTS="+results)...)
+			prefix := "lbnl"
+			if strings.HasPrefix(tc.name, "another prefix") {
+				prefix = "lbnl-test"
+			}
+			out, err := runOpenSearchScript(t, "restore-opensearch.sh", append(common, "RESTORED_DIR="+fetched, "INDEX_PREFIX="+prefix, "RESTORE_MARK="+mark, "RESULTS="+results)...)
 			if err != nil {
 				t.Fatalf("the step must always exit 0 and report: %v\n%s", err, out)
 			}

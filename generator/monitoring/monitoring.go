@@ -90,7 +90,7 @@ func Rules(ns string) []Rule {
 			"Volume {{ $labels.persistentvolumeclaim }} is full (less than 3% free)",
 			"Writes are about to fail: expand the volume now (storage.<volume> in platform.yaml)."},
 		{"InvenioBackupFailed",
-			fmt.Sprintf(`max by (job_name) (kube_job_status_failed{namespace=%q, job_name=~"backup-.*|restore-check-.*"}) > 0`, ns),
+			fmt.Sprintf(`max by (job_name) (kube_job_status_failed{namespace=%q, job_name=~"backup-.*|restore-check-.*|restore"}) > 0`, ns),
 			"5m", "critical",
 			"Backup job {{ $labels.job_name }} failed",
 			"kubectl -n " + ns + " logs job/{{ $labels.job_name }}; fix the cause, then start a run: kubectl -n " + ns + " create job --from=cronjob/<cronjob> <name>."},

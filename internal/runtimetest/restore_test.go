@@ -27,8 +27,9 @@ import (
 // new node (empty database, files and search volumes; the same
 // description and sealed secrets, with backup.restore on) gets the backup
 // volume and starts as Flux would apply it. Checked after: the restore
-// Job and the setup Job (which waits for it, then upgrades the restored
-// install) succeed; the record is read with the old instance's API token,
+// Job and the setup Job (which waits for the restore's recorded end, then
+// upgrades the restored install; the application pods wait for that
+// upgrade) succeed; the record is read with the old instance's API token,
 // found by search, and its 1 GiB file downloads intact; every uploaded
 // file is there with the same SHA-256; the statistics indices hold the
 // same documents.
@@ -83,11 +84,11 @@ func (pe *platformEnv) restoreInto(ctx context.Context, a *api) {
 	n.start(ctx)
 	figures.add(t, "restored instance serving %s after its node started (restore Job %s)", time.Since(t1).Round(time.Second), n.restoreTook.Round(time.Second))
 	report := jobLog(n.restoreRun, "report")
-	if !strings.Contains(report, "restore: OK") || !strings.Contains(report, "PASS database: ") || !strings.Contains(report, "uploaded files match their checksums") {
+	if !strings.Contains(report, "restore: OK") || !strings.Contains(report, "uploaded files match their checksums") || !strings.Contains(report, "restore recorded as ended") {
 		t.Errorf("the restore Job's report:\n%s", truncate(report, 3000))
 	}
 	setup := jobLog(n.installRun, "setup")
-	for _, want := range []string{"waiting for the restore Job", "the database was restored after", "existing installation: upgrading", "upgrade done"} {
+	for _, want := range []string{"waiting for the restore Job to record its end", "the restore Job has recorded its end", "existing installation: upgrading", "upgrade done"} {
 		if !strings.Contains(setup, want) {
 			t.Errorf("the setup Job's log lacks %q:\n%s", want, truncate(setup, 3000))
 		}

@@ -45,8 +45,11 @@ for idx in $left; do
 done
 out=$(os -X POST "$repo/$latest/_restore?wait_for_completion=true" -d "{\"indices\":\"$INDEX_PREFIX-*\",\"include_global_state\":false,\"include_aliases\":true}") ||
   fail "restore of $latest failed"
-echo "$out" | grep -q '"failed":0' || fail "restore of $latest: $out"
-restored=$(echo "$out" | grep -o '"indices":\[[^]]*\]' | tr ',' '\n' | grep -c '"' || true)
+echo "$out" | grep -q '"shards":{[^}]*"failed":0[,}]' || fail "restore of $latest: $out"
+# The names restored; none means the snapshot has no index of this prefix
+# (search.indexPrefix must be the one the backups were made with).
+restored=$(echo "$out" | grep -o '"indices":\[[^]]*\]' | sed 's/^"indices":\[//; s/\]$//' | tr ',' '\n' | grep -c '"' || true)
+[ "$restored" -gt 0 ] || fail "snapshot $latest holds no index of prefix $INDEX_PREFIX: is search.indexPrefix the one of the environment the backups come from?"
 os -X POST "$OPENSEARCH_URL/$INDEX_PREFIX-*/_refresh" >/dev/null 2>&1
 counts=$(echo "$info" | grep -o '"stats_counts":{[^}]*}' | sed 's/^"stats_counts":{//; s/}$//' | tr ',' '\n' | tr -d '"')
 bad=""

@@ -26,19 +26,22 @@ with app.app_context():
 '
 }
 
-# backup.restore: an empty database is the restore Job's to fill (it
-# restores the database last, in one transaction); the restored install is
-# then upgraded below like any other. Nothing is written to the database
-# before the restore has ended: it restores only into an empty one.
-if [ "${PLATFORM_RESTORE:-0}" = 1 ] && state empty; then
-  log "the database is empty and this environment is restored from its backups (backup.restore): waiting for the restore Job (its log: kubectl logs job/restore -c report)"
+# backup.restore: the restore Job fills an empty database and records the
+# end of the restore (row "restore", once every check passed); until then
+# nothing is written here, whatever the database holds or whether it can
+# be read. The restored install is then upgraded below like any other.
+if [ "${PLATFORM_RESTORE:-0}" = 1 ]; then
   waited=0
-  while state empty; do
+  until state restored; do
+    if [ "$waited" = 0 ]; then
+      log "this environment is restored from its backups (backup.restore): waiting for the restore Job to record its end (kubectl logs job/restore --all-containers)"
+    elif [ $((waited % 300)) -eq 0 ]; then
+      log "still waiting for the restore Job after $waited s"
+    fi
     sleep 10
     waited=$((waited + 10))
-    if [ $((waited % 300)) -eq 0 ]; then log "still waiting for the restore Job after $waited s"; fi
   done
-  log "the database was restored after $waited s"
+  log "the restore Job has recorded its end (waited $waited s)"
 fi
 
 status=$(state status)

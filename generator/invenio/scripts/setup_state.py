@@ -8,8 +8,11 @@
 #
 #   status              prints new | resume | installed; exit 1 when the
 #                       database cannot be reached (never a new install)
-#   empty               exit 0 if the database holds no table (read only:
-#                       the restore Job restores only into an empty one)
+#   restored            (backup.restore) exit 0 once the restore Job has
+#                       ended the row "restore"; 1 while it has not (an
+#                       empty database included); 2 when the database cannot
+#                       be read. Read only: the restore Job restores only
+#                       into an empty database.
 #   ended <step>        exit 0 if the step has ended
 #   interrupted <step>  exit 0 if the step started and never ended
 #   started <step>      records the step's start
@@ -87,6 +90,19 @@ def status():
         return "resume"
 
 
+def restored():
+    try:
+        with engine().connect() as conn:
+            if TABLE not in sa.inspect(conn).get_table_names():
+                return 1
+            row = conn.execute(sa.text(
+                f"SELECT 1 FROM {TABLE} WHERE step = 'restore' AND ended IS NOT NULL")).first()
+            return 0 if row else 1
+    except sa.exc.SQLAlchemyError as e:
+        print("invenio-setup: cannot read the database, still waiting: %s" % str(e).strip().splitlines()[0], flush=True)
+        return 2
+
+
 def query(sql, step):
     with engine().connect() as conn:
         return conn.execute(sa.text(sql), {"step": step}).first() is not None
@@ -110,9 +126,8 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "status":
         print(status())
-    elif cmd == "empty":
-        with engine().connect() as conn:
-            sys.exit(0 if not sa.inspect(conn).get_table_names() else 1)
+    elif cmd == "restored":
+        sys.exit(restored())
     elif cmd == "ended":
         sys.exit(0 if query(f"SELECT 1 FROM {TABLE} WHERE step = :step AND ended IS NOT NULL", args[0]) else 1)
     elif cmd == "interrupted":
