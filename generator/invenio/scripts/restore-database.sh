@@ -38,7 +38,14 @@ sql() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 record="public.invenio_setup_step"
 # As setup_state.py makes it.
 table="CREATE TABLE IF NOT EXISTS $record (step text PRIMARY KEY, started timestamptz NOT NULL, ended timestamptz)"
-tables() { sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"; }
+# tables sets n to the number of tables in the public schema, or fails
+# the step: only a number counts (psql may warn on stderr, e.g. about its
+# working directory).
+tables() {
+  err=$(mktemp)
+  n=$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'" 2>"$err") || fail "cannot read the database: $(cat "$err")"
+  case $n in '' | *[!0-9]*) fail "cannot read the database: psql answered '$n'" ;; esac
+}
 
 if [ "$MODE" = guard ]; then
   rm -f "$RESTORE_MARK"
@@ -49,9 +56,9 @@ if [ "$MODE" = guard ]; then
     [ "$i" -lt 120 ] || fail "PostgreSQL at $PGHOST:${PGPORT:-5432} did not answer within 10 minutes"
     sleep 5
   done
-  n=$(tables 2>&1) || fail "cannot read the database: $n"
+  tables
   if [ "$n" != 0 ]; then
-    unfinished=$(sql "SELECT 1 FROM $record WHERE step = 'restore' AND ended IS NULL" 2>/dev/null)
+    unfinished=$(sql "SELECT 1 FROM $record WHERE step = 'restore' AND ended IS NULL" 2>/dev/null | tail -n1)
     if [ "$unfinished" != 1 ]; then
       out=$(sql "$table; INSERT INTO $record (step, started, ended) VALUES ('restore', now(), now()) ON CONFLICT (step) DO NOTHING" 2>&1) ||
         fail "cannot record that nothing was restored: $out"
@@ -86,14 +93,14 @@ size=$(wc -c <"$dump" | tr -d ' ')
 [ "$size" = "$(want size)" ] || fail "the dump is $size bytes, its manifest says $(want size)"
 sum=$(sha256sum "$dump" | cut -d' ' -f1)
 [ "$sum" = "$(want sha256)" ] || fail "the dump's checksum $sum differs from its manifest's $(want sha256)"
-n=$(tables 2>&1) || fail "cannot read the database: $n"
+tables
 [ "$n" = 0 ] || fail "the database got $n tables while the restore ran: not restored over them"
 start=$(date +%s)
 log=$(mktemp)
 if ! pg_restore --no-owner --no-privileges --single-transaction --exit-on-error --dbname="$PGDATABASE" "$dump" >"$log" 2>&1; then
   fail "pg_restore (rolled back, the database is empty again): $(tail -n1 "$log")"
 fi
-n=$(tables 2>&1) || fail "cannot read the database: $n"
+tables
 [ "$n" != 0 ] || fail "the dump of $(want created) restored no table: not an InvenioRDM database"
 # Written before any check: until it ends, the setup Job waits and a
 # retry empties the database again. The release rows go: the setup Job
