@@ -3,15 +3,15 @@
 # the generated pods on (docs/runtime.md): what each image of the platform
 # holds, installed on this Debian machine instead of pulled.
 #
-#   invenio     InvenioRDM 12.0.10 in a virtualenv (hash-locked
+#   invenio     InvenioRDM 12.1.0 in a virtualenv (hash-locked
 #               scripts/runtime-tools/invenio/requirements.txt: uWSGI,
 #               uwsgi-tools, Celery, invenio-saml), and a minimal instance
 #               (scripts/runtime-tools/invenio/invenio.cfg) with its static
 #               files collected and its JavaScript built by webpack from the
 #               npm lock scripts/runtime-tools/invenio/package-lock.json;
 #               and the same of InvenioRDM 12.0.0, the first v12 release,
-#               which the upgrade proof installs first (its pip lock in
-#               scripts/runtime-tools/invenio-12.0.0/, the same npm lock)
+#               which the upgrade proof installs first (its pip and npm
+#               locks in scripts/runtime-tools/invenio-12.0.0/)
 #   pgadmin     pgAdmin 8.14 and gunicorn in a virtualenv (hash-locked
 #               scripts/runtime-tools/pgadmin/requirements.txt)
 #   opensearch  OpenSearch 2.17.1 from Maven Central (runtime-tools/opensearch.sh)
@@ -32,6 +32,10 @@
 #   --lock       regenerate invenio/, invenio-12.0.0/ and pgadmin/requirements.txt
 #                (pip, as of INVENIO_LOCK_DATE, INVENIO_PREVIOUS_LOCK_DATE and
 #                PGADMIN_LOCK_DATE) and exit
+#                (an npm lock is made from the one before it: in a failed
+#                build's instance/assets, with that lock copied in,
+#                `npm install --package-lock-only --ignore-scripts
+#                --legacy-peer-deps` keeps every version that still fits)
 # Environment: RUNTIME_CACHE overrides <repo>/.cache/runtime.
 set -euo pipefail
 
@@ -41,11 +45,11 @@ CACHE="${RUNTIME_CACHE:-$ROOT/.cache/runtime}"
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
 
-INVENIO_VERSION=12.0.10
-# The newest day on which 12.0.10 was the current v12 release (12.0.11 came
-# on 2024-11-28): the lock resolves every dependency as pip did that day,
-# as an image of 12.0.10 built then would have it.
-INVENIO_LOCK_DATE=2024-11-27T00:00:00Z
+INVENIO_VERSION=12.1.0
+# The newest v12 release (2025-04-29; no later v12 on PyPI), locked as of
+# the day after its release: the lock resolves every dependency as pip did
+# that day, as an image of 12.1.0 built then would have it.
+INVENIO_LOCK_DATE=2025-04-30T00:00:00Z
 # The release an upgrade starts from: the first v12 (2024-08-01), locked as
 # of the day 12.0.1 came (2024-08-13), as an image of 12.0.0 built then.
 INVENIO_PREVIOUS_VERSION=12.0.0

@@ -348,6 +348,7 @@ func (x env) restoreCheck() *component.Component {
 		"restic-fetch.sh":           script("restic-fetch.sh"),
 		"restore-check-database.sh": script("restore-check-database.sh"),
 		"restore-check-report.sh":   script("restore-check-report.sh"),
+		"restore-lib.sh":            script("restore-lib.sh"),
 	}
 	if b.FilesOn() {
 		data["restore-check-files.sh"] = script("restore-check-files.sh")

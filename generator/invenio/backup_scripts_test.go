@@ -290,7 +290,7 @@ func TestPostgreSQLBackupRetentionAndRestoreCheck(t *testing.T) {
 		name, want string
 		breakIt    func()
 	}{
-		{"corrupted-dump", "FAIL database: dump checksum", func() {
+		{"corrupted-dump", "FAIL database: the dump's checksum", func() {
 			r.mustRun("pg-dump.sh", "DUMP_DIR="+dump)
 			p := filepath.Join(dump, "database.dump")
 			b, _ := os.ReadFile(p)

@@ -34,6 +34,7 @@ func (x env) restore() *component.Component {
 		"restic-fetch.sh":         script("restic-fetch.sh"),
 		"restore-database.sh":     script("restore-database.sh"),
 		"restore-check-report.sh": script("restore-check-report.sh"),
+		"restore-lib.sh":          script("restore-lib.sh"),
 	}
 	if b.FilesOn() {
 		data["restore-files.sh"] = script("restore-files.sh")

@@ -336,14 +336,7 @@ func TestClaimAttachedToAnotherNode(t *testing.T) {
 	from := old.ClaimDir("data")
 	old.Close()
 	n := newTestNode(t, job())
-	to := n.ClaimDir("data")
-	if _, err := os.Stat(from + ".img"); err == nil {
-		from, to = from+".img", to+".img"
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(from, to); err != nil {
+	if err := AttachClaim(n.dir, "data", from); err != nil {
 		t.Fatal(err)
 	}
 	if run, err := n.RunJob(ctx, "count"); err != nil || !run.Succeeded {

@@ -314,6 +314,27 @@ func (n *Node) provision(p *Pod, claim, d string) error {
 // ClaimDir is where a PersistentVolumeClaim's data is on the node.
 func (n *Node) ClaimDir(claim string) string { return filepath.Join(n.dir, "claims", claim) }
 
+// AttachClaim gives the node whose directory is nodeDir (Options.Dir) the
+// volume of claim that another, closed node left at from (its ClaimDir):
+// its ext4 image, or the directory where loop devices cannot be mounted.
+// The volume is moved, as a disk is detached and attached; the node then
+// finds it when it provisions the claim, as a PersistentVolume bound
+// again. Call it before that: before New, or before the first pod that
+// mounts the claim.
+func AttachClaim(nodeDir, claim, from string) error {
+	to := filepath.Join(nodeDir, "claims", claim)
+	if _, err := os.Stat(from + ".img"); err == nil {
+		from, to = from+".img", to+".img"
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("attaching claim %s: %w", claim, err)
+	}
+	return nil
+}
+
 // releaseVolumes unmounts the pod's tmpfs volumes (their content goes
 // with the pod, as an emptyDir's does).
 func (p *Pod) releaseVolumes() {

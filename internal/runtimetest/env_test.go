@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -213,7 +212,9 @@ func (pe *platformEnv) start(ctx context.Context) {
 	imgs[ingressImage.Repository] = ingressImage
 	dir := filepath.Join(runDir, strings.ReplaceAll(t.Name(), "/", "_"))
 	for claim, from := range pe.adopt {
-		pe.adoptClaim(dir, claim, from)
+		if err := kubelet.AttachClaim(dir, claim, from); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pe.node, err = kubelet.New(kubelet.Options{Dir: dir, Namespace: pe.namespace, Objects: pe.objects, Secrets: pe.secrets, Images: imgs})
 	if err != nil {
@@ -294,25 +295,6 @@ func (pe *platformEnv) start(ctx context.Context) {
 		}
 	}
 	pe.ingress = pe.startIngress(ctx)
-}
-
-// adoptClaim attaches to the node in dir the volume of claim another node
-// left at from (its ext4 image, or a directory where loop devices cannot be
-// mounted): the provisioner then finds it there, as a PersistentVolume
-// bound again.
-func (pe *platformEnv) adoptClaim(dir, claim, from string) {
-	t := pe.t
-	t.Helper()
-	to := filepath.Join(dir, "claims", claim)
-	if _, err := os.Stat(from + ".img"); err == nil {
-		from, to = from+".img", to+".img"
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "claims"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(from, to); err != nil {
-		t.Fatalf("claim %s: %v", claim, err)
-	}
 }
 
 // waitQueuesDrained waits until RabbitMQ holds no message in any queue of

@@ -20,7 +20,7 @@ const stdPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // tools are the paths scripts/runtime-tools.sh --print-env gives.
 type tools struct {
-	Invenio         string // the built InvenioRDM 12.0.10: venv/ and instance/
+	Invenio         string // the built InvenioRDM 12.1.0: venv/ and instance/
 	InvenioPrevious string // the same of 12.0.0, the release an upgrade starts from
 	OpenSearchHome  string
 	Bin             string // restic and the exporters built from the Go module proxy
@@ -28,10 +28,10 @@ type tools struct {
 }
 
 // The InvenioRDM releases the harness installs: the one the site's image
-// tags name (v12.0.10-…), and the first v12, which the upgrade proof
-// installs first (its tag: the same with v12.0.0).
+// tags name (v12.1.0-…, the newest v12), and the first v12, which the
+// upgrade proof installs first (its tag: the same with v12.0.0).
 const (
-	invenioRelease  = "12.0.10"
+	invenioRelease  = "12.1.0"
 	invenioPrevious = "12.0.0"
 )
 
@@ -41,7 +41,7 @@ func previousTag(tag string) string {
 	return strings.Replace(tag, "v"+invenioRelease, "v"+invenioPrevious, 1)
 }
 
-// releaseOf is the InvenioRDM release a site tag names ("v12.0.10-lbnl.1").
+// releaseOf is the InvenioRDM release a site tag names ("v12.1.0-lbnl.1").
 func releaseOf(tag string) string {
 	v, _, _ := strings.Cut(strings.TrimPrefix(tag, "v"), "-")
 	return v

@@ -66,7 +66,9 @@ func setup(m *testing.M) int {
 	}
 	runDir = os.Getenv("RUNTIME_RUN_DIR")
 	if runDir == "" {
-		runDir = filepath.Join(env["RUNTIME_CACHE"], "runs", time.Now().UTC().Format("20060102T150405Z"))
+		runs := filepath.Join(env["RUNTIME_CACHE"], "runs")
+		pruneRuns(runs, keptRuns)
+		runDir = filepath.Join(runs, time.Now().UTC().Format("20060102T150405Z"))
 	}
 	bin, err := os.MkdirTemp("", "runtime-platformctl-")
 	if err != nil {
@@ -82,6 +84,34 @@ func setup(m *testing.M) int {
 	code := m.Run()
 	figures.print(filepath.Join(runDir, "figures.txt"))
 	return code
+}
+
+// keptRuns is how many earlier runs a run leaves under .cache/runtime/runs:
+// each holds its pods' logs and its volumes' images, about 7 GB, and a
+// machine that runs make runtime often would otherwise fill its disk.
+const keptRuns = 2
+
+// pruneRuns removes the run directories under dir (named by their start
+// time, so they sort in time order) but the newest keep, and any run that
+// still has a mount point in it (a run going on beside this one).
+func pruneRuns(dir string, keep int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for i := 0; i < len(entries)-keep; i++ {
+		run := filepath.Join(dir, entries[i].Name())
+		if strings.Contains(string(mounts), " "+run+"/") {
+			fmt.Printf("runtime: keeping %s: something is mounted in it\n", run)
+			continue
+		}
+		if err := os.RemoveAll(run); err != nil {
+			fmt.Fprintf(os.Stderr, "runtime: removing the earlier run %s: %v\n", run, err)
+			continue
+		}
+		fmt.Printf("runtime: removed the earlier run %s (the newest %d are kept)\n", run, keep)
+	}
 }
 
 // toolEnv reads the paths `scripts/runtime-tools.sh --print-env` prints.

@@ -11,20 +11,13 @@
 #   RESULTS       the directory each step writes its PASS/FAIL lines to
 set -u
 : "${DUMP_DIR:?}" "${SCRATCH:?}" "${SAMPLE_FILES:?}" "${SAMPLE_LIST:?}" "${RESULTS:?}"
+. "$(dirname "$0")/restore-lib.sh"
 # The steps run as different users: the results directory is shared.
 mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 pass() { echo "PASS database: $*" >>"$RESULTS/database"; }
 fail() { echo "FAIL database: $*" >>"$RESULTS/database"; stop; exit 0; }
 stop() { [ -f "$SCRATCH/data/postmaster.pid" ] && pg_ctl -D "$SCRATCH/data" -m fast -w stop >/dev/null 2>&1; return 0; }
-manifest="$DUMP_DIR/manifest"
-dump="$DUMP_DIR/database.dump"
-[ -f "$manifest" ] || fail "no manifest in the backup (fetch failed?)"
-[ -f "$dump" ] || fail "no database.dump in the backup"
-want() { sed -n "s/^$1=//p" "$manifest"; }
-size=$(wc -c <"$dump" | tr -d ' ')
-[ "$size" = "$(want size)" ] || fail "dump is $size bytes, the manifest says $(want size)"
-sum=$(sha256sum "$dump" | cut -d' ' -f1)
-[ "$sum" = "$(want sha256)" ] || fail "dump checksum $sum differs from the manifest's $(want sha256)"
+dump_check "$DUMP_DIR"
 pass "dump of $(want created) matches its manifest ($size bytes, sha256 ok)"
 
 mkdir -p "$SCRATCH/run"
@@ -41,19 +34,9 @@ if ! pg_restore --no-owner --no-privileges --exit-on-error --dbname=restored "$d
   fail "pg_restore: $(tail -n1 "$SCRATCH/restore.log")"
 fi
 pass "pg_restore into a fresh database in $(($(date +%s) - start)) s"
-bad=""
-tables=0
-for line in $(grep '^rows\.' "$manifest"); do
-  t=${line#rows.}
-  t=${t%%=*}
-  n=${line#*=}
-  [ "$n" = "-1" ] && continue
-  got=$(psql -X -A -t -c "SELECT count(*) FROM public.\"$t\"" 2>/dev/null) || got="missing"
-  tables=$((tables + 1))
-  [ "$got" = "$n" ] || bad="$bad $t:$got/$n"
-done
-[ -z "$bad" ] || fail "row counts differ from the manifest (table:restored/manifest):$bad"
-pass "row counts of $tables main tables equal the manifest"
+rows() { psql -X -A -t -c "SELECT count(*) FROM public.\"$1\""; }
+row_counts_check rows
+pass "row counts of $checked main tables equal the manifest"
 : >"$SAMPLE_LIST"
 if [ "$SAMPLE_FILES" -gt 0 ] && [ -n "$(psql -X -A -t -c "SELECT to_regclass('public.files_files')")" ]; then
   psql -X -A -t -F ' ' -c "SELECT uri, substr(checksum, 5) FROM files_files WHERE uri IS NOT NULL AND checksum LIKE 'md5:%' ORDER BY random() LIMIT $SAMPLE_FILES" >"$SAMPLE_LIST" ||

@@ -10,6 +10,7 @@
 #   STATS_INDICES  comma-separated patterns   RESULTS  directory of PASS/FAIL lines
 set -u
 : "${OPENSEARCH_URL:?}" "${RESTORED_DIR:?}" "${STATS_INDICES:?}" "${RESULTS:?}"
+. "$(dirname "$0")/restore-lib.sh"
 os() { curl -fsS --max-time 3600 -H 'Content-Type: application/json' "$@"; }
 fail() { echo "FAIL opensearch: $*" >>"$RESULTS/opensearch"; cleanup; exit 0; }
 # The steps run as different users: the results directory is shared.
@@ -28,8 +29,7 @@ latest=$(os "$repo/_all" | grep -o '"snapshot":"daily-[^"]*"' | cut -d'"' -f4 | 
 [ -n "$latest" ] || fail "the fetched repository holds no snapshot"
 info=$(os "$repo/$latest") || fail "cannot read snapshot $latest"
 echo "$info" | grep -q '"state":"SUCCESS"' || fail "snapshot $latest is not SUCCESS"
-counts=$(echo "$info" | grep -o '"stats_counts":{[^}]*}' | sed 's/^"stats_counts":{//; s/}$//' | tr ',' '\n' | tr -d '"')
-if [ -z "$counts" ]; then
+if [ -z "$(stats_counts "$info")" ]; then
   echo "PASS opensearch: snapshot $latest is complete; it holds no statistics indices yet" >>"$RESULTS/opensearch"
   cleanup
   exit 0
@@ -38,17 +38,7 @@ out=$(os -X POST "$repo/$latest/_restore?wait_for_completion=true" -d "{\"indice
   fail "restore of $latest failed"
 echo "$out" | grep -q '"failed":0' || fail "restore of $latest: $out"
 os -X POST "$OPENSEARCH_URL/restore-check-*/_refresh" >/dev/null 2>&1
-bad=""
-n=0
-for pair in $counts; do
-  idx=${pair%%:*}
-  want=${pair#*:}
-  got=$(os "$OPENSEARCH_URL/_cat/count/restore-check-$idx?h=count" 2>/dev/null | tr -dc '0-9')
-  n=$((n + 1))
-  # Statistics only grow: the snapshot holds at least what was counted before it.
-  if [ -z "$got" ] || [ "$got" -lt "$want" ]; then bad="$bad $idx:${got:-missing}/$want"; fi
-done
-[ -z "$bad" ] || fail "restored statistics indices have fewer documents than recorded (index:restored/recorded):$bad"
-echo "PASS opensearch: $n statistics indices of $latest restored with all recorded documents" >>"$RESULTS/opensearch"
+stats_counts_check "$info" restore-check-
+echo "PASS opensearch: $stats statistics indices of $latest restored with all recorded documents" >>"$RESULTS/opensearch"
 cleanup
 exit 0

@@ -29,6 +29,7 @@
 #   CHECK_FILES  1: check the uploaded files (mounted at their own path)
 set -u
 : "${MODE:?}" "${RESTORE_MARK:?}" "${RESULTS:?}"
+. "$(dirname "$0")/restore-lib.sh"
 mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 step=guard
 [ "$MODE" = restore ] && step=database
@@ -84,15 +85,7 @@ fi
 failed=$(cat "$RESULTS"/* 2>/dev/null | grep '^FAIL' | cut -d: -f1 | sed 's/^FAIL //' | tr '\n' ' ')
 [ -z "$failed" ] || fail "not restored: step(s) ${failed% } failed (their lines above); the database stays empty and the Job's next attempt starts again"
 : "${DUMP_DIR:?}"
-manifest="$DUMP_DIR/manifest"
-dump="$DUMP_DIR/database.dump"
-[ -f "$manifest" ] || fail "no manifest in the fetched backup (did the fetch fail?)"
-[ -f "$dump" ] || fail "no database.dump in the fetched backup"
-want() { sed -n "s/^$1=//p" "$manifest"; }
-size=$(wc -c <"$dump" | tr -d ' ')
-[ "$size" = "$(want size)" ] || fail "the dump is $size bytes, its manifest says $(want size)"
-sum=$(sha256sum "$dump" | cut -d' ' -f1)
-[ "$sum" = "$(want sha256)" ] || fail "the dump's checksum $sum differs from its manifest's $(want sha256)"
+dump_check "$DUMP_DIR"
 tables
 [ "$n" = 0 ] || fail "the database got $n tables while the restore ran: not restored over them"
 start=$(date +%s)
@@ -108,18 +101,8 @@ tables
 out=$(sql "BEGIN; $table; INSERT INTO $record (step, started) VALUES ('restore', now()) ON CONFLICT (step) DO UPDATE SET started = now(), ended = NULL; DELETE FROM $record WHERE step LIKE 'release %'; COMMIT" 2>&1) ||
   fail "cannot record the restore: $out"
 pass "dump of $(want created) (InvenioRDM $(want invenio_version)) restored in $(($(date +%s) - start)) s ($n tables)"
-bad=""
-checked=0
-for line in $(grep '^rows\.' "$manifest"); do
-  t=${line#rows.}
-  t=${t%%=*}
-  want_rows=${line#*=}
-  [ "$want_rows" = "-1" ] && continue
-  got=$(sql "SELECT count(*) FROM public.\"$t\"" 2>/dev/null) || got=missing
-  checked=$((checked + 1))
-  [ "$got" = "$want_rows" ] || bad="$bad $t:$got/$want_rows"
-done
-[ -z "$bad" ] || fail "row counts differ from the manifest (table:restored/manifest):$bad"
+rows() { sql "SELECT count(*) FROM public.\"$1\""; }
+row_counts_check rows
 pass "row counts of $checked main tables equal the manifest"
 if [ "${CHECK_FILES:-0}" = 1 ] && [ -n "$(sql "SELECT to_regclass('public.files_files')")" ]; then
   list=$(mktemp)

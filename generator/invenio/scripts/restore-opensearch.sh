@@ -13,6 +13,7 @@
 # Environment: OPENSEARCH_URL  RESTORED_DIR  INDEX_PREFIX  RESTORE_MARK  RESULTS
 set -u
 : "${OPENSEARCH_URL:?}" "${RESTORED_DIR:?}" "${INDEX_PREFIX:?}" "${RESTORE_MARK:?}" "${RESULTS:?}"
+. "$(dirname "$0")/restore-lib.sh"
 mkdir -p "$RESULTS" && chmod 1777 "$RESULTS" 2>/dev/null
 os() { curl -fsS --max-time 21600 -H 'Content-Type: application/json' "$@"; }
 repo="$OPENSEARCH_URL/_snapshot/restore"
@@ -51,17 +52,7 @@ echo "$out" | grep -q '"shards":{[^}]*"failed":0[,}]' || fail "restore of $lates
 restored=$(echo "$out" | grep -o '"indices":\[[^]]*\]' | sed 's/^"indices":\[//; s/\]$//' | tr ',' '\n' | grep -c '"' || true)
 [ "$restored" -gt 0 ] || fail "snapshot $latest holds no index of prefix $INDEX_PREFIX: is search.indexPrefix the one of the environment the backups come from?"
 os -X POST "$OPENSEARCH_URL/$INDEX_PREFIX-*/_refresh" >/dev/null 2>&1
-counts=$(echo "$info" | grep -o '"stats_counts":{[^}]*}' | sed 's/^"stats_counts":{//; s/}$//' | tr ',' '\n' | tr -d '"')
-bad=""
-n=0
-for pair in $counts; do
-  idx=${pair%%:*}
-  want=${pair#*:}
-  got=$(os "$OPENSEARCH_URL/_cat/count/$idx?h=count" 2>/dev/null | tr -dc '0-9')
-  n=$((n + 1))
-  if [ -z "$got" ] || [ "$got" -lt "$want" ]; then bad="$bad $idx:${got:-missing}/$want"; fi
-done
-[ -z "$bad" ] || fail "restored statistics indices have fewer documents than recorded (index:restored/recorded):$bad"
-echo "PASS opensearch: $restored indices of $latest restored; $n statistics indices with all recorded documents" >>"$RESULTS/opensearch"
+stats_counts_check "$info" ""
+echo "PASS opensearch: $restored indices of $latest restored; $stats statistics indices with all recorded documents" >>"$RESULTS/opensearch"
 cleanup
 exit 0

@@ -44,7 +44,7 @@ touch "$assets/less/site/globals/site.variables" "$assets/less/site/globals/site
   "$assets/templates/custom_fields/.keep" "$assets/templates/search/.keep"
 echo 'export const overriddenComponents = {};' >"$assets/js/invenio_app_rdm/overridableRegistry/mapping.js"
 # A release whose `invenio webpack create` writes another package.json has
-# its own lock beside its requirements; v12.0.0 and v12.0.10 share this one.
+# its own lock beside its requirements (12.0.0 has: invenio-12.0.0/).
 lock=$src/package-lock.json
 [ -f "$lock" ] || lock=$(dirname "$0")/package-lock.json
 cp "$lock" "$assets/package-lock.json"
