@@ -104,7 +104,7 @@ type Environment struct {
 // Image is a container image reference split into repository and tag.
 type Image struct {
 	Repository ImageRepository `yaml:"repository" doc:"Image repository, without tag." example:"ghcr.io/lbnl/lbnl-data-repository"`
-	Tag        ImageTag        `yaml:"tag" doc:"Image tag; never latest." example:"v12.0.10-lbnl.1"`
+	Tag        ImageTag        `yaml:"tag" doc:"Image tag; never latest." example:"v12.1.0-lbnl.1"`
 }
 
 // Ref is repository:tag.

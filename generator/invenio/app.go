@@ -56,7 +56,7 @@ func (x env) appConfig() *component.Component {
 	return c
 }
 
-// InvenioRDM v12's defaults (invenio-app-rdm 12.0.10, config.py):
+// InvenioRDM v12's defaults (invenio-app-rdm 12.0.10 and 12.1.0, config.py):
 // FILES_REST_DEFAULT_QUOTA_SIZE and the deposit form's number of files.
 const (
 	defaultQuota    = 10_000_000_000 // 10**10 bytes

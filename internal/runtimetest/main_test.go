@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"lbl.gov/invenio-gitops/internal/kubelet"
 	"lbl.gov/invenio-gitops/internal/workcopy"
 )
@@ -68,7 +70,11 @@ func setup(m *testing.M) int {
 	if runDir == "" {
 		runs := filepath.Join(env["RUNTIME_CACHE"], "runs")
 		pruneRuns(runs, keptRuns)
-		runDir = filepath.Join(runs, time.Now().UTC().Format("20060102T150405Z"))
+		runDir = filepath.Join(runs, time.Now().UTC().Format(runName))
+	}
+	if err := lockRun(runDir); err != nil {
+		fmt.Fprintln(os.Stderr, "runtime:", err)
+		return 1
 	}
 	bin, err := os.MkdirTemp("", "runtime-platformctl-")
 	if err != nil {
@@ -91,20 +97,56 @@ func setup(m *testing.M) int {
 // machine that runs make runtime often would otherwise fill its disk.
 const keptRuns = 2
 
-// pruneRuns removes the run directories under dir (named by their start
-// time, so they sort in time order) but the newest keep, and any run that
-// still has a mount point in it (a run going on beside this one).
+// runName is the name of a run's directory under runs/: its start time,
+// so that names sort in time order.
+const runName = "20060102T150405Z"
+
+// runLock is held open for the whole run: a run going on has its lock
+// taken, and pruneRuns leaves it alone. (Its mounts cannot tell: each run
+// makes them in a mount namespace of its own, kubelet.Main.)
+var runLock *os.File
+
+// lockRun makes the run directory and takes its lock, or says another run
+// has it.
+func lockRun(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: another run is using it (%v)", dir, err)
+	}
+	runLock = f
+	return nil
+}
+
+// pruneRuns removes the run directories under dir (those named by their
+// start time) but the newest keep, and any whose run is going on (its lock
+// taken).
 func pruneRuns(dir string, keep int) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
-	for i := 0; i < len(entries)-keep; i++ {
-		run := filepath.Join(dir, entries[i].Name())
-		if strings.Contains(string(mounts), " "+run+"/") {
-			fmt.Printf("runtime: keeping %s: something is mounted in it\n", run)
-			continue
+	var runs []string
+	for _, e := range entries {
+		if _, err := time.Parse(runName, e.Name()); err == nil && e.IsDir() {
+			runs = append(runs, filepath.Join(dir, e.Name()))
+		}
+	}
+	for i := 0; i < len(runs)-keep; i++ {
+		run := runs[i]
+		if f, err := os.Open(filepath.Join(run, ".lock")); err == nil {
+			busy := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil
+			f.Close() // releases the lock taken just now
+			if busy {
+				fmt.Printf("runtime: keeping %s: its run is going on\n", run)
+				continue
+			}
 		}
 		if err := os.RemoveAll(run); err != nil {
 			fmt.Fprintf(os.Stderr, "runtime: removing the earlier run %s: %v\n", run, err)

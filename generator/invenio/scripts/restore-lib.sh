@@ -1,7 +1,7 @@
 # restore-lib.sh: the checks the monthly restore check (restore-check-*.sh)
 # and the restore Job (restore-*.sh) both make of what they restored,
 # stated once. Sourced, never run; the caller defines fail MESSAGE (record
-# a FAIL _line and exit) and, for the statistics, os (curl with its
+# a FAIL line and exit) and, for the statistics, os (curl with its
 # timeout) and OPENSEARCH_URL.
 
 # dump_check DIR: DIR/database.dump against DIR/manifest (its size and
